@@ -1,0 +1,153 @@
+"""Delivery metrics as domain events.
+
+The service reports what happened (``connection_opened``, ``events_delivered``…);
+this module decides how that becomes Prometheus series. It is the only place that
+imports ``prometheus_client``. The registry is injected so tests use a fresh one.
+
+Example::
+
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    metrics.connection_opened()
+    metrics.events_delivered(3, [0.002, 0.003, 0.004])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    PlatformCollector,
+    generate_latest,
+    CONTENT_TYPE_LATEST,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CLOSE_REASONS = ("client", "overflow", "disabled", "reauth", "shutdown", "evicted", "error")
+REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining")
+PUBLISH_KINDS = ("user", "broadcast")
+FLAG_RESULTS = ("enabled", "disabled", "fallback")
+CONNECTION_BUCKETS = ("1", "2", "3", "4", "5+")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class HubSnapshot:
+    """What the Hub holds right now, read at scrape time (never pushed per event)."""
+
+    connections: int
+    users: int
+    users_by_connection_count: dict[str, int]
+
+
+class Metrics(Protocol):
+    def connection_opened(self) -> None: ...
+    def connection_closed(self, reason: str) -> None: ...
+    def connection_rejected(self, reason: str) -> None: ...
+    def events_published(self, kind: str, count: int) -> None: ...
+    def events_delivered(self, count: int, latencies: Sequence[float]) -> None: ...
+    def events_replayed(self, count: int) -> None: ...
+    def error(self, stage: str) -> None: ...
+    def flag_evaluated(self, flag: str, result: str) -> None: ...
+    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: ...
+
+
+class NoopMetrics:
+    """Metrics switched off: every event is dropped (used by benchmarks and unit tests)."""
+
+    def connection_opened(self) -> None: pass
+    def connection_closed(self, reason: str) -> None: pass
+    def connection_rejected(self, reason: str) -> None: pass
+    def events_published(self, kind: str, count: int) -> None: pass
+    def events_delivered(self, count: int, latencies: Sequence[float]) -> None: pass
+    def events_replayed(self, count: int) -> None: pass
+    def error(self, stage: str) -> None: pass
+    def flag_evaluated(self, flag: str, result: str) -> None: pass
+    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: pass
+
+
+class _HubCollector(Collector):
+    def __init__(self, snapshot: Callable[[], HubSnapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        snap = self._snapshot()
+        yield GaugeMetricFamily("sse_connections", "Open SSE streams on this instance.", value=snap.connections)
+        yield GaugeMetricFamily("sse_users_connected", "Users with at least one open stream.", value=snap.users)
+        by_count = GaugeMetricFamily(
+            "sse_users_by_connection_count", "Users by how many streams they hold.", labels=["connections"]
+        )
+        for bucket in CONNECTION_BUCKETS:
+            by_count.add_metric([bucket], snap.users_by_connection_count.get(bucket, 0))
+        yield by_count
+
+
+class PrometheusMetrics:
+    """Prometheus implementation of :class:`Metrics`; label children are bound once."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, process_metrics: bool = True) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        if process_metrics:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+        r = self.registry
+        self._opened = Counter("sse_connections_opened", "SSE streams opened.", registry=r)
+        closed = Counter("sse_connections_closed", "SSE streams closed, by reason.", ["reason"], registry=r)
+        self._closed = {reason: closed.labels(reason) for reason in CLOSE_REASONS}
+        rejected = Counter("sse_connections_rejected", "SSE stream requests refused, by reason.", ["reason"], registry=r)
+        self._rejected = {reason: rejected.labels(reason) for reason in REJECT_REASONS}
+        published = Counter("sse_events_published", "Notifications accepted, by kind.", ["kind"], registry=r)
+        self._published = {kind: published.labels(kind) for kind in PUBLISH_KINDS}
+        self._delivered = Counter("sse_events_delivered", "Events written to SSE streams.", registry=r)
+        self._latency = Histogram(
+            "sse_delivery_latency_seconds",
+            "Publish accepted to written to the socket.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._replayed = Counter("sse_events_replayed", "Events replayed after Last-Event-ID.", registry=r)
+        self._errors = Counter("sse_errors", "Errors, by stage.", ["stage"], registry=r)
+        self._flag_evaluations = Counter(
+            "flag_evaluations", "Rollout flag evaluations, by flag and result.", ["flag", "result"], registry=r
+        )
+
+    def connection_opened(self) -> None:
+        self._opened.inc()
+
+    def connection_closed(self, reason: str) -> None:
+        self._closed[reason].inc()
+
+    def connection_rejected(self, reason: str) -> None:
+        self._rejected[reason].inc()
+
+    def events_published(self, kind: str, count: int) -> None:
+        self._published[kind].inc(count)
+
+    def events_delivered(self, count: int, latencies: Sequence[float]) -> None:
+        self._delivered.inc(count)
+        observe = self._latency.observe
+        for seconds in latencies:
+            observe(seconds)
+
+    def events_replayed(self, count: int) -> None:
+        self._replayed.inc(count)
+
+    def error(self, stage: str) -> None:
+        self._errors.labels(stage).inc()
+
+    def flag_evaluated(self, flag: str, result: str) -> None:
+        self._flag_evaluations.labels(flag, result).inc()
+
+    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
+        self.registry.register(_HubCollector(snapshot))
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

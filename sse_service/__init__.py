@@ -1,0 +1,1 @@
+"""flagstream: real-time notifications over SSE."""
