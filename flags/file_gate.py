@@ -76,9 +76,8 @@ class FileFlagGate:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for client in (self._client, self._pending):
-            if client is not None:
-                client.destroy()
+        # Offline clients never start threads or touch disk; dropping them frees the engine
+        # (their destroy() would only complain that the unused scheduler is not running).
         self._client = self._pending = None
         self._decisions.reset(None)
 
@@ -120,7 +119,5 @@ class FileFlagGate:
     def _adopt_pending(self) -> None:
         if self._pending is None:
             return
-        previous, self._client, self._pending = self._client, self._pending, None
+        self._client, self._pending = self._pending, None
         self._decisions.reset(self._client)
-        if previous is not None:
-            previous.destroy()

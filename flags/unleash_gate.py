@@ -174,8 +174,12 @@ class UnleashFlagGate:
     # Called on UnleashClient's threads.
 
     def _on_response(self, response, *args, **kwargs):  # requests response hook
-        if response.request.path_url.split("?")[0].endswith(FEATURES_URL) and response.status_code in (200, 304):
+        if not response.request.path_url.split("?")[0].endswith(FEATURES_URL):
+            return response
+        if response.status_code in (200, 304):
             self._health.succeeded()
+        else:
+            self._health.failed(f"Unleash answered HTTP {response.status_code} {response.reason or ''}".rstrip())
         return response
 
     def _on_event(self, event: BaseEvent) -> None:
