@@ -39,7 +39,9 @@ def hypercorn_config(settings: Settings) -> Config:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.logger_class = RedactingLogger
     config.accesslog = "-" if settings.log_level == "debug" else None
-    config.errorlog = "-"
+    # The full request line, query included: RedactingLogger makes that safe.
+    config.access_log_format = '%(h)s %(t)s "%(R)s" %(s)s %(b)s "%(a)s"'
+    config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once
     config.graceful_timeout = 1.0          # streams are already ended by our own drain
     config.keep_alive_timeout = 75
     config.backlog = 4096
