@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from flags import FlagFreshness, FlagGateConfig, UnleashFlagAdmin, build_flag_gate
@@ -31,25 +30,12 @@ async def eventually(condition: Callable[[], bool], what: str, timeout: float) -
     return time.monotonic() - started
 
 
-async def served_disabled(server: UnleashServer, flag: str) -> None:
-    """Wait until Unleash's client API itself serves ``flag`` as disabled."""
-    async with httpx.AsyncClient(headers={"Authorization": server.client_token}) as client:
-        async def disabled() -> bool:
-            features = (await client.get(f"{server.api_url}/client/features")).json()["features"]
-            return not any(feature["name"] == flag and feature["enabled"] for feature in features)
-
-        deadline = time.monotonic() + 10
-        while not await disabled():
-            if time.monotonic() > deadline:
-                pytest.fail("Unleash did not serve the disabled flag within 10 s")
-            await asyncio.sleep(0.02)
-
-
 async def test_rollout_grows_shrinks_and_survives_an_outage(unleash: UnleashServer, tmp_path: Path):
     flag = f"sse-delivery-{uuid.uuid4().hex[:8]}"
     admin = UnleashFlagAdmin(unleash.url, admin_token=unleash.admin_token, flag=flag)
     await admin.set_rollout(25)
     await admin.enable()
+    await asyncio.to_thread(unleash.wait_served, flag, enabled=True, rollout=25)
 
     gate = build_flag_gate(FlagGateConfig(
         rollout_flag=flag, unleash_url=unleash.url, unleash_api_token=unleash.client_token,
@@ -72,7 +58,7 @@ async def test_rollout_grows_shrinks_and_survives_an_outage(unleash: UnleashServ
         assert at_25 < at_50, "everyone already in stays in as the rollout grows"
 
         await admin.disable()
-        await served_disabled(unleash, flag)
+        await asyncio.to_thread(unleash.wait_served, flag, enabled=False)
         # From the moment Unleash serves the change, one refresh (plus scheduling slack).
         took = await eventually(lambda: not enabled(), "disable turning everyone off", REFRESH + 1.0)
         print(f"disable reached the gate {took:.2f} s after Unleash served it (refresh interval {REFRESH} s)")
