@@ -54,3 +54,13 @@ def make_server(broker_settings: dict[str, Any], gate: SwitchableGate):
 async def served(make_server) -> AsyncIterator[Served]:
     async with make_server() as s:
         yield s
+
+
+@pytest.fixture
+def server() -> Iterator["RunningServer"]:
+    """A real `flagstream serve` process (embedded default) on a free port."""
+    from tests.support.server import RunningServer, start_server  # noqa: F401
+
+    running = start_server()
+    yield running
+    running.stop()
