@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from quart import Quart, send_from_directory
@@ -84,6 +85,7 @@ def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:
         unleash_app_name=settings.unleash_app_name,
         refresh_interval=settings.flags_refresh_interval,
         failsafe=settings.flags_failsafe,
+        cache_directory=os.path.join(settings.state_dir, "unleash"),   # last known state survives restarts
         on_evaluation=metrics.flag_evaluated,
     ))
 
