@@ -11,7 +11,7 @@ covered by ``sse_connections`` and ``sse_connections_closed_total``.
 
 Every other request runs inside a short SERVER span (see :mod:`observability.tracing`),
 and its observation carries that span's trace id as an exemplar, which Prometheus sees
-when it scrapes the OpenMetrics format (:func:`observability.exposition.render_metrics`).
+when it scrapes the OpenMetrics format (:func:`observability.openmetrics.render_metrics`).
 
 Example::
 

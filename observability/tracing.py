@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from observability.types import RequestSpan, TraceCarrier, Tracing
+from observability.types import DESTINATION_USER, RequestSpan, TraceCarrier, Tracing
 
 __all__ = ["NoopTracing", "OtelTracing", "tracing_from_env", "otlp_configured"]
 
@@ -96,7 +96,9 @@ class NoopTracing:
     ) -> AbstractContextManager[TraceCarrier | None]:
         return self._publish
 
-    def delivered(self, carriers: Sequence[Mapping[str, str] | None], event_count: int, destination: str) -> None:
+    def delivered(
+        self, carriers: Sequence[Mapping[str, str] | None], event_count: int, destination: str = DESTINATION_USER
+    ) -> None:
         pass
 
     def request(self, method: str, route: str) -> AbstractContextManager[RequestSpan]:
@@ -144,7 +146,9 @@ class OtelTracing:
             self._propagator.inject(carrier, context=trace.set_span_in_context(span))
             yield carrier
 
-    def delivered(self, carriers: Sequence[Mapping[str, str] | None], event_count: int, destination: str) -> None:
+    def delivered(
+        self, carriers: Sequence[Mapping[str, str] | None], event_count: int, destination: str = DESTINATION_USER
+    ) -> None:
         links: dict[tuple[int, int], SpanContext] = {}
         for carrier in carriers:
             if carrier:

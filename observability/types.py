@@ -43,7 +43,9 @@ class Tracing(Protocol):
         """
         ...
 
-    def delivered(self, carriers: Sequence[Mapping[str, str] | None], event_count: int, destination: str) -> None:
+    def delivered(
+        self, carriers: Sequence[Mapping[str, str] | None], event_count: int, destination: str = DESTINATION_USER
+    ) -> None:
         """One CONSUMER span for one batch written to one connection, linked to each publisher."""
         ...
 

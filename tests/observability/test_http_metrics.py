@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 from quart import Quart, Response
 
-from observability.exposition import render_metrics
+from observability.openmetrics import render_metrics
 from observability.http_metrics import HttpMetricsMiddleware
 from observability.tracing import OtelTracing
 from observability.types import DESTINATION_USER
