@@ -3,6 +3,7 @@
 "use strict";
 
 const WINDOW_SECONDS = 300;
+const SHORTEST_SPAN = 60; // a fresh instance still gets a readable minute-wide chart
 const SERIES = ["delivered", "errors", "overflow", "p50_ms", "p99_ms", "connections", "users", "cpu_percent", "rss_bytes"];
 const PHASES = {
   pending: "warn", progressing: "good", paused: "warn", awaiting_approval: "warn",
@@ -43,18 +44,18 @@ function merge(series) {
   for (const t of points.keys()) if (t <= oldest) points.delete(t);
 }
 
-function path(values, newest, max, close) {
+function path(values, newest, span, max, close) {
   let d = "";
   let open = false;
   values.forEach(([t, v]) => {
     if (v === null || v === undefined) { open = false; return; }
-    const x = 300 - (newest - t) * (300 / WINDOW_SECONDS);
+    const x = 300 - (newest - t) * (300 / span);
     const y = 58 - (max > 0 ? (v / max) * 54 : 0);
     d += (open ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
     open = true;
   });
   if (close && d) {
-    const xs = values.filter(([, v]) => v !== null && v !== undefined).map(([t]) => 300 - (newest - t) * (300 / WINDOW_SECONDS));
+    const xs = values.filter(([, v]) => v !== null && v !== undefined).map(([t]) => 300 - (newest - t) * (300 / span));
     d += `L${Math.max(...xs).toFixed(1)} 58L${Math.min(...xs).toFixed(1)} 58Z`;
   }
   return d;
@@ -63,13 +64,14 @@ function path(values, newest, max, close) {
 function drawChart(svg, names) {
   if (!points.size) return;
   const newest = Math.max(...points.keys());
+  const span = Math.min(WINDOW_SECONDS, Math.max(SHORTEST_SPAN, newest - Math.min(...points.keys())));
   const sorted = [...points.entries()].sort((a, b) => a[0] - b[0]);
   const lines = names.map((name) => sorted.map(([t, p]) => [t, p[name]]));
   const max = Math.max(0, ...lines.flat().map(([, v]) => v ?? 0));
   let inner = `<line class="axis" x1="0" y1="58" x2="300" y2="58"/>`;
-  if (names.length === 1) inner += `<path class="area" d="${path(lines[0], newest, max, true)}"/>`;
+  if (names.length === 1) inner += `<path class="area" d="${path(lines[0], newest, span, max, true)}"/>`;
   lines.forEach((line, i) => {
-    inner += `<path class="line${i ? " second" : ""}" d="${path(line, newest, max, false)}"/>`;
+    inner += `<path class="line${i ? " second" : ""}" d="${path(line, newest, span, max, false)}"/>`;
   });
   svg.innerHTML = inner;
 }
@@ -91,7 +93,7 @@ function render(doc) {
   setText("latency_p50", number(doc.latency_ms.p50, 1));
   setText("latency_p99", number(doc.latency_ms.p99, 1));
   setText("errors_per_second", number(doc.errors.per_second, 2));
-  setText("errors_total", `${number(doc.errors.total)} in 5 min`);
+  setText("errors_total", `/s · ${number(doc.errors.total)} in 5 min`);
   setText("slow_consumer_disconnects", number(doc.slow_consumer_disconnects));
   setText("cpu_percent", number(doc.process.cpu_percent, 1));
   setText("rss_mib", number(doc.process.rss_bytes / 1048576, 1));
