@@ -8,18 +8,16 @@ artifacts/dashboard.png for a person to look at.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support import inprocess
-from tests.support.inprocess import ADMIN, Served, open_stream, serving
+from tests.integration.live_traffic import traffic
+from tests.support.inprocess import ADMIN, serving
 from tests.support.requirements import missing, require_binary
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -42,43 +40,6 @@ def node_with_playwright() -> str:
         if result.returncode != 0:
             missing(f"`npm install playwright-core` failed: {result.stderr.strip().splitlines()[-1:]}")
     return node
-
-
-@contextlib.asynccontextmanager
-async def traffic(served: Served) -> AsyncIterator[None]:
-    """Three streams held open and a steady, growing flow of notifications to them."""
-
-    async def drive() -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
-            async with open_stream(client, served.url, served.auth("alice")) as a, \
-                    open_stream(client, served.url, served.auth("alice")) as b, \
-                    open_stream(client, served.url, served.auth("bob")) as c:
-                readers = [asyncio.create_task(_drain(s)) for s in (a, b, c)]
-                try:
-                    burst = 1
-                    while True:
-                        users = ["alice", "bob"]
-                        await served.publish({"notifications": [
-                            {"user_id": users[n % 2], "data": {"n": n}} for n in range(burst)
-                        ]}, client)
-                        burst = min(burst + 1, 50)
-                        await asyncio.sleep(0.05)
-                finally:
-                    for reader in readers:
-                        reader.cancel()
-
-    task = asyncio.create_task(drive())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def _drain(stream) -> None:
-    while True:
-        await stream.next(timeout=60)
 
 
 async def test_dashboard_numbers_move_while_traffic_flows(node_with_playwright: str, gate) -> None:
