@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import inprocess
 from tests.integration.live_traffic import traffic
-from tests.support.inprocess import ADMIN, serving
+from tests.support.inprocess import ADMIN, serving, server_settings
 from tests.support.requirements import missing, require_binary
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,7 +45,7 @@ async def test_dashboard_numbers_move_while_traffic_flows(node_with_playwright: 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
     screenshot.unlink(missing_ok=True)
-    async with serving(inprocess.test_settings(broker="memory"), flag_gate=gate) as served:
+    async with serving(server_settings(broker="memory"), flag_gate=gate) as served:
         async with traffic(served):
             process = await asyncio.create_subprocess_exec(
                 node_with_playwright, "dashboard.mjs", served.url, ADMIN, str(screenshot),

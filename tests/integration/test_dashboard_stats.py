@@ -11,15 +11,14 @@ import httpx
 import pytest
 from httpx_sse import EventSource
 
-from tests.support import inprocess
-from tests.support.inprocess import ADMIN, Served, open_stream, serving
+from tests.support.inprocess import ADMIN, Served, open_stream, serving, server_settings
 
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture
 async def memory_served(gate) -> AsyncIterator[Served]:
-    async with serving(inprocess.test_settings(broker="memory"), flag_gate=gate) as served:
+    async with serving(server_settings(broker="memory"), flag_gate=gate) as served:
         yield served
 
 

@@ -19,8 +19,7 @@ import httpx
 import pytest
 
 from tests.integration.live_traffic import traffic
-from tests.support import inprocess
-from tests.support.inprocess import Served, serving
+from tests.support.inprocess import PUBLISH, Served, serving, server_settings
 from tests.support.redis_server import free_port
 from tests.support.requirements import require_binary
 
@@ -81,7 +80,7 @@ async def value_of(client: httpx.AsyncClient, api: str, expr: str, until, timeou
 
 @pytest.fixture
 async def served(gate) -> AsyncIterator[Served]:
-    async with serving(inprocess.test_settings(broker="memory"), flag_gate=gate) as s:
+    async with serving(server_settings(broker="memory"), flag_gate=gate) as s:
         yield s
 
 
@@ -90,7 +89,7 @@ async def refused_requests(served: Served) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         await client.get(f"{served.url}/v1/stream", headers={"Authorization": "Bearer not-a-token"})
         await client.post(f"{served.url}/v1/notifications", content=b"{", headers={
-            "Authorization": f"Bearer {inprocess.PUBLISH}", "Content-Type": "application/json"})
+            "Authorization": f"Bearer {PUBLISH}", "Content-Type": "application/json"})
 
 
 async def test_prometheus_evaluates_the_slo_expressions_on_live_traffic(served: Served, tmp_path: Path) -> None:
