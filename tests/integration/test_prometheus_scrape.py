@@ -2,7 +2,8 @@
 
 Traffic flows (streams, publishes, refused requests); then the Prometheus HTTP API is
 asked the latency and error-ratio expressions the alerts use, every rule must evaluate
-without error, and every Grafana panel expression must run.
+without error, every Grafana panel expression must run, and request durations must
+arrive with the trace ids of their requests as exemplars (OpenMetrics).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from observability.tracing import OtelTracing
 from tests.integration.live_traffic import traffic
 from tests.support.inprocess import PUBLISH, Served, serving, server_settings
 from tests.support.redis_server import free_port
@@ -144,3 +149,27 @@ async def test_every_grafana_panel_expression_runs_on_prometheus(served: Served,
     unexplained = [expr for expr in empty if not any(name in expr for name in only_later)]
     assert unexplained == [], f"panels with no data from a live service: {unexplained}"
     assert len(empty) < len(expressions) / 4
+
+
+async def test_request_durations_reach_prometheus_with_trace_id_exemplars(gate, tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with serving(server_settings(broker="memory"), flag_gate=gate, tracing=OtelTracing(provider)) as served:
+        with prometheus(served.url.removeprefix("http://"), tmp_path) as api:
+            async with traffic(served), httpx.AsyncClient(timeout=10) as client:
+                await value_of(client, api, 'up{job="flagstream"}', lambda v: v == 1)
+                deadline = time.monotonic() + 60
+                exemplars: list[dict] = []
+                while not exemplars and time.monotonic() < deadline:
+                    now = time.time()
+                    response = await client.get(f"{api}/api/v1/query_exemplars", params={
+                        "query": 'http_request_duration_seconds_bucket{route="/v1/notifications"}',
+                        "start": now - 300, "end": now,
+                    })
+                    exemplars = [e for series in response.json()["data"] for e in series["exemplars"]]
+                    await asyncio.sleep(0.5)
+    assert exemplars, "Prometheus stored no exemplar for publish request durations"
+    server_spans = {format(span.context.trace_id, "032x") for span in exporter.get_finished_spans()
+                    if span.name == "POST /v1/notifications"}
+    assert exemplars[0]["labels"]["trace_id"] in server_spans
