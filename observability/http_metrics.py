@@ -9,7 +9,8 @@ Streaming routes (``/v1/stream`` by default) are measured only until the respons
 registration). The time a stream then stays open is not a request duration; it is
 covered by ``sse_connections`` and ``sse_connections_closed_total``.
 
-Every other request runs inside a short SERVER span (see :mod:`observability.tracing`),
+Every other request runs inside a short SERVER span (see :mod:`observability.tracing`)
+that continues the caller's trace when it sent a ``traceparent`` header,
 and its observation carries that span's trace id as an exemplar, which Prometheus sees
 when it scrapes the OpenMetrics format (:func:`observability.openmetrics.render_metrics`).
 
@@ -95,7 +96,7 @@ class HttpMetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        with self._tracing.request(method, route) as request_span:
+        with self._tracing.request(method, route, _trace_headers(scope)) as request_span:
             try:
                 await self._app(scope, receive, send_recording_status)
             finally:
@@ -130,3 +131,13 @@ class HttpMetricsMiddleware:
             child.observe(seconds)
         else:
             child.observe(seconds, exemplar={"trace_id": trace_id})
+
+
+def _trace_headers(scope: Scope) -> dict[str, str] | None:
+    """The caller's W3C trace context headers, if it sent any."""
+    found = None
+    for name, value in scope.get("headers", ()):
+        if name == b"traceparent" or name == b"tracestate":
+            found = found or {}
+            found[name.decode()] = value.decode("latin-1")
+    return found

@@ -101,7 +101,9 @@ class NoopTracing:
     ) -> None:
         pass
 
-    def request(self, method: str, route: str) -> AbstractContextManager[RequestSpan]:
+    def request(
+        self, method: str, route: str, parent: Mapping[str, str] | None = None
+    ) -> AbstractContextManager[RequestSpan]:
         return self._request
 
     def shutdown(self) -> None:
@@ -168,10 +170,11 @@ class OtelTracing:
         span.end()
 
     @contextmanager
-    def request(self, method: str, route: str) -> Iterator[RequestSpan]:
+    def request(self, method: str, route: str, parent: Mapping[str, str] | None = None) -> Iterator[RequestSpan]:
+        context = self._propagator.extract(parent) if parent else None
         attributes = {"http.request.method": method, "http.route": route}
         with self._tracer.start_as_current_span(
-            f"{method} {route}", kind=SpanKind.SERVER, attributes=attributes
+            f"{method} {route}", context=context, kind=SpanKind.SERVER, attributes=attributes
         ) as span:
             yield _OtelRequestSpan(span)
 

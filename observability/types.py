@@ -49,8 +49,11 @@ class Tracing(Protocol):
         """One CONSUMER span for one batch written to one connection, linked to each publisher."""
         ...
 
-    def request(self, method: str, route: str) -> AbstractContextManager[RequestSpan]:
-        """One SERVER span around one (non-stream) HTTP request."""
+    def request(
+        self, method: str, route: str, parent: Mapping[str, str] | None = None
+    ) -> AbstractContextManager[RequestSpan]:
+        """One SERVER span around one (non-stream) HTTP request, continuing the caller's
+        trace when ``parent`` (its ``traceparent``/``tracestate`` headers) names one."""
         ...
 
     def shutdown(self) -> None:

@@ -147,3 +147,16 @@ async def test_non_http_scopes_pass_through_untouched(scope_type):
     middleware = HttpMetricsMiddleware(app, registry=CollectorRegistry(), route_of=lambda m, p: None)
     await middleware({"type": scope_type}, None, None)
     assert seen == [scope_type]
+
+
+async def test_the_request_span_continues_the_callers_trace():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app, _ = build_app(CollectorRegistry(), OtelTracing(provider))
+    caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    await app.test_client().post("/v1/notifications", json={}, headers={"traceparent": caller})
+    producer, server = exporter.get_finished_spans()
+    assert format(server.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert format(server.parent.span_id, "016x") == "00f067aa0ba902b7"
+    assert producer.context.trace_id == server.context.trace_id
