@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,13 +27,12 @@ RATE_SECONDS = 10
 _SMALLEST = 0.0001
 _GROWTH = 1.2
 _BUCKETS = math.ceil(math.log(60 / _SMALLEST) / math.log(_GROWTH)) + 1
-_LOG_GROWTH = math.log(_GROWTH)
+# Upper bounds of every bucket but the last, which takes everything above them.
+_BOUNDS = tuple(_SMALLEST * _GROWTH**i for i in range(_BUCKETS - 1))
 
 
 def latency_bucket(seconds: float) -> int:
-    if seconds <= _SMALLEST:
-        return 0
-    return min(_BUCKETS - 1, math.ceil(math.log(seconds / _SMALLEST) / _LOG_GROWTH))
+    return bisect_left(_BOUNDS, seconds)
 
 
 def bucket_middle(index: int) -> float:
@@ -145,8 +145,9 @@ class RollingStats:
         counts = slot.latency
         if counts is None:
             counts = slot.latency = [0] * _BUCKETS
+        bounds = _BOUNDS
         for seconds in latencies:
-            counts[latency_bucket(seconds)] += 1
+            counts[bisect_left(bounds, seconds)] += 1
 
     def events_replayed(self, count: int) -> None:
         self._now().replayed += count
