@@ -133,3 +133,22 @@ async def test_http_durations_and_service_gauges_are_on_metrics(memory_served: S
     assert 'http_request_duration_seconds_count{method="GET",route="other",status="404"} 1.0' in text
     assert f"sse_connections_limit {float(served.settings.max_connections)}" in text
     assert "flag_client_fresh 1.0" in text
+
+
+async def test_a_real_flagstream_serve_reports_its_flag_decisions(server) -> None:
+    """The embedded default (`flagstream serve`, shipped flags file): every decision lets users in."""
+    admin = {"Authorization": f"Bearer {server.admin_token}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        async with open_stream(client, server.url, {"Authorization": f"Bearer {server.user_token('carol')}"}) as stream:
+            assert (await stream.next()).event == "connected"
+
+            async def stats() -> dict:
+                return (await client.get(f"{server.url}/v1/admin/stats", headers=admin)).json()
+
+            body = await poll(stats, lambda b: b["process"]["cpu_percent"] is not None)
+    assert body["connections"] == 1 and body["top_users"] == [{"user_id": "carol", "connections": 1}]
+    assert body["flags"]["state"] == "fresh"
+    assert body["flags"]["evaluations"]["enabled"] >= 1
+    assert body["flags"]["evaluations"]["disabled"] == 0
+    assert body["rollout"]["enabled_share"] == 1.0
+    assert body["instance"]["broker"] == "memory"
