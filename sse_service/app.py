@@ -26,7 +26,7 @@ from .routes.admin import install_admin
 from .services import Services
 from .stats import RollingStats, StatsRecordingMetrics
 from .stream import StreamEndpoint
-from .tracing_hooks import DeliveryTracing
+from observability.types import Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def create_app(
     *,
     flag_gate: FlagGate | None = None,
     metrics: Metrics | None = None,
-    tracing: DeliveryTracing | None = None,
+    tracing: Tracing | None = None,
 ) -> Quart:
     """Build the service. Nothing starts until the app is served (`before_serving`)."""
     stats = RollingStats()
@@ -77,10 +77,9 @@ def create_app(
                       flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH)
         app.asgi_app = HttpMetricsMiddleware(  # type: ignore[method-assign]
             app.asgi_app, registry=registry, route_of=route_template(app),
-            tracing=tracing if hasattr(tracing, "request") else None,
+            tracing=tracing,
         )
-    if hasattr(tracing, "shutdown"):
-        app.after_serving(_async(tracing.shutdown))
+    app.after_serving(_async(tracing.shutdown))
     return app
 
 

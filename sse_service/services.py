@@ -17,7 +17,7 @@ from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
 from .hub import Hub
-from .tracing_hooks import DeliveryTracing
+from observability.types import Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class Services:
     broker: Broker
     flags: FlagGate
     metrics: Metrics
-    tracing: DeliveryTracing
+    tracing: Tracing
     worker: NotificationWorker
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
