@@ -58,6 +58,7 @@ class Metrics(Protocol):
     def error(self, stage: str) -> None: ...
     def flag_evaluated(self, flag: str, result: str) -> None: ...
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: ...
+    def exposition(self) -> tuple[bytes, str]: ...
 
 
 class NoopMetrics:
@@ -72,6 +73,7 @@ class NoopMetrics:
     def error(self, stage: str) -> None: pass
     def flag_evaluated(self, flag: str, result: str) -> None: pass
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: pass
+    def exposition(self) -> tuple[bytes, str]: return b"", CONTENT_TYPE_LATEST
 
 
 class _HubCollector(Collector):
