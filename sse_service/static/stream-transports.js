@@ -13,6 +13,8 @@ import { createSSEParser } from './sse-parser.js';
  * @typedef {{type: string, data: string, id: string}} WireEvent
  */
 
+const ABORTED = Symbol('aborted');
+
 export function supportsFetchStreaming() {
   return (
     typeof globalThis.fetch === 'function' &&
@@ -53,9 +55,17 @@ export async function readFetchStream({ fetch, url, headers, signal, onOpen, onE
   const parser = createSSEParser({ onEvent, onRetry });
   const decoder = new TextDecoder();
   const reader = response.body.getReader();
+  // Race every read against the abort signal: Node's fetch can leave a pending read
+  // unsettled when aborted just as the server closes, and the attempt must still end.
+  const abortedRead = new Promise((resolve) => {
+    if (signal.aborted) resolve(ABORTED);
+    signal.addEventListener('abort', () => resolve(ABORTED), { once: true });
+  });
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const result = await Promise.race([reader.read(), abortedRead]);
+      if (result === ABORTED) return { kind: 'aborted' };
+      const { value, done } = result;
       if (done) {
         parser.feed(decoder.decode());
         return signal.aborted ? { kind: 'aborted' } : { kind: 'ended' };
