@@ -1,8 +1,9 @@
 // useSSE: the flagstream client as a React hook (React >= 18 is a peer dependency;
 // in a browser without a bundler, map "react" in an import map).
 //
-// Components that use the same `key` (default: the url) share one client, and so one
-// connection. A client is released a tick after its last user unmounts, so React's
+// Components that use the same url and `user` (or the same explicit `key`) share one
+// client, and so one connection; pass `user` whenever the signed-in user can change, so
+// a new user never inherits the previous user's client. A client is released a tick after its last user unmounts, so React's
 // StrictMode unmount-and-remount of every effect reuses it instead of opening a second
 // connection.
 
@@ -39,15 +40,15 @@ function releaseClient(key, entry) {
 
 /**
  * @param {import('./types.js').ClientOptions & {
- *   events?: string[], maxEvents?: number, enabled?: boolean, key?: string,
+ *   events?: string[], maxEvents?: number, enabled?: boolean, user?: string, key?: string,
  * }} options  `events`: the event names to collect (default ['notification'], '*' for all);
  *   `maxEvents`: how many recent events `events` keeps (default 100).
  * @returns {{status: string, lastEvent: object | null, events: object[], error: string | null,
  *            reconnect: () => void, state: import('./types.js').ClientState | null}}
  */
 export function useSSE(options) {
-  const { events: eventNames = ['notification'], maxEvents = 100, enabled = true, key, getToken, token, ...clientOptions } = options;
-  const clientKey = key ?? clientOptions.url ?? globalThis.location?.origin ?? 'flagstream';
+  const { events: eventNames = ['notification'], maxEvents = 100, enabled = true, user, key, getToken, token, ...clientOptions } = options;
+  const clientKey = key ?? `${clientOptions.url ?? globalThis.location?.origin ?? ''}|${user ?? ''}`;
   const latest = useRef({ getToken, token, clientOptions });
   latest.current = { getToken, token, clientOptions };
   const entryRef = useRef(null);

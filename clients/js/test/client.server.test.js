@@ -196,3 +196,30 @@ describe('the rollout flag changing under an open stream', () => {
     }
   });
 });
+
+describe('tabs sharing one stream (BroadcastChannel election, as without Web Locks)', () => {
+  it('holds one server connection; when the leader closes, a follower resumes without loss', async () => {
+    const shared = await startServer();
+    try {
+      const user = newUser();
+      const tabs = [0, 1, 2].map(() => track(user, { shareConnection: true, locks: null }, shared));
+      await Promise.all(tabs.map(({ client }) => client.start()));
+      await waitFor(() => tabs.every(({ client }) => client.state.status === 'open'));
+      expect(tabs.map(({ client }) => client.state.role).sort()).toEqual(['follower', 'follower', 'leader']);
+      expect(await shared.metric('sse_connections')).toBe(1);
+      const first = await shared.publish(user, { n: 1 });
+      await waitFor(() => tabs.every(({ ids }) => ids().length === 1));
+      const leader = tabs.find(({ client }) => client.state.role === 'leader');
+      leader.client.stop();
+      const missed = await shared.publish(user, { n: 2 });
+      const rest = tabs.filter((tab) => tab !== leader);
+      await waitFor(() => rest.some(({ client }) => client.state.role === 'leader'), { message: 'a follower to take over' });
+      const live = await shared.publish(user, { n: 3 });
+      await waitFor(() => rest.every(({ ids }) => ids().length === 3));
+      for (const { ids } of rest) expect(ids()).toEqual([first, missed, live]);
+      await waitFor(async () => (await shared.metric('sse_connections')) === 1);
+    } finally {
+      await shared.dispose();
+    }
+  });
+});
