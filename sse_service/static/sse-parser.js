@@ -2,9 +2,10 @@
 // (9.2.6 Interpreting an event stream). It is fed decoded text in arbitrary chunks;
 // a chunk may end in the middle of a line or between the CR and LF of a CRLF.
 //
-// Hand-written on purpose: the well-kept alternative (eventsource-parser) ships only as
-// a package for bundlers and Node >= 22, while this file must load as a plain ES module
-// under /static/ with no build step. Its tests cross-check it against eventsource-parser.
+// Hand-written on purpose: the well-kept alternative, eventsource-parser, is an npm
+// package (its current major needs Node >= 22); using it here would mean vendoring a
+// copy of its build under /static/, while this file loads as a plain ES module with no
+// build step. The tests cross-check this parser against eventsource-parser.
 
 const BOM = '\uFEFF';
 
