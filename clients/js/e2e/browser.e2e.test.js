@@ -97,6 +97,20 @@ describe('the demo page in a real browser', () => {
     expect(await page.locator('#notifications li .meta').first().textContent()).toMatch(/via poll/);
   });
 
+  it('pauses while the browser is offline and reconnects at once when it is back', async () => {
+    server = await startServer();
+    const user = newUser();
+    const page = await openDemo(user);
+    await waitFor(async () => (await statusOf(page)) === 'open');
+    await context.setOffline(true);
+    await waitFor(async () => (await statusOf(page)) === 'offline');
+    const whileOffline = await server.publish(user, { text: 'sent while offline' });
+    await context.setOffline(false);
+    await waitFor(async () => (await idsShown(page)).length === 1);
+    expect(await idsShown(page)).toEqual([whileOffline]);
+    expect(await statusOf(page)).toBe('open');
+  });
+
   it('ten tabs share one server connection; closing the leading tab loses nothing', async () => {
     server = await startServer();
     const user = newUser();

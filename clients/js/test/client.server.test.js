@@ -141,6 +141,31 @@ describe('client core against a real server', () => {
   });
 });
 
+describe('resuming from an id that fell out of retention', () => {
+  it('gets `reset`, refetches the inbox, and delivers only what it had not seen', async () => {
+    const short = await startServer({ env: { FLAGSTREAM_HISTORY_SIZE: '2' } });
+    try {
+      const user = newUser();
+      const old = await short.publish(user, { n: 1 });
+      const dropped = await short.publish(user, { n: 2 });
+      const kept = [await short.publish(user, { n: 3 }), await short.publish(user, { n: 4 })];
+      const { client, ids } = track(user, { lastEventId: old }, short);
+      const inboxes = [];
+      client.onReset((notifications) => inboxes.push(notifications.map((item) => item.id)));
+      await client.start();
+      await waitFor(() => inboxes.length === 1);
+      expect(inboxes[0]).toEqual(kept);
+      expect(ids()).toEqual(kept);
+      expect(ids()).not.toContain(dropped);
+      const live = await short.publish(user, { n: 5 });
+      await waitFor(() => ids().length === 3);
+      expect(ids()).toEqual([...kept, live]);
+    } finally {
+      await short.dispose();
+    }
+  });
+});
+
 describe('users outside the rollout', () => {
   let dark;
   beforeAll(async () => {
