@@ -11,6 +11,7 @@
 import { Backoff } from './backoff.js';
 import { watchConnectivity } from './connectivity.js';
 import { InboxReader } from './inbox-reader.js';
+import { LeaderSession } from './leader-session.js';
 import { nextStepAfter } from './reconnect-policy.js';
 import { SeenIds } from './seen-ids.js';
 import { openStream, parseData } from './stream-transports.js';
@@ -149,10 +150,7 @@ export class FlagstreamClient {
     if (this._stopped) return;
     this._halt();
     this._setState({ role });
-    const session = {
-      halted: false, halt: new AbortController(), attempt: null, why: null,
-      wake: null, wakePending: false, queue: Promise.resolve(),
-    };
+    const session = new LeaderSession();
     this._session = session;
     this._run(session);
   }
@@ -165,21 +163,13 @@ export class FlagstreamClient {
   _halt() {
     const session = this._session;
     if (!session) return;
-    session.halted = true;
-    session.halt.abort();
     this._session = null;
-    this._interrupt('halt', session);
+    session.halt();
     clearTimeout(this._watchdog);
   }
 
   _interrupt(why, session = this._session) {
-    if (!session) return;
-    session.why = why;
-    session.attempt?.abort();
-    // 'ending' and 'watchdog' only end the attempt; the backoff wait that follows must run.
-    if (why === 'ending' || why === 'watchdog') return;
-    if (session.wake) session.wake();
-    else session.wakePending = true;
+    session?.interrupt(why);
   }
 
   // ---- the connection loop ----------------------------------------------------------
@@ -188,17 +178,15 @@ export class FlagstreamClient {
     while (!session.halted) {
       if (this._offline) {
         this._setState({ status: 'offline', retryInMs: null });
-        await this._sleep(session, Infinity);
+        await session.sleep(Infinity);
         continue;
       }
-      session.why = null;
-      session.wakePending = false;
       const outcome = await this._attemptStream(session);
       if (session.halted) return;
       const delay = await this._nextDelay(outcome, session);
       if (delay > 0 && !session.halted && !this._offline && session.why !== 'reconnect') {
         this._setState({ status: 'waiting', retryInMs: delay });
-        await this._sleep(session, delay);
+        await session.sleep(delay);
       }
     }
   }
@@ -212,8 +200,8 @@ export class FlagstreamClient {
     }
     if (session.halted) return { kind: 'aborted' };
     this._setState({ status: 'connecting', retryInMs: null });
-    const attempt = new AbortController();
-    Object.assign(session, { attempt, ending: null, openedAt: null });
+    const attempt = session.beginAttempt();
+    Object.assign(session, { ending: null, openedAt: null });
     const outcome = await openStream({
       transport: this.options.transport,
       fetch: this._fetch,
@@ -280,9 +268,7 @@ export class FlagstreamClient {
   }
 
   _enqueue(session, task) {
-    session.queue = session.queue.then(task).catch((error) => {
-      this._setState({ error: String(error?.message ?? error) });
-    });
+    session.enqueue(task, (error) => this._setState({ error: String(error?.message ?? error) }));
   }
 
   _armWatchdog(session) {
@@ -332,7 +318,7 @@ export class FlagstreamClient {
       }
       const remaining = retryStreamAt - Date.now();
       if (remaining <= 0) return;
-      await this._sleep(session, Math.min(this.options.pollInterval, remaining));
+      await session.sleep(Math.min(this.options.pollInterval, remaining));
     }
   }
 
@@ -341,7 +327,7 @@ export class FlagstreamClient {
     const collected = [];
     await this._inbox.readAfter({
       after,
-      signal: session.halt.signal,
+      signal: session.signal,
       onPage: (items) => {
         for (const item of items) {
           if (session.halted) return;
@@ -395,24 +381,6 @@ export class FlagstreamClient {
     if (typeof token !== 'string' || token === '') throw new Error('getToken() returned no token');
     this._token = token;
     return token;
-  }
-
-  /** Wait `ms` (Infinity: until woken) unless reconnect(), online or stop wakes us. */
-  _sleep(session, ms) {
-    return new Promise((resolve) => {
-      if (session.wakePending || session.halted) {
-        session.wakePending = false;
-        resolve();
-        return;
-      }
-      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : null;
-      function done() {
-        clearTimeout(timer);
-        if (session.wake === done) session.wake = null;
-        resolve();
-      }
-      session.wake = done;
-    });
   }
 
   _setOffline(offline) {
