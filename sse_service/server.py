@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import re
 import signal
 import sys
@@ -39,10 +41,14 @@ def hypercorn_config(settings: Settings) -> Config:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.logger_class = RedactingLogger
     config.accesslog = "-" if settings.log_level == "debug" else None
-    config.errorlog = "-"
+    # The full request line, query included: RedactingLogger makes that safe.
+    config.access_log_format = '%(h)s %(t)s "%(R)s" %(s)s %(b)s "%(a)s"'
+    config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once
     config.graceful_timeout = 1.0          # streams are already ended by our own drain
     config.keep_alive_timeout = 75
     config.backlog = 4096
+    # Several workers each bind the port with SO_REUSEPORT; each is a whole instance.
+    config.workers = settings.workers
     return config
 
 
@@ -76,6 +82,34 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
 
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve in this process, or (WORKERS > 1, Redis broker only) in that many processes."""
+    if settings.workers > 1:
+        _run_workers(settings, on_ready)
+    else:
+        _run_one(settings, on_ready)
+
+
+def _run_workers(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_run_one, args=(settings, on_ready if index == 0 else None), name=f"flagstream-worker-{index}")
+        for index in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+
+
+def _run_one(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         import uvloop

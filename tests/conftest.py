@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.gates import SwitchableGate
-from tests.support.inprocess import Served, serving, test_settings
+from tests.support.inprocess import Served, serving, server_settings
 from tests.support.redis_server import delete_prefix, new_prefix, redis_url as _redis_url
 
 logging.getLogger("UnleashClient").setLevel(logging.ERROR)
@@ -45,7 +45,7 @@ def make_server(broker_settings: dict[str, Any], gate: SwitchableGate):
     """`async with make_server(**settings) as served:` — a real server on the selected broker."""
 
     def make(**changes: Any):
-        return serving(test_settings(**{**broker_settings, **changes}), flag_gate=gate)
+        return serving(server_settings(**{**broker_settings, **changes}), flag_gate=gate)
 
     return make
 
@@ -54,3 +54,13 @@ def make_server(broker_settings: dict[str, Any], gate: SwitchableGate):
 async def served(make_server) -> AsyncIterator[Served]:
     async with make_server() as s:
         yield s
+
+
+@pytest.fixture
+def server() -> Iterator["RunningServer"]:
+    """A real `flagstream serve` process (embedded default) on a free port."""
+    from tests.support.server import RunningServer, start_server  # noqa: F401
+
+    running = start_server()
+    yield running
+    running.stop()

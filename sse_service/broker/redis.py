@@ -92,24 +92,18 @@ class RedisBroker:
                 pipe.xrange(key, min=start, count=limit)
             pipe.get(self._p + "seq")
             pipe.get(self._p + "lastms")
+            for key in keys:
+                pipe.get(key + ":trimmed")
             results = await pipe.execute()
         reset = False
         if after is not None:
             now_ms = max(int(time.time() * 1000), int(results[3] or 0))
-            trimmed = tuple([await self._max_deleted(key) for key in keys])
+            trimmed = (int(results[4] or 0), int(results[5] or 0))
             reset = self._retention.lost(after, now_ms, trimmed, int(results[2] or 0))
         merged = [self._from_entry(entry, user_id) for entry in results[0]]
         merged += [self._from_entry(entry, None) for entry in results[1]]
         merged.sort(key=lambda e: e.seq)
         return HistoryPage(merged[:limit], reset)
-
-    async def _max_deleted(self, key: str) -> int:
-        try:
-            info = await self._redis.xinfo_stream(key)
-        except RedisError:            # no such key: nothing was trimmed that is still relevant
-            return 0
-        deleted = info.get("max-deleted-entry-id") or "0-0"
-        return EventId.parse(deleted).seq
 
     @staticmethod
     def _from_entry(entry: tuple[str, dict[str, str]], user_id: str | None) -> StoredEvent:

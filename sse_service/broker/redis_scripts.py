@@ -16,6 +16,28 @@ local last = tonumber(redis.call('GET', p .. 'lastms') or '0')
 if ms < last then ms = last end
 redis.call('SET', p .. 'lastms', ms)
 local horizon = (ms - ttl) .. '-0'
+-- Trim a history and remember the highest seq it dropped (<key>:trimmed), so that a
+-- reader can tell whether events after its cursor are gone (then the client resets).
+local function trim(key)
+  local dropped = nil
+  local excess = redis.call('XLEN', key) - size
+  if excess > 0 then
+    local gone = redis.call('XRANGE', key, '-', '+', 'COUNT', excess)
+    dropped = gone[#gone][1]
+    redis.call('XTRIM', key, 'MAXLEN', size)
+  end
+  local old = redis.call('XREVRANGE', key, '(' .. horizon, '-', 'COUNT', 1)
+  if #old > 0 then
+    dropped = old[1][1]
+    redis.call('XTRIM', key, 'MINID', horizon)
+  end
+  if dropped then
+    local seq = tonumber(string.match(dropped, '-(%d+)$'))
+    local mark = key .. ':trimmed'
+    local known = tonumber(redis.call('GET', mark) or '0')
+    if seq > known then redis.call('SET', mark, seq, 'PX', ttl) end
+  end
+end
 local out = {}
 for i, it in ipairs(items) do
   local dup = false
@@ -42,8 +64,8 @@ for i, it in ipairs(items) do
       end
       local trace = ''
       if it.x ~= cjson.null and it.x ~= nil then trace = cjson.encode(it.x) end
-      redis.call('XADD', key, 'MAXLEN', size, id, 'e', it.e, 'd', it.d, 'c', it.c, 'x', trace)
-      redis.call('XTRIM', key, 'MINID', horizon)
+      redis.call('XADD', key, id, 'e', it.e, 'd', it.d, 'c', it.c, 'x', trace)
+      trim(key)
       redis.call('PEXPIRE', key, ttl)
       local message = cjson.encode({i = id, u = user, e = it.e, d = it.d, c = it.c, x = trace})
       redis.call('PUBLISH', channel, message)

@@ -26,7 +26,7 @@ PUBLISH = "test-publish-token"
 ADMIN = "test-admin-token"
 
 
-def test_settings(**changes: Any) -> Settings:
+def server_settings(**changes: Any) -> Settings:
     base = {"jwt_secret": SECRET, "publish_token": PUBLISH, "admin_token": ADMIN, "port": free_port(),
             "ping_interval": 30, "shutdown_grace": 2, "log_level": "warning"}
     base.update(changes)
