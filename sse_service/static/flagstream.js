@@ -21,9 +21,9 @@ export { Backoff, parseRetryAfter } from './backoff.js';
 export { createSSEParser } from './sse-parser.js';
 
 /** Events the protocol uses for itself; everything else is an application event. */
-export const CONTROL_EVENTS = Object.freeze(['connected', 'ping', 'reset', 'disabled', 'reauth', 'overflow', 'shutdown']);
+export const CONTROL_EVENTS = Object.freeze(['connected', 'ping', 'reset', 'disabled', 'reauth', 'overflow', 'evicted', 'shutdown']);
 const CONTROL = new Set(CONTROL_EVENTS);
-const ENDING = new Set(['disabled', 'reauth', 'overflow', 'shutdown']);
+const ENDING = new Set(['disabled', 'reauth', 'overflow', 'evicted', 'shutdown']);
 
 /** @typedef {import('./types.js').ClientOptions} ClientOptions */
 

@@ -34,6 +34,10 @@ export function nextStepAfter({ outcome, ending, serverRetry, unauthorizedStreak
   switch (ending) {
     case 'disabled':
       return { action: 'poll', error: null };
+    case 'evicted':
+      // A newer stream of this user took the last slot (USER_LIMIT_POLICY=evict_oldest):
+      // reconnecting at once would only push it out in turn, so poll and try later.
+      return { action: 'poll', error: 'replaced by a newer connection of this user' };
     case 'reauth':
       return retry(0, null, true);
     case 'shutdown':

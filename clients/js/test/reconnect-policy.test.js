@@ -11,6 +11,10 @@ describe('what the client does after a stream attempt', () => {
     expect(step({ outcome: { kind: 'ended' }, ending: 'disabled' }).action).toBe('poll');
   });
 
+  it('polls instead of reconnecting when a newer stream of the user evicted this one', () => {
+    expect(step({ outcome: { kind: 'ended' }, ending: 'evicted' })).toMatchObject({ action: 'poll' });
+  });
+
   it('honours Retry-After on 429 and 503 when it is longer than the backoff', () => {
     expect(step({ outcome: { kind: 'status', status: 429, retryAfter: 20_000 } })).toMatchObject({ action: 'retry', delay: 20_000 });
     expect(step({ outcome: { kind: 'status', status: 503, retryAfter: 10 } })).toMatchObject({ delay: 1000 });
