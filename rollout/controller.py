@@ -56,8 +56,8 @@ class RolloutController:
         self,
         plan: Plan,
         store: StateStore,
-        admin: FlagAdmin,
-        source: MetricSource,
+        admin: FlagAdmin | None,
+        source: MetricSource | None,
         *,
         clock: Clock,
         metrics: RolloutMetrics | None = None,
@@ -65,11 +65,23 @@ class RolloutController:
     ) -> None:
         self.plan = plan
         self.store = store
-        self.admin = admin
-        self.source = source
+        self._admin = admin
+        self._source = source
         self.clock = clock
         self.metrics = metrics if metrics is not None else NoopRolloutMetrics()
         self._on_transition = on_transition
+
+    @property
+    def admin(self) -> FlagAdmin:
+        if self._admin is None:
+            raise RolloutError("this command changes the flag: give --flags-file or --unleash-url")
+        return self._admin
+
+    @property
+    def source(self) -> MetricSource:
+        if self._source is None:
+            raise RolloutError("this command reads metrics: give --metrics-url or --prometheus-url")
+        return self._source
 
     # -- reading ---------------------------------------------------------------
 
