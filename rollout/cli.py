@@ -1,7 +1,7 @@
 """`flagstream rollout …`: the release manager's commands.
 
 ``add_commands(subparsers)`` registers ``rollout`` on the main CLI; every subcommand sets
-``func`` to a handler taking the parsed args and returning an exit code. ``main`` runs the
+``handler`` to a function taking the parsed args and returning an exit code. ``main`` runs the
 same commands on their own (``python -m rollout``).
 """
 
@@ -206,7 +206,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
     def command(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
-        parser.set_defaults(func=handler)
+        parser.set_defaults(handler=handler)
         return parser
 
     command("status", "phase, audience, time in phase, each gate's last value, and what happens next", _status)
@@ -233,4 +233,4 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flagstream")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.handler(args)
