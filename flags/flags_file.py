@@ -1,0 +1,87 @@
+"""The flags file: an Unleash client-API JSON document (`GET /api/client/features`), read and written safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from yggdrasil_engine.engine import UnleashEngine
+
+from flags.types import FlagConfigError
+
+DEFAULT_FLAGS_FILE = Path(__file__).parent / "defaults" / "flags.json"
+
+
+class FlagsFileError(FlagConfigError):
+    """A flags file that cannot be used; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class FlagsDocument:
+    text: str                       # exactly what was read, handed to the Unleash engine
+    features: tuple[dict, ...]      # parsed, for comparison and for the admin backend
+
+
+def _check_structure(path: Path, document: Any) -> list[dict]:
+    if not isinstance(document, dict) or not isinstance(document.get("features"), list):
+        raise FlagsFileError(f"flags file {path}: expected a JSON object with a \"features\" list")
+    for index, feature in enumerate(document["features"]):
+        where = f"flags file {path}: features[{index}]"
+        if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
+            raise FlagsFileError(f"{where}: expected an object with a string \"name\"")
+        if not isinstance(feature.get("enabled"), bool):
+            raise FlagsFileError(f"{where} ({feature['name']}): \"enabled\" must be true or false")
+        if not isinstance(feature.get("strategies"), list):
+            raise FlagsFileError(f"{where} ({feature['name']}): \"strategies\" must be a list")
+    return document["features"]
+
+
+def parse_flags_text(path: Path, text: str) -> FlagsDocument:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FlagsFileError(f"flags file {path}: invalid JSON: {error}") from None
+    features = _check_structure(path, document)
+    # The engine is the judge of what Unleash would accept; a file it only half
+    # understands must not replace a good one.
+    try:
+        warnings = UnleashEngine().take_state(text)
+    except Exception as error:  # the engine raises whatever its parser raised
+        raise FlagsFileError(f"flags file {path}: rejected by the Unleash engine: {error}") from None
+    if warnings:
+        first = str(warnings).splitlines()[0]
+        raise FlagsFileError(f"flags file {path}: rejected by the Unleash engine: {first}")
+    return FlagsDocument(text=text, features=tuple(features))
+
+
+def read_flags_file(path: str | os.PathLike[str]) -> FlagsDocument:
+    """Read and validate a flags file; raises FlagsFileError with one line on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise FlagsFileError(f"flags file {path}: cannot read: {reason}") from None
+    return parse_flags_text(path, text)
+
+
+def write_flags_file(path: str | os.PathLike[str], features: list[dict]) -> None:
+    """Replace the file atomically: readers see the old or the new document, never half of one."""
+    path = Path(path)
+    text = json.dumps({"version": 2, "features": features}, indent=2) + "\n"
+    parse_flags_text(path, text)  # never write what we could not read back
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as temp:
+            temp.write(text)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

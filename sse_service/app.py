@@ -1,0 +1,131 @@
+"""The app factory: builds every part from the settings and wires them together."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from quart import Quart, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from flags.types import FlagGate, FlagGateConfig
+from observability.metrics import Metrics, PrometheusMetrics
+
+from .auth import TokenVerifier
+from .broker.base import Broker
+from .broker.memory import MemoryBroker
+from .config import Settings
+from .hub import Hub, HubLimits
+from .routes import Unauthorized, dev, health, notifications
+from .services import Services
+from .stream import StreamEndpoint
+from .tracing_hooks import DeliveryTracing, NoTracing
+from .worker import NotificationWorker
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+STREAM_PATH = "/v1/stream"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    flag_gate: FlagGate | None = None,
+    metrics: Metrics | None = None,
+    tracing: DeliveryTracing | None = None,
+) -> Quart:
+    """Build the service. Nothing starts until the app is served (`before_serving`)."""
+    metrics = metrics or PrometheusMetrics()
+    tracing = tracing or NoTracing()
+    broker = build_broker(settings)
+    gate = flag_gate or build_gate(settings, metrics)
+    hub = Hub(HubLimits(settings.max_connections, settings.retry_ms), metrics)
+    services = Services(
+        settings=settings,
+        verifier=TokenVerifier(settings),
+        hub=hub,
+        broker=broker,
+        flags=gate,
+        metrics=metrics,
+        tracing=tracing,
+        worker=NotificationWorker(broker, metrics, tracing),
+    )
+    app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024
+    app.extensions["flagstream"] = services
+    for blueprint in (health.blueprint, notifications.blueprint):
+        app.register_blueprint(blueprint)
+    if settings.dev_mode:
+        app.register_blueprint(dev.blueprint)
+    _register_pages(app)
+    _register_errors(app)
+    app.before_serving(services.start)
+    app.after_serving(services.stop)
+    app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services))  # type: ignore[method-assign]
+    return app
+
+
+def build_broker(settings: Settings) -> Broker:
+    if settings.broker == "redis":
+        from .broker.redis import RedisBroker
+
+        return RedisBroker(settings.redis_url, settings.redis_prefix, settings.history_size, settings.history_ttl, settings.lease_ttl)
+    return MemoryBroker(settings.history_size, settings.history_ttl)
+
+
+def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:
+    from flags import build_flag_gate
+
+    return build_flag_gate(FlagGateConfig(
+        rollout_flag=settings.rollout_flag,
+        flags_file=settings.flags_file or None,
+        unleash_url=settings.unleash_url or None,
+        unleash_api_token=settings.unleash_api_token or None,
+        unleash_app_name=settings.unleash_app_name,
+        refresh_interval=settings.flags_refresh_interval,
+        failsafe=settings.flags_failsafe,
+        on_evaluation=metrics.flag_evaluated,
+    ))
+
+
+class StreamRouter:
+    """Sends GET /v1/stream to the plain ASGI stream endpoint, everything else to Quart."""
+
+    def __init__(self, app, stream: StreamEndpoint) -> None:
+        self._app = app
+        self._stream = stream
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == STREAM_PATH and scope["method"] == "GET":
+            await self._stream(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+
+def _register_pages(app: Quart) -> None:
+    @app.get("/")
+    async def index():
+        if not (STATIC / "index.html").is_file():
+            return {"service": "flagstream", "stream": STREAM_PATH, "inbox": "/v1/notifications"}
+        return await send_from_directory(STATIC, "index.html")
+
+    @app.route(STREAM_PATH, methods=["POST", "PUT", "DELETE", "PATCH"])
+    async def stream_wrong_method():
+        return {"error": "method_not_allowed", "detail": "use GET"}, 405, {"Allow": "GET"}
+
+
+def _register_errors(app: Quart) -> None:
+    @app.errorhandler(Unauthorized)
+    async def unauthorized(exc: Unauthorized):
+        return {"error": "unauthorized", "detail": exc.detail}, 401, {"WWW-Authenticate": "Bearer"}
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return {"error": code, "detail": exc.description}, exc.code or 500
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        app.extensions["flagstream"].metrics.error("http")
+        return {"error": "internal", "detail": "unexpected server error"}, 500

@@ -1,0 +1,134 @@
+"""Who is asking: end users (JWT `sub`), publishers and admins (scope or static token)."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from .config import Settings
+
+
+class AuthError(Exception):
+    """The credentials are missing or invalid; the message is safe to return."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    subject: str
+    expires_at: float | None
+    scopes: frozenset[str]
+
+
+_STATIC = float("inf")
+
+
+class TokenVerifier:
+    """Verifies bearer tokens according to the settings (HS256, PEM key, or JWKS)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._audience = settings.jwt_audience or None
+        self._issuer = settings.jwt_issuer or None
+        self._publish_token = settings.publish_token
+        self._admin_token = settings.admin_token
+        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        if settings.jwt_public_key:
+            self._key: str | None = _read_pem(settings.jwt_public_key)
+            self._algorithms = ["RS256", "ES256"]
+        else:
+            self._key = settings.jwt_secret or None
+            self._algorithms = ["HS256"]
+        if self._jwks is not None:
+            self._algorithms = ["RS256", "ES256"]
+
+    def user(self, token: str | None) -> Identity:
+        """A user token: a valid JWT with `sub` and `exp`."""
+        if not token:
+            raise AuthError("missing bearer token")
+        return self._decode(token, require=["sub", "exp"])
+
+    def publisher(self, token: str | None) -> Identity:
+        return self._with_scope(token, "publish", self._publish_token)
+
+    def admin(self, token: str | None) -> Identity:
+        return self._with_scope(token, "admin", self._admin_token)
+
+    def _with_scope(self, token: str | None, scope: str, static: str) -> Identity:
+        if not token:
+            raise AuthError("missing bearer token")
+        if static and hmac.compare_digest(token.encode(), static.encode()):
+            return Identity(subject=f"static-{scope}", expires_at=None, scopes=frozenset({scope}))
+        identity = self._decode(token, require=["exp"])
+        if scope not in identity.scopes:
+            raise AuthError(f"token lacks the {scope!r} scope")
+        return identity
+
+    def _decode(self, token: str, require: list[str]) -> Identity:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            if key is None:
+                raise AuthError("no JWT key configured")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": require, "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        subject = claims.get("sub")
+        if subject is not None and (not isinstance(subject, str) or not valid_user_id(subject)):
+            raise AuthError("invalid token: sub must be a non-empty string without control characters")
+        return Identity(
+            subject=subject or "",
+            expires_at=float(claims["exp"]) if "exp" in claims else None,
+            scopes=_scopes(claims.get("scope", claims.get("scp"))),
+        )
+
+
+def valid_user_id(user_id: object) -> bool:
+    return (
+        isinstance(user_id, str)
+        and 0 < len(user_id) <= 256
+        and all(ch >= " " and ch != "\x7f" for ch in user_id)
+    )
+
+
+def _scopes(value: object) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(str(v) for v in value)
+    return frozenset()
+
+
+def _read_pem(value: str) -> str:
+    if "-----BEGIN" in value:
+        return value
+    return Path(value).read_text()
+
+
+def bearer_token(authorization: str | None, query_token: str | None = None) -> str | None:
+    """The token from `Authorization: Bearer …`, else from `access_token`."""
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+        return None
+    return query_token or None
+
+
+def mint_token(secret: str, subject: str, ttl: float = 3600, scope: str | None = None, **claims: object) -> str:
+    """A HS256 token (dev tokens, tests, the load generator)."""
+    now = int(time.time())
+    payload: dict[str, object] = {"sub": subject, "iat": now, "exp": now + int(ttl), **claims}
+    if scope:
+        payload["scope"] = scope
+    return jwt.encode(payload, secret, algorithm="HS256")

@@ -1,0 +1,179 @@
+"""The Hub: every open stream of this process, by user, with its limits.
+
+One per process. It never formats event payloads and never talks to Redis: the broker
+hands it events, and each connection's writer turns them into bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from observability.metrics import HubSnapshot, Metrics
+
+from .connection import Closing, Connection
+from .sse import ServerSentEvent
+from .types import StoredEvent
+
+
+def _final(event: str, retry: int | None = None) -> bytes:
+    return ServerSentEvent(data="{}", event=event, retry=retry).encode()
+
+
+FINAL_EVENTS = {
+    "disabled": _final("disabled"),
+    "reauth": _final("reauth"),
+    "overflow": _final("overflow"),
+    "evicted": _final("evicted"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HubLimits:
+    max_connections: int
+    retry_ms: int
+
+
+class Hub:
+    def __init__(self, limits: HubLimits, metrics: Metrics, clock: Callable[[], float] = time.time) -> None:
+        self._limits = limits
+        self._metrics = metrics
+        self._clock = clock
+        self._users: dict[str, dict[str, Connection]] = {}
+        self._count = 0
+        self.draining = False
+
+    # -- registry -------------------------------------------------------------------
+    @property
+    def connection_count(self) -> int:
+        return self._count
+
+    @property
+    def user_count(self) -> int:
+        return len(self._users)
+
+    def refusal(self) -> str | None:
+        """Why a new stream cannot open here now (checked after token and rollout)."""
+        if self.draining:
+            return "draining"
+        if self._count >= self._limits.max_connections:
+            return "global_limit"
+        return None
+
+    def register(self, connection: Connection) -> bool:
+        """Add a connection; True when it is the user's first one on this instance."""
+        held = self._users.setdefault(connection.user_id, {})
+        held[connection.id] = connection
+        self._count += 1
+        self._metrics.connection_opened()
+        return len(held) == 1
+
+    def unregister(self, connection: Connection, reason: str) -> bool:
+        """Remove a connection; True when the user has no stream left on this instance."""
+        held = self._users.get(connection.user_id)
+        if held is None or held.pop(connection.id, None) is None:
+            return False
+        self._count -= 1
+        closing = connection.closing
+        self._metrics.connection_closed(closing.reason if closing else reason)
+        if held:
+            return False
+        del self._users[connection.user_id]
+        return True
+
+    def connections(self) -> Iterator[Connection]:
+        for held in self._users.values():
+            yield from held.values()
+
+    def user_connections(self, user_id: str) -> list[Connection]:
+        return list(self._users.get(user_id, {}).values())
+
+    # -- delivery -------------------------------------------------------------------
+    def dispatch(self, event: StoredEvent) -> None:
+        if event.user_id is None:
+            targets: Iterator[Connection] | list[Connection] = list(self.connections())
+        else:
+            held = self._users.get(event.user_id)
+            if not held:
+                return
+            targets = list(held.values())
+        for connection in targets:
+            if not connection.offer(event):
+                connection.close(Closing("overflow", FINAL_EVENTS["overflow"]))
+
+    # -- ending streams -------------------------------------------------------------
+    def close(self, connection: Connection, reason: str) -> None:
+        connection.close(Closing(reason, FINAL_EVENTS[reason]))
+
+    def evict(self, user_id: str, connection_id: str) -> None:
+        connection = self._users.get(user_id, {}).get(connection_id)
+        if connection is not None:
+            self.close(connection, "evicted")
+
+    def close_users_where(self, leaves: Callable[[str], bool], reason: str) -> int:
+        """End every stream of users for whom `leaves(user_id)` is true; returns how many."""
+        closed = 0
+        for user_id in [u for u in self._users if leaves(u)]:
+            for connection in self.user_connections(user_id):
+                self.close(connection, reason)
+                closed += 1
+        return closed
+
+    def start_draining(self) -> None:
+        """Stop accepting streams and tell every client to come back after a jittered retry."""
+        self.draining = True
+        self.send_everyone_away("shutdown")
+
+    def send_everyone_away(self, reason: str) -> None:
+        """End every stream with `shutdown` and a per-connection jittered `retry`, so that
+        clients come back spread out and resume from history (also used when fan-out
+        may have missed events: they reconnect and replay what they lack)."""
+        base = self._limits.retry_ms
+        for connection in list(self.connections()):
+            retry = base + random.randint(0, max(base, 1000))
+            connection.close(Closing(reason, _final("shutdown", retry=retry)))
+
+    def close_all(self, reason: str) -> None:
+        for connection in list(self.connections()):
+            self.close(connection, reason)
+
+    # -- timers (one for the whole hub, not one per stream) ---------------------------
+    def tick(self) -> None:
+        """Send due pings and end streams whose token expired; run about once a second."""
+        now = self._clock()
+        ping: bytes | None = None
+        for connection in list(self.connections()):
+            if connection.closing is not None:
+                continue
+            if connection.expires_at is not None and now >= connection.expires_at:
+                self.close(connection, "reauth")
+            elif now >= connection.next_ping:
+                if ping is None:
+                    ping = ping_event(now)
+                connection.next_ping = now + connection.ping_interval
+                if not connection.offer(ping):
+                    connection.close(Closing("overflow", FINAL_EVENTS["overflow"]))
+
+    # -- what SREs see --------------------------------------------------------------
+    def snapshot(self) -> HubSnapshot:
+        buckets = {"1": 0, "2": 0, "3": 0, "4": 0, "5+": 0}
+        for held in self._users.values():
+            n = len(held)
+            buckets[str(n) if n < 5 else "5+"] += 1
+        return HubSnapshot(self._count, len(self._users), buckets)
+
+    def top_users(self, n: int = 10) -> list[dict[str, object]]:
+        top = heapq.nlargest(n, self._users.items(), key=lambda item: len(item[1]))
+        return [{"user_id": user_id, "connections": len(held)} for user_id, held in top]
+
+
+def ping_event(now: float) -> bytes:
+    return ServerSentEvent(data=json.dumps({"server_time": rfc3339(now)}), event="ping").encode()
+
+
+def rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"

@@ -1,0 +1,42 @@
+"""HTTP routes other than the stream (which is plain ASGI, see `sse_service.stream`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import current_app, request
+
+from ..auth import AuthError, Identity, bearer_token
+from ..services import Services
+
+
+def services() -> Services:
+    return current_app.extensions["flagstream"]
+
+
+def error(status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None) -> tuple[dict[str, Any], int, dict[str, str]]:
+    body: dict[str, Any] = {"error": code}
+    if detail is not None:
+        body["detail"] = detail
+    return body, status, headers or {}
+
+
+class Unauthorized(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def request_token(allow_query: bool = False) -> str | None:
+    query = request.args.get("access_token") if allow_query else None
+    return bearer_token(request.headers.get("Authorization"), query)
+
+
+def authenticate(kind: str, allow_query: bool = False) -> Identity:
+    """`kind` is user, publisher or admin; raises Unauthorized (answered as 401 JSON)."""
+    verifier = services().verifier
+    check = {"user": verifier.user, "publisher": verifier.publisher, "admin": verifier.admin}[kind]
+    try:
+        return check(request_token(allow_query))
+    except AuthError as exc:
+        raise Unauthorized(str(exc)) from None

@@ -1,0 +1,34 @@
+"""Liveness, readiness and the Prometheus scrape."""
+
+from __future__ import annotations
+
+import hmac
+
+from quart import Blueprint, Response, request
+
+from . import error, services
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+async def healthz():
+    return {"status": "alive"}
+
+
+@blueprint.get("/readyz")
+async def readyz():
+    ready, body = await services().readiness()
+    return body, 200 if ready else 503
+
+
+@blueprint.get("/metrics")
+async def metrics():
+    s = services()
+    token = s.settings.metrics_token
+    if token:
+        given = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return error(401, "unauthorized", "metrics need the METRICS_TOKEN bearer token", {"WWW-Authenticate": "Bearer"})
+    body, content_type = s.metrics.exposition()
+    return Response(body, content_type=content_type)

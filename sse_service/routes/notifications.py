@@ -1,0 +1,56 @@
+"""POST /v1/notifications (publishers) and GET /v1/notifications (a user's inbox)."""
+
+from __future__ import annotations
+
+from quart import Blueprint, request
+
+from ..publishing import PublishInvalid, parse_publish
+from ..types import EventId, PublishRefused
+from . import authenticate, error, services
+
+blueprint = Blueprint("notifications", __name__)
+MAX_PAGE = 1000
+
+
+@blueprint.post("/v1/notifications")
+async def publish():
+    publisher = authenticate("publisher")
+    s = services()
+    body = await request.get_data(cache=False)
+    try:
+        notifications = parse_publish(body, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes)
+    except PublishInvalid as exc:
+        return exc.body(), exc.status
+    try:
+        ids = await s.worker.publish(publisher.subject, notifications)
+    except PublishRefused as exc:
+        return error(503, "unavailable", str(exc), {"Retry-After": "1"})
+    return {"ids": ids}, 202
+
+
+@blueprint.get("/v1/notifications")
+async def inbox():
+    user = authenticate("user", allow_query=True)
+    problems = []
+    after = None
+    if request.args.get("after"):
+        try:
+            after = EventId.parse(request.args["after"])
+        except ValueError:
+            problems.append({"field": "after", "message": "not an id this service issued"})
+    limit = 100
+    if "limit" in request.args:
+        raw = request.args["limit"]
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+            problems.append({"field": "limit", "message": f"expected an integer from 1 to {MAX_PAGE}"})
+        else:
+            limit = int(raw)
+    if problems:
+        return error(422, "invalid", problems)
+    try:
+        page = await services().broker.history(user.subject, after, limit)
+    except Exception as exc:
+        services().metrics.error("inbox")
+        return error(503, "unavailable", f"store unavailable: {type(exc).__name__}", {"Retry-After": "1"})
+    items = [event.as_inbox_item() for event in page.events]
+    return {"notifications": items, "next": items[-1]["id"] if items else None}

@@ -1,0 +1,119 @@
+"""Serving the app on Hypercorn: one worker, uvloop when installed, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from hypercorn.logging import Logger
+
+from .app import create_app
+from .config import Settings
+
+log = logging.getLogger("flagstream")
+_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&]*")
+
+
+def redact(query: str) -> str:
+    return _TOKEN_IN_QUERY.sub(r"\1[redacted]", query)
+
+
+class RedactingLogger(Logger):
+    """Hypercorn's logger with `access_token` values removed from every access line."""
+
+    async def access(self, request, response, request_time) -> None:  # type: ignore[override]
+        query = request.get("query_string", b"")
+        if b"access_token" in query:
+            request = {**request, "query_string": redact(query.decode("latin-1")).encode("latin-1")}
+        await super().access(request, response, request_time)
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.logger_class = RedactingLogger
+    config.accesslog = "-" if settings.log_level == "debug" else None
+    # The full request line, query included: RedactingLogger makes that safe.
+    config.access_log_format = '%(h)s %(t)s "%(R)s" %(s)s %(b)s "%(a)s"'
+    config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once
+    config.graceful_timeout = 1.0          # streams are already ended by our own drain
+    config.keep_alive_timeout = 75
+    config.backlog = 4096
+    # Several workers each bind the port with SO_REUSEPORT; each is a whole instance.
+    config.workers = settings.workers
+    return config
+
+
+async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
+    app = create_app(settings)
+    services = app.extensions["flagstream"]
+    config = hypercorn_config(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def drain_then_stop() -> None:
+        log.info("SIGTERM: draining %d streams (grace %.0fs)", services.hub.connection_count, settings.shutdown_grace)
+        await services.drain()
+        stop.set()
+
+    def on_signal() -> None:
+        if not services.hub.draining:
+            loop.create_task(drain_then_stop())
+        else:
+            stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+
+    @app.before_serving
+    async def announce() -> None:
+        if on_ready is not None:
+            on_ready(f"http://{settings.host}:{settings.port}")
+
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve in this process, or (WORKERS > 1, Redis broker only) in that many processes."""
+    if settings.workers > 1:
+        _run_workers(settings, on_ready)
+    else:
+        _run_one(settings, on_ready)
+
+
+def _run_workers(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_run_one, args=(settings, on_ready if index == 0 else None), name=f"flagstream-worker-{index}")
+        for index in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+
+
+def _run_one(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve_until_stopped(settings, on_ready))
+    else:
+        uvloop.run(serve_until_stopped(settings, on_ready))

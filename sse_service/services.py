@@ -1,0 +1,111 @@
+"""Everything one process runs, built by the app factory and started in its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flags.types import FlagFreshness, FlagGate
+from observability.metrics import Metrics
+
+from .auth import TokenVerifier
+from .broker.base import Broker, BrokerListeners
+from .config import Settings
+from .hub import Hub
+from .tracing_hooks import DeliveryTracing
+from .worker import NotificationWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    verifier: TokenVerifier
+    hub: Hub
+    broker: Broker
+    flags: FlagGate
+    metrics: Metrics
+    tracing: DeliveryTracing
+    worker: NotificationWorker
+    started_at: float = field(default_factory=time.time)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.broker.start(BrokerListeners(
+            on_event=self.hub.dispatch,
+            on_evict=self.hub.evict,
+            on_fanout_lost=lambda: self.hub.send_everyone_away("error"),
+        ))
+        await self.flags.start()
+        self.flags.subscribe(self.apply_flag_changes)
+        self.metrics.watch_hub(self.hub.snapshot)
+        self._tasks = [
+            asyncio.create_task(self._every(1.0, self.hub.tick), name="hub-ticker"),
+            asyncio.create_task(self._every(self.settings.lease_ttl / 3, self._renew_leases), name="lease-renewer"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.flags.stop()
+        await self.broker.close()
+
+    def apply_flag_changes(self) -> None:
+        """After a flag refresh: users who left the rollout get `disabled`; knobs apply."""
+        closed = self.hub.close_users_where(lambda user_id: not self.flags.is_enabled(user_id), "disabled")
+        if closed:
+            log.info("flag change ended %d streams of users outside the rollout", closed)
+        for connection in self.hub.connections():
+            knobs = self.flags.knobs(connection.user_id)
+            connection.ping_interval = knobs.ping_interval or self.settings.ping_interval
+            window = knobs.batch_window_ms if knobs.batch_window_ms is not None else self.settings.batch_window_ms
+            connection.batch_window = window / 1000
+
+    async def drain(self) -> None:
+        """SIGTERM: refuse new streams, send everyone away, wait for them up to the grace."""
+        self.hub.start_draining()
+        deadline = time.monotonic() + self.settings.shutdown_grace
+        while self.hub.connection_count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        broker_problem = await self.broker.check()
+        health = self.flags.health()
+        body: dict[str, Any] = {
+            "broker": {"backend": self.broker.name, "state": "ok" if broker_problem is None else "unavailable"},
+            "flags": {"state": health.freshness.value, "source": health.source, "last_refresh": health.last_refresh,
+                      "error": health.error, "outages": health.outages},
+            "draining": self.hub.draining,
+        }
+        reasons = []
+        if broker_problem is not None:
+            reasons.append(broker_problem)
+        if health.freshness is FlagFreshness.UNKNOWN:
+            reasons.append("no flag state known yet")
+        if self.hub.draining:
+            reasons.append("draining")
+        body["status"] = "ready" if not reasons else "unavailable"
+        if reasons:
+            body["reason"] = "; ".join(reasons)
+        return not reasons, body
+
+    async def _renew_leases(self) -> None:
+        leases = [(c.user_id, c.id) for c in self.hub.connections()]
+        if leases:
+            await self.broker.renew_leases(leases)
+
+    async def _every(self, seconds: float, action: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                result = action()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                self.metrics.error("background")
+                log.warning("background task %s failed", getattr(action, "__name__", action), exc_info=True)

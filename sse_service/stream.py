@@ -1,0 +1,224 @@
+"""GET /v1/stream, served as a plain ASGI endpoint.
+
+It bypasses Quart's request stack on purpose: a stream needs only its headers and the
+raw ASGI `send`, and holding ten thousand of them is cheaper without a request context
+(and without Quart's response timeout, which would silently end them).
+The life of one stream: authenticate → rollout → limits → register → subscribe →
+`connected` → replay → live writes until a `Closing`, then unregister in `finally`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from .asgi_responses import STREAM_HEADERS, Send, send_json
+from .auth import AuthError, bearer_token
+from .connection import Closing, Connection
+from .hub import rfc3339
+from .sse import ServerSentEvent
+from .types import EventId, PublishRefused, StoredEvent
+
+if TYPE_CHECKING:
+    from .services import Services
+
+log = logging.getLogger(__name__)
+REPLAY_PAGE = 500
+
+
+class StreamEndpoint:
+    def __init__(self, services: "Services") -> None:
+        self._s = services
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        s = self._s
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        token = bearer_token(headers.get("authorization"), _first(query, "access_token"))
+        try:
+            identity = s.verifier.user(token)
+        except AuthError as exc:
+            s.metrics.connection_rejected("unauthorized")
+            await send_json(send, 401, {"error": "unauthorized", "detail": str(exc)}, {"www-authenticate": "Bearer"})
+            return
+        user_id = identity.subject
+        if not s.flags.is_enabled(user_id):
+            s.metrics.connection_rejected("not_in_rollout")
+            await send_json(send, 204, None)
+            return
+        refusal = s.hub.refusal()
+        if refusal is not None:
+            s.metrics.connection_rejected(refusal)
+            await send_json(send, 503, {"error": refusal}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            return
+        last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
+        try:
+            after = EventId.parse(last_id_text) if last_id_text else None
+        except ValueError:
+            await send_json(send, 422, {"error": "invalid", "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}]})
+            return
+        knobs = s.flags.knobs(user_id)
+        connection = Connection(
+            user_id,
+            queue_size=s.settings.queue_size,
+            ping_interval=knobs.ping_interval or s.settings.ping_interval,
+            batch_window=(knobs.batch_window_ms if knobs.batch_window_ms is not None else s.settings.batch_window_ms) / 1000,
+            expires_at=identity.expires_at,
+            now=time.time(),
+        )
+        per_user = knobs.max_connections_per_user or s.settings.max_connections_per_user
+        try:
+            lease = await s.broker.acquire_lease(user_id, connection.id, per_user, s.settings.user_limit_policy == "evict_oldest")
+        except Exception as exc:          # the broker is unusable: not this client's fault
+            s.metrics.error("lease")
+            await send_json(send, 503, {"error": "unavailable", "detail": f"{type(exc).__name__}"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            return
+        if not lease.granted:
+            s.metrics.connection_rejected("user_limit")
+            await send_json(send, 429, {"error": "user_limit", "detail": f"at most {per_user} streams per user"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            return
+        await self._evict(user_id, lease.evicted)
+        await self._serve(connection, after, receive, send)
+
+    async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
+        for connection_id in connection_ids:
+            if any(c.id == connection_id for c in self._s.hub.user_connections(user_id)):
+                self._s.hub.evict(user_id, connection_id)
+            else:
+                await self._s.broker.evict(user_id, connection_id)
+
+    async def _serve(self, connection: Connection, after: EventId | None, receive: Any, send: Send) -> None:
+        s = self._s
+        connection.task = asyncio.current_task()
+        s.hub.register(connection)
+        watcher: asyncio.Task[None] | None = None
+        reason = "client"
+        try:
+            try:
+                await s.broker.subscribe(connection.user_id)
+            except PublishRefused:
+                s.metrics.error("subscribe")
+                await send_json(send, 503, {"error": "unavailable", "detail": "broker unavailable"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+                reason = "error"
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+            await send({"type": "http.response.body", "body": self._connected(connection), "more_body": True})
+            watcher = asyncio.create_task(_watch_disconnect(receive, connection))
+            if after is not None:
+                await self._replay(connection, after, send)
+            await _write_until_closed(connection, send, s)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if connection.closing is None or task is None:
+                raise
+            task.uncancel()               # we cancelled a stuck write ourselves (Connection.close)
+        except OSError:
+            reason = "client"
+        except Exception:
+            s.metrics.error("stream")
+            log.exception("stream of a connection failed")
+            reason = "error"
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            s.hub.unregister(connection, reason)
+            await _quietly(s.broker.unsubscribe(connection.user_id))
+            await _quietly(s.broker.release_lease(connection.user_id, connection.id))
+
+    def _connected(self, connection: Connection) -> bytes:
+        data = {
+            "connection_id": connection.id,
+            "user_id": connection.user_id,
+            "server_time": rfc3339(time.time()),
+            "ping_interval": connection.ping_interval,
+        }
+        return ServerSentEvent(data=json.dumps(data), event="connected", retry=self._s.settings.retry_ms).encode()
+
+    async def _replay(self, connection: Connection, after: EventId, send: Send) -> None:
+        """Everything after `after`, oldest first; live events queued meanwhile are
+        deduplicated by the writer through `connection.last_seq`."""
+        s = self._s
+        cursor: EventId | None = after
+        while cursor is not None:
+            page = await s.broker.history(connection.user_id, cursor, REPLAY_PAGE)
+            if page.reset:
+                await send({"type": "http.response.body", "body": ServerSentEvent(data="{}", event="reset").encode(), "more_body": True})
+                return
+            if not page.events:
+                break
+            await send({"type": "http.response.body", "body": b"".join(map(wire, page.events)), "more_body": True})
+            connection.last_seq = page.events[-1].seq
+            s.metrics.events_replayed(len(page.events))
+            cursor = page.events[-1].id if len(page.events) == REPLAY_PAGE else None
+        if connection.last_seq == 0:
+            connection.last_seq = after.seq
+
+
+def wire(event: StoredEvent) -> bytes:
+    """The event's SSE block, encoded once however many streams carry it."""
+    encoded = event._wire
+    if encoded is None:
+        encoded = event._wire = ServerSentEvent(data=event.data_json, event=event.event, id=str(event.id)).encode()
+    return encoded
+
+
+async def _write_until_closed(connection: Connection, send: Send, s: "Services") -> None:
+    delivered = s.metrics.events_delivered
+    traced = s.tracing.delivered
+    while True:
+        items = await connection.take()
+        closing = connection.closing
+        if items:
+            chunks: list[bytes] = []
+            sent: list[StoredEvent] = []
+            last = connection.last_seq
+            for item in items:
+                if item.__class__ is bytes:
+                    chunks.append(item)               # type: ignore[arg-type]
+                elif item.seq > last:                 # type: ignore[union-attr]
+                    last = item.seq                   # type: ignore[union-attr]
+                    chunks.append(wire(item))         # type: ignore[arg-type]
+                    sent.append(item)                 # type: ignore[arg-type]
+            connection.last_seq = last
+            if chunks:
+                connection.sending = True
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+                connection.sending = False
+            if sent:
+                now = time.time()
+                delivered(len(sent), [now - e.created_at for e in sent])
+                traced([e.trace for e in sent], len(sent))
+        if closing is not None:
+            if closing.final_event:
+                connection.sending = True
+                await send({"type": "http.response.body", "body": closing.final_event, "more_body": False})
+                connection.sending = False
+            return
+
+
+async def _watch_disconnect(receive: Any, connection: Connection) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            connection.close(Closing("client", b""))
+            return
+
+
+async def _quietly(awaitable: Any) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.debug("cleanup step failed", exc_info=True)
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _retry_after(retry_ms: int) -> str:
+    return str(max(1, round(retry_ms / 1000)))

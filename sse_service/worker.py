@@ -1,0 +1,43 @@
+"""The notification worker: between the publish API and fan-out.
+
+It stores first and answers then: the broker appends to history and hands the events
+to fan-out in one step, and the caller never waits for delivery to any stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from observability.metrics import Metrics
+
+from .broker.base import Broker
+from .types import Notification
+from .tracing_hooks import DeliveryTracing
+
+
+class NotificationWorker:
+    def __init__(self, broker: Broker, metrics: Metrics, tracing: DeliveryTracing) -> None:
+        self._broker = broker
+        self._metrics = metrics
+        self._tracing = tracing
+
+    async def publish(self, publisher: str, notifications: Sequence[Notification]) -> list[str]:
+        """Store the notifications and return one id per notification per recipient."""
+        broadcast = any(n.is_broadcast for n in notifications)
+        destination = "broadcast" if broadcast and len(notifications) == 1 else "user/{id}"
+        with self._tracing.publish(len(notifications), destination) as carrier:
+            if carrier:
+                notifications = [dataclasses.replace(n, trace=carrier) for n in notifications]
+            try:
+                accepted = await self._broker.append(publisher, notifications)
+            except Exception:
+                self._metrics.error("publish")
+                raise
+        by_kind = {"user": 0, "broadcast": 0}
+        for event in accepted.events:
+            by_kind["broadcast" if event.user_id is None else "user"] += 1
+        for kind, count in by_kind.items():
+            if count:
+                self._metrics.events_published(kind, count)
+        return [event_id for ids in accepted.ids for event_id in ids]
