@@ -6,7 +6,7 @@ from rollout.controller import RolloutController
 from rollout.plan import parse_plan
 from rollout.store import FileStateStore
 
-from rollout_support import FakeClock, MemoryFlagAdmin, ScriptedSource, healthy
+from tests.rollout.rollout_support import FakeClock, MemoryFlagAdmin, ScriptedSource, healthy
 
 PLAN = """
 flag = "sse-delivery"

@@ -6,12 +6,8 @@ The real flag admin backends live in ``flags`` and are exercised by the integrat
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections import deque
 from dataclasses import dataclass, field
-
-import pytest
 
 from flags.types import RolloutState
 from rollout.types import WindowSample
@@ -99,13 +95,3 @@ class ScriptedSource:
 
     async def close(self) -> None:
         pass
-
-
-def require_binary(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} not found: install the Debian package {package}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path

@@ -11,7 +11,7 @@ from observability.rollout_metrics import PrometheusRolloutMetrics
 from rollout.controller import RolloutController
 from rollout.store import FileStateStore
 from rollout.types import LockHeld, Phase, RolloutError, Verdict
-from rollout_support import MemoryFlagAdmin, ScriptedSource, healthy
+from tests.rollout.rollout_support import MemoryFlagAdmin, ScriptedSource, healthy
 
 MINUTE = 60.0
 
