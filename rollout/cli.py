@@ -94,8 +94,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    if args.limit < 0:
+        print(f"flagstream rollout history: --limit: must be 0 or more, got {args.limit}", file=sys.stderr)
+        return 1
+
     async def work(controller: RolloutController) -> None:
-        transitions = (await controller.store.transitions())[-args.limit :] if args.limit else await controller.store.transitions()
+        transitions = await controller.store.transitions()
+        transitions = transitions[-args.limit :] if args.limit else transitions
         if args.json:
             print("\n".join(transition_to_json(t) for t in transitions))
         else:
@@ -135,7 +140,6 @@ def _watch(args: argparse.Namespace) -> int:
                 state = await controller.tick()
                 await _show_state(args, controller)(state)
                 return
-            print(f"watching {controller.plan.flag} (state {controller.store.where}); Ctrl-C stops", file=sys.stderr)
             await controller.run(stop)
 
     stop_server = None

@@ -153,13 +153,17 @@ class RolloutController:
 
     async def tick(self) -> ControllerState:
         """Check the gates if a check is due, then promote, hold or roll back."""
+        before = await self.state()
+        if not self._check_due(before):
+            return before
+        # Measure outside the state lock: a slow Prometheus must not hold up a human's command.
+        sample = await self.source.sample(self.plan.steps[before.step].interval, custom_queries(self.plan))
         async with held(self.store):
             state = await self.state()
+            if not self._check_due(state) or (state.phase, state.step) != (before.phase, before.step):
+                return state   # someone acted while we measured; this window judged another audience
             now = self.clock.now()
-            if state.phase not in ACTIVE_PHASES or (state.next_check_at is not None and now < state.next_check_at):
-                return state
             step = self.plan.steps[state.step]
-            sample = await self.source.sample(step.interval, custom_queries(self.plan))
             result = check(self.plan, state.step, now, sample)
             await self._record_check(result)
             failures = {
@@ -185,12 +189,18 @@ class RolloutController:
             await self.store.save(state)
             return state
 
+    def _check_due(self, state: ControllerState) -> bool:
+        if state.phase not in ACTIVE_PHASES:
+            return False
+        return state.next_check_at is None or self.clock.now() >= state.next_check_at
+
     async def run(self, stop: asyncio.Event, lease_expiry: float = 30.0) -> None:
         """Tick until ``stop`` is set, holding the controller lease so no other controller acts."""
         lease = self.store.lease("controller", lease_expiry)
         await lease.acquire(wait=0)
         try:
             await self.source.start()
+            log.info("watching %s (state %s)", self.plan.flag, self.store.where)
             while not stop.is_set():
                 await lease.renew()
                 try:

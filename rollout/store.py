@@ -69,9 +69,16 @@ def open_store(target: str, flag: str) -> StateStore:
     return FileStateStore(Path(target))
 
 
+def _held_message(name: str, where: str) -> str:
+    if name == "state":
+        return f"another rollout command is changing the state ({where}); try again"
+    return f"another rollout controller holds {where}"
+
+
 class _FileLease:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, name: str) -> None:
         self.path = path
+        self.name = name
         # The OS drops the lock when the process dies, so a file lock needs no expiry.
         self._lock = filelock.AsyncFileLock(str(path), thread_local=False)
 
@@ -79,7 +86,7 @@ class _FileLease:
         try:
             await self._lock.acquire(timeout=wait)
         except filelock.Timeout:
-            raise LockHeld(f"another rollout controller holds {self.path}") from None
+            raise LockHeld(_held_message(self.name, str(self.path))) from None
 
     async def renew(self) -> None:
         if not self._lock.is_locked:
@@ -156,15 +163,16 @@ class FileStateStore:
 
     def lease(self, name: str, expiry: float) -> Lease:
         self._ensure_directory()
-        return _FileLease(self.path.with_suffix(f".{name}.lock"))
+        return _FileLease(self.path.with_suffix(f".{name}.lock"), name)
 
     async def close(self) -> None:
         pass
 
 
 class _RedisLease:
-    def __init__(self, client: aioredis.Redis, key: str, expiry: float) -> None:
+    def __init__(self, client: aioredis.Redis, key: str, name: str, expiry: float) -> None:
         self.key = key
+        self.name = name
         # The expiry frees the lock of a controller that died without releasing it.
         self._lock = client.lock(key, timeout=expiry, thread_local=False)
 
@@ -174,7 +182,7 @@ class _RedisLease:
         except RedisError as exc:
             raise RolloutError(f"redis: cannot take the lock {self.key}: {exc}") from None
         if not acquired:
-            raise LockHeld(f"another rollout controller holds the Redis lock {self.key}")
+            raise LockHeld(_held_message(self.name, f"the Redis lock {self.key}"))
 
     async def renew(self) -> None:
         try:
@@ -227,7 +235,7 @@ class RedisStateStore:
         return [check_from_json(record) for record in parse_lines(lines, self.where)]
 
     def lease(self, name: str, expiry: float) -> Lease:
-        return _RedisLease(self._client, self._prefix + "lock:" + name, expiry)
+        return _RedisLease(self._client, self._prefix + "lock:" + name, name, expiry)
 
     async def close(self) -> None:
         await self._client.aclose()

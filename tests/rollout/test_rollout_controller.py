@@ -208,3 +208,18 @@ async def test_transitions_reach_the_listener(plan, store, clock):
     await controller.start(actor="alice")
     await controller.rollback(actor="alice", reason="customer complaint")
     assert [(t.action, t.reason) for t in seen] == [("start", "started at step internal"), ("rollback", "customer complaint")]
+
+
+async def test_a_window_measured_while_a_human_acted_is_not_judged(controller, source, clock, store):
+    await controller.start(actor="alice")
+
+    class PausingSource(ScriptedSource):
+        async def sample(self, window_seconds, queries):  # type: ignore[no-untyped-def]
+            await controller.pause(actor="bob", reason="saw something")   # lands between measuring and judging
+            return healthy(errors=1000)
+
+    controller._source = PausingSource(None)
+    clock.advance(MINUTE)
+    state = await controller.tick()
+    assert state.phase is Phase.PAUSED and state.consecutive_failures == 0
+    assert await store.checks() == []
