@@ -4,7 +4,7 @@ from rollout.cli import add_commands
 from rollout.controller import RolloutController
 from rollout.plan import load_plan, parse_plan
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
-from rollout.wiring import RolloutOptions, run_rollout_controller
+from rollout.wiring import RolloutOptions, rollout_status, run_rollout_controller
 
 __all__ = [
     "ControllerState",
@@ -17,5 +17,6 @@ __all__ = [
     "add_commands",
     "load_plan",
     "parse_plan",
+    "rollout_status",
     "run_rollout_controller",
 ]

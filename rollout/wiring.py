@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from flags.types import FlagAdmin
 from observability.rollout_metrics import RolloutMetrics
@@ -15,6 +16,7 @@ from .controller import RolloutController
 from .gates import custom_queries
 from .plan import load_plan
 from .sources import PrometheusSource, ScrapeSource
+from .status import status_view
 from .store import open_store
 from .types import Clock, MetricSource, Plan, RolloutError
 from .webhook import WebhookNotifier
@@ -109,3 +111,9 @@ async def run_rollout_controller(options: RolloutOptions, stop: asyncio.Event) -
     async with open_controller(options, needs_flags=True, needs_metrics=True) as controller:
         await controller.run(stop)
 
+
+
+async def rollout_status(options: RolloutOptions) -> dict[str, Any]:
+    """What `flagstream rollout status --json` prints, for the service's /v1/admin/stats."""
+    async with open_controller(options, needs_flags=False, needs_metrics=False) as controller:
+        return status_view(controller.plan, await controller.state(), controller.clock.now())

@@ -165,3 +165,12 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for command in ("status", "start", "advance", "pause", "resume", "rollback", "approve", "history", "watch", "report"):
         assert command in out
+
+
+def test_the_public_surface_is_pinned():
+    import rollout
+
+    assert sorted(rollout.__all__) == [
+        "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutOptions",
+        "add_commands", "load_plan", "parse_plan", "rollout_status", "run_rollout_controller",
+    ]
