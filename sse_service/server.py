@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import re
 import signal
+import warnings
 import sys
 from collections.abc import Callable
 
@@ -47,8 +48,10 @@ def hypercorn_config(settings: Settings) -> Config:
     config.graceful_timeout = 1.0          # streams are already ended by our own drain
     config.keep_alive_timeout = 75
     config.backlog = 4096
-    # Several workers each bind the port with SO_REUSEPORT; each is a whole instance.
+    # Several workers each bind the port with SO_REUSEPORT (hypercorn sets it when
+    # workers > 1); each worker is a whole instance with its own Hub.
     config.workers = settings.workers
+    warnings.filterwarnings("ignore", message="The config `workers` has no affect")
     return config
 
 

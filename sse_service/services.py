@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +83,7 @@ class Services:
             "flags": {"state": health.freshness.value, "source": health.source, "last_refresh": health.last_refresh,
                       "error": health.error, "outages": health.outages},
             "draining": self.hub.draining,
+            "instance": f"{socket.gethostname()}:{os.getpid()}",
         }
         reasons = []
         if broker_problem is not None:
