@@ -81,12 +81,13 @@ max = 6
 class Rollout:
     """The rollout CLI, run as a release manager would, against one plan and state file."""
 
-    def __init__(self, tmp_path: Path, server: RunningServer, flags_file: Path, plan: str) -> None:
+    def __init__(self, tmp_path: Path, server: RunningServer, plan: str, flag_admin: list[str],
+                 metrics: list[str] | None = None) -> None:
         self.plan = tmp_path / "rollout.toml"
         self.plan.write_text(plan)
         self.state = tmp_path / "state" / "rollout.json"
-        self.args = ["--plan", str(self.plan), "--state", str(self.state), "--flags-file", str(flags_file),
-                     "--metrics-url", f"{server.url}/metrics"]
+        self.args = ["--plan", str(self.plan), "--state", str(self.state), *flag_admin,
+                     *(metrics or ["--metrics-url", f"{server.url}/metrics"])]
         self.env = {**os.environ, "USER": "release-manager"}
 
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
@@ -164,7 +165,7 @@ async def publish_forever(client: httpx.AsyncClient, server: RunningServer, body
 
 async def test_healthy_traffic_takes_the_flag_from_the_allowlist_to_everyone(tmp_path: Path) -> None:
     async with flagstream(tmp_path) as (server, flags_file):
-        rollout = Rollout(tmp_path, server, flags_file, HEALTHY_PLAN)
+        rollout = Rollout(tmp_path, server, HEALTHY_PLAN, ["--flags-file", str(flags_file)])
         users = ["alice"] + [f"user-{n}" for n in range(8)]
         seen: dict[str, list[str]] = {}
         async with httpx.AsyncClient(timeout=30) as client:
@@ -201,7 +202,7 @@ async def test_healthy_traffic_takes_the_flag_from_the_allowlist_to_everyone(tmp
 
 async def test_a_slow_consumer_flood_rolls_back_and_users_who_left_get_disabled(tmp_path: Path) -> None:
     async with flagstream(tmp_path, FLAGSTREAM_QUEUE_SIZE="2") as (server, flags_file):
-        rollout = Rollout(tmp_path, server, flags_file, FLOOD_PLAN)
+        rollout = Rollout(tmp_path, server, FLOOD_PLAN, ["--flags-file", str(flags_file)])
         started = rollout.run("start", "--step", "everyone")
         assert started.returncode == 0, started.stderr
         auth = lambda user: {"Authorization": f"Bearer {server.user_token(user)}"}  # noqa: E731
@@ -287,3 +288,31 @@ async def test_the_in_service_task_runs_the_same_controller(tmp_path: Path) -> N
                 await asyncio.gather(*traffic, return_exceptions=True)
     state = await FileFlagAdmin(flags_file).state()
     assert (state.enabled, state.percentage) == (True, 100)
+
+
+@pytest.mark.prometheus
+async def test_the_controller_reads_a_real_prometheus(tmp_path: Path) -> None:
+    from tests.rollout.prometheus_server import prometheus_scraping
+
+    plan = HEALTHY_PLAN.replace('interval = "0.5s"', 'interval = "3s"').replace('bake_time = "1.5s"', 'bake_time = "3s"')
+    async with flagstream(tmp_path) as (server, flags_file):
+        with prometheus_scraping([server.url.removeprefix("http://")], tmp_path) as prometheus_url:
+            rollout = Rollout(tmp_path, server, plan, ["--flags-file", str(flags_file)],
+                              ["--prometheus-url", prometheus_url])
+            seen: dict[str, list[str]] = {}
+            users = ["alice", "bob", "carol", "dave"]
+            async with httpx.AsyncClient(timeout=30) as client:
+                tasks = [asyncio.create_task(keep_listening(client, server, user, seen)) for user in users]
+                tasks.append(asyncio.create_task(publish_forever(client, server, {"broadcast": True, "data": 1}, 0.02)))
+                try:
+                    assert rollout.run("start").returncode == 0
+                    with rollout.watching() as log:
+                        await until(lambda: rollout.phase() == "completed", 120, "the rollout to complete")
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+    state = await FileFlagAdmin(flags_file).state()
+    assert (state.enabled, state.percentage) == (True, 100), log.read_text()
+    checks = rollout.checks()
+    assert any(c["verdict"] == "pass" and c["sample"]["latency_p99"] is not None for c in checks)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,7 @@ from rollout.sources import PrometheusSource, ScrapeSource
 from rollout.types import RolloutError
 from tests.rollout.http_fixtures import text_server
 from tests.rollout.rollout_support import FakeClock
-from tests.support.redis_server import free_port
-from tests.support.requirements import require_binary
+from tests.rollout.prometheus_server import prometheus_scraping
 
 
 def service_metrics() -> PrometheusMetrics:
@@ -82,37 +80,22 @@ async def test_an_unreachable_or_refusing_endpoint_is_one_clear_error():
 @pytest.mark.prometheus
 @pytest.mark.slow
 async def test_the_prometheus_source_reads_the_same_measures_from_a_real_prometheus(tmp_path: Path):
-    binary = require_binary("prometheus", "prometheus")
     metrics = service_metrics()
     with text_server(lambda: generate_latest(metrics.registry).decode()) as url:
         target = url.removeprefix("http://").removesuffix("/metrics")
-        (tmp_path / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1s\n"
-            f"scrape_configs:\n  - job_name: flagstream\n    static_configs:\n      - targets: ['{target}']\n"
-        )
-        port = free_port()
-        process = subprocess.Popen(
-            [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        source = PrometheusSource(f"http://127.0.0.1:{port}")
-        try:
-            deadline = asyncio.get_running_loop().time() + 60
-            sample = None
-            while sample is None or sample.delivered < 100:
-                assert asyncio.get_running_loop().time() < deadline, f"Prometheus never saw the traffic: {sample}"
-                metrics.events_delivered(10, [0.004] * 10)
-                metrics.connection_closed("overflow")
-                await asyncio.sleep(0.2)
-                try:
+        with prometheus_scraping([target], tmp_path) as prometheus_url:
+            source = PrometheusSource(prometheus_url)
+            try:
+                deadline = asyncio.get_running_loop().time() + 60
+                sample = None
+                while sample is None or sample.delivered < 100:
+                    assert asyncio.get_running_loop().time() < deadline, f"Prometheus never saw the traffic: {sample}"
+                    metrics.events_delivered(10, [0.004] * 10)
+                    metrics.connection_closed("overflow")
+                    await asyncio.sleep(0.2)
                     sample = await source.sample(30, {"up": 'up{job="flagstream"}'})
-                except RolloutError:
-                    sample = None                    # Prometheus still starting
-        finally:
-            await source.close()
-            process.terminate()
-            process.wait(15)
+            finally:
+                await source.close()
     assert sample.overflow_disconnects > 0 and sample.queries == {"up": 1.0}
     assert 0.0025 < sample.latency_p99 <= 0.005
 
