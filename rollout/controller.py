@@ -267,7 +267,7 @@ class RolloutController:
             await awaitable  # type: ignore[misc]
         except RolloutError:
             raise
-        except Exception as exc:  # any backend's failure, reported as one line
+        except Exception as exc:  # noqa: BLE001 — FlagAdmin names no error type; any backend's failure is one line
             raise RolloutError(f"flag admin could not {what}: {exc}") from None
 
     async def _move(
@@ -338,7 +338,7 @@ def _describe(result: CheckResult, failures: int, plan: Plan) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 120:
         return f"{seconds}s"
     if seconds < 7200:

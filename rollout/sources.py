@@ -86,8 +86,8 @@ class ScrapeSource:
 
 
 def _promql(window: str) -> dict[str, str]:
-    inc = lambda selector: f"sum(increase({selector}[{window}]))"  # noqa: E731
-    quantile = lambda q: f"histogram_quantile({q}, sum by (le) (rate({LATENCY}_bucket[{window}])))"  # noqa: E731
+    inc = lambda selector: f"sum(increase({selector}[{window}]))"
+    quantile = lambda q: f"histogram_quantile({q}, sum by (le) (rate({LATENCY}_bucket[{window}])))"
     health = "|".join(HEALTH_REJECTIONS)
     return {
         "delivered": inc("sse_events_delivered_total"),
@@ -139,12 +139,12 @@ class PrometheusSource:
         await self.query("vector(1)")   # fail early and clearly if Prometheus is unreachable
 
     async def sample(self, window_seconds: float, queries: dict[str, str]) -> WindowSample | None:
-        window = f"{max(int(round(window_seconds)), 1)}s"
+        window = f"{max(round(window_seconds), 1)}s"
         builtin = _promql(window)
         values = await asyncio.gather(*(self.query(q) for q in list(builtin.values()) + list(queries.values())))
         got = dict(zip(builtin, values[: len(builtin)]))
         custom = dict(zip(queries, values[len(builtin) :]))
-        number = lambda name: got[name] or 0.0  # noqa: E731
+        number = lambda name: got[name] or 0.0
         return WindowSample(
             window_seconds=window_seconds,
             delivered=number("delivered"),

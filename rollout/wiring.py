@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.types import FlagAdmin
+from flags.types import FlagAdmin, FlagConfigError
 from observability.rollout_metrics import RolloutMetrics
 
 from .clock import SystemClock
@@ -55,7 +55,7 @@ def build_flag_admin(options: RolloutOptions, flag: str) -> FlagAdmin:
             environment=options.unleash_environment,
             flag=flag,
         )
-    except Exception as exc:   # the flags package's configuration errors are one line
+    except FlagConfigError as exc:
         raise RolloutError(f"flag admin: {exc}") from None
 
 

@@ -5,7 +5,6 @@ import pytest
 from rollout.controller import RolloutController
 from rollout.plan import parse_plan
 from rollout.store import FileStateStore
-
 from tests.rollout.rollout_support import FakeClock, MemoryFlagAdmin, ScriptedSource, healthy
 
 PLAN = """

@@ -21,7 +21,7 @@ class Receiver:
 @contextmanager
 def webhook_receiver(receiver: Receiver) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with receiver.lock:
                 receiver.attempts += 1
@@ -41,7 +41,7 @@ def webhook_receiver(receiver: Receiver) -> Iterator[str]:
 @contextmanager
 def text_server(get_text, status: int = 200) -> Iterator[str]:  # type: ignore[no-untyped-def]
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = get_text().encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain; version=0.0.4")

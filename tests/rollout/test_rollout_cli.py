@@ -103,6 +103,9 @@ def test_advance_is_refused_while_a_gate_fails_and_forced_with_force(files, caps
         (["watch"], True, "the controller needs metrics: give --metrics-url"),
         (["watch", "--metrics-url", "http://127.0.0.1:1/metrics"], True, "cannot scrape http://127.0.0.1:1/metrics"),
         (["history", "--limit", "-1"], False, "--limit: must be 0 or more"),
+        (["start", "--unleash-url", "http://127.0.0.1:1"], False, "flag admin: an Unleash admin API token is required"),
+        (["start", "--unleash-url", "http://127.0.0.1:1", "--unleash-admin-token", "t"], False,
+         "flag admin could not set the allowlist: Unleash at http://127.0.0.1:1/api unreachable"),
     ],
 )
 def test_every_error_is_one_line_and_a_nonzero_exit(files, capsys, args, flags, message):

@@ -12,8 +12,8 @@ from observability.metrics import PrometheusMetrics
 from rollout.sources import PrometheusSource, ScrapeSource
 from rollout.types import RolloutError
 from tests.rollout.http_fixtures import text_server
-from tests.rollout.rollout_support import FakeClock
 from tests.rollout.prometheus_server import prometheus_scraping
+from tests.rollout.rollout_support import FakeClock
 
 
 def service_metrics() -> PrometheusMetrics:

@@ -39,7 +39,7 @@ measure = "error_ratio"
 """
 
 
-async def test_the_controller_drives_a_real_unleash_from_allowlist_to_everyone(unleash: UnleashServer, tmp_path: Path):
+async def test_the_controller_drives_a_real_unleash_from_allowlist_to_everyone(unleash: UnleashServer, tmp_path: Path):  # noqa: F811
     flag = f"sse-delivery-{uuid.uuid4().hex[:8]}"
     admin = UnleashFlagAdmin(unleash.url, admin_token=unleash.admin_token, flag=flag)
     await admin.set_rollout(0)
