@@ -200,7 +200,9 @@ class RolloutController:
         await lease.acquire(wait=0)
         try:
             await self.source.start()
-            log.info("watching %s (state %s)", self.plan.flag, self.store.where)
+            current = await self.state()
+            self.metrics.phase_changed(self.plan.flag, PHASE_CODES[current.phase], self.percentage(current))
+            log.info("watching %s (state %s): %s", self.plan.flag, self.store.where, current.phase.value)
             while not stop.is_set():
                 await lease.renew()
                 try:

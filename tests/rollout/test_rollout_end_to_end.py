@@ -22,6 +22,7 @@ import pytest
 
 from flags import FileFlagAdmin
 from tests.support.inprocess import open_stream
+from tests.support.redis_server import free_port
 from tests.support.server import RunningServer, start_server
 
 pytestmark = pytest.mark.slow
@@ -100,11 +101,11 @@ class Rollout:
         return json.loads(done.stdout) if command[0] != "history" else [json.loads(line) for line in done.stdout.splitlines()]
 
     @contextlib.contextmanager
-    def watching(self):  # type: ignore[no-untyped-def]
+    def watching(self, *extra: str):  # type: ignore[no-untyped-def]
         log = self.state.parent / "watch.log"
         self.state.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
-            watch = subprocess.Popen([sys.executable, "-m", "sse_service.cli", "rollout", "watch", *self.args],
+            watch = subprocess.Popen([sys.executable, "-m", "sse_service.cli", "rollout", "watch", *self.args, *extra],
                                      env=self.env, stdout=out, stderr=subprocess.STDOUT)
         try:
             yield log
@@ -176,8 +177,10 @@ async def test_healthy_traffic_takes_the_flag_from_the_allowlist_to_everyone(tmp
                 assert seen["user-0"][0] == "204", "before the rollout nobody is in"
                 started = rollout.run("start")
                 assert started.returncode == 0, started.stderr
-                with rollout.watching() as log:
+                metrics_port = free_port()
+                with rollout.watching("--metrics-port", str(metrics_port)) as log:
                     await until(lambda: rollout.phase() == "completed", 90, "the rollout to complete")
+                    exported = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
                 await until(lambda: all("notification" in seen[user] for user in users), 20, "everyone to be streaming")
             finally:
                 for task in tasks:
@@ -196,6 +199,10 @@ async def test_healthy_traffic_takes_the_flag_from_the_allowlist_to_everyone(tmp
         for transition in history[1:]:
             assert {g["verdict"] for g in transition["gates"]} == {"pass"}, transition
         assert rollout.json("status")["phase"] == "completed"
+        assert 'rollout_phase{flag="sse-delivery"} 5.0' in exported
+        assert 'rollout_percentage{flag="sse-delivery"} 100.0' in exported
+        assert 'rollout_transitions_total{action="advance",flag="sse-delivery"} 2.0' in exported
+        assert 'rollout_gate_passing{flag="sse-delivery",gate="error_ratio"} 1.0' in exported
         report = rollout.run("report")
         assert report.returncode == 0 and "internal" in report.stdout and "everyone" in report.stdout, report.stderr
 
