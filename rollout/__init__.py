@@ -3,6 +3,7 @@
 from rollout.cli import add_commands
 from rollout.controller import RolloutController
 from rollout.plan import load_plan, parse_plan
+from rollout.stats import rollout_status_reader
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
 from rollout.wiring import RolloutOptions, rollout_status, run_rollout_controller
 
@@ -18,5 +19,6 @@ __all__ = [
     "load_plan",
     "parse_plan",
     "rollout_status",
+    "rollout_status_reader",
     "run_rollout_controller",
 ]

@@ -64,7 +64,7 @@ async def held(store: StateStore, name: str = "state", wait: float = 10.0, expir
 
 def open_store(target: str, flag: str) -> StateStore:
     """A redis:// / rediss:// / unix:// URL → Redis; anything else is a file path."""
-    if target.startswith(("redis://", "rediss://", "unix://")):
+    if is_redis_url(target):
         return RedisStateStore(target, flag)
     return FileStateStore(Path(target))
 
@@ -197,11 +197,19 @@ class _RedisLease:
             pass   # it expired; whoever holds it now keeps it
 
 
+def redis_prefix(flag: str) -> str:
+    return f"flagstream:rollout:{flag}:"
+
+
+def is_redis_url(target: str) -> bool:
+    return target.startswith(("redis://", "rediss://", "unix://"))
+
+
 class RedisStateStore:
     def __init__(self, url: str, flag: str) -> None:
         self.where = url
         self._client = aioredis.Redis.from_url(url, decode_responses=True)
-        self._prefix = f"flagstream:rollout:{flag}:"
+        self._prefix = redis_prefix(flag)
 
     async def _call(self, what: str, awaitable):  # type: ignore[no-untyped-def]
         try:

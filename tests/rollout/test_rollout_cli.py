@@ -175,5 +175,20 @@ def test_the_public_surface_is_pinned():
 
     assert sorted(rollout.__all__) == [
         "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutOptions",
-        "add_commands", "load_plan", "parse_plan", "rollout_status", "run_rollout_controller",
+        "add_commands", "load_plan", "parse_plan", "rollout_status", "rollout_status_reader", "run_rollout_controller",
     ]
+
+
+def test_the_admin_stats_reader_shows_phase_and_percentage(files, capsys):
+    from rollout import rollout_status_reader
+
+    assert rollout_status_reader(str(files["plan"].with_name("none.toml")), str(files["state"]))() is None
+    read = rollout_status_reader(str(files["plan"]), str(files["state"]))
+    assert read()["phase"] == "pending"
+    assert run(capsys, rollout(files, "start"))[0] == 0
+    assert run(capsys, rollout(files, "advance"))[0] == 0
+    status = read()
+    assert (status["phase"], status["step"], status["percentage"]) == ("progressing", "five", 5)
+    files["state"].write_text("{torn")
+    assert "rollout state is unreadable" in read()["error"]
+    assert rollout_status_reader(str(files["plan"]), "redis://127.0.0.1:1/0")()["error"].startswith("redis ")
