@@ -192,3 +192,25 @@ def test_the_admin_stats_reader_shows_phase_and_percentage(files, capsys):
     files["state"].write_text("{torn")
     assert "rollout state is unreadable" in read()["error"]
     assert rollout_status_reader(str(files["plan"]), "redis://127.0.0.1:1/0")()["error"].startswith("redis ")
+
+
+def test_watch_once_measures_one_interval_and_shows_the_gates(files, capsys):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from observability.metrics import PrometheusMetrics
+    from tests.rollout.http_fixtures import text_server
+
+    files["plan"].write_text(PLAN.replace('interval = "1m"', 'interval = "0.2s"'))
+    service = PrometheusMetrics(CollectorRegistry(), process_metrics=False)
+
+    def scrape() -> str:
+        service.events_delivered(500, [0.003] * 500)     # traffic between any two scrapes
+        return generate_latest(service.registry).decode()
+
+    assert run(capsys, rollout(files, "start"))[0] == 0
+    with text_server(scrape) as url:
+        code, out, err = run(capsys, rollout(files, "watch", "--once", "--metrics-url", url))
+    assert code == 0, err
+    assert "delivery_p99_seconds" in out and "0.004" in out and "pass" in out
+    [check] = asyncio.run(FileStateStore(files["state"]).checks())
+    assert check.sample.delivered == 500 and check.verdict.value == "pass"
