@@ -16,8 +16,10 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.logging import Logger
 
+from flags import FlagConfigError, FlagsFileError
+
 from .app import create_app
-from .config import Settings
+from .config import ConfigError, Settings
 
 log = logging.getLogger("flagstream")
 _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&]*")
@@ -58,6 +60,11 @@ def hypercorn_config(settings: Settings) -> Config:
 async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     app = create_app(settings)
     services = app.extensions["flagstream"]
+    try:
+        await services.start()
+    except FlagConfigError as exc:
+        setting = "FLAGSTREAM_FLAGS_FILE" if isinstance(exc, FlagsFileError) else "FLAGSTREAM_UNLEASH_URL"
+        raise ConfigError(f"{setting}: {exc}") from None
     config = hypercorn_config(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -95,7 +102,7 @@ def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> No
 def _run_workers(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_run_one, args=(settings, on_ready if index == 0 else None), name=f"flagstream-worker-{index}")
+        context.Process(target=_run_worker, args=(settings, on_ready if index == 0 else None), name=f"flagstream-worker-{index}")
         for index in range(settings.workers)
     ]
     for worker in workers:
@@ -110,6 +117,14 @@ def _run_workers(settings: Settings, on_ready: Callable[[str], None] | None) -> 
     signal.signal(signal.SIGINT, forward)
     for worker in workers:
         worker.join()
+
+
+def _run_worker(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
+    try:
+        _run_one(settings, on_ready)
+    except ConfigError as exc:
+        print(f"flagstream: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _run_one(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
