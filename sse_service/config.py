@@ -52,6 +52,12 @@ class Settings:
     rollout_flag: str = "sse-delivery"
     flags_refresh_interval: float = 5.0
     flags_failsafe: str = "off"
+    rollout_plan: str = "rollout.toml"     # read by /v1/admin/stats and `flagstream rollout`
+    rollout_state: str = ".flagstream/rollout-state.json"   # a file, or a redis:// URL
+    rollout_controller: bool = False       # run the rollout controller inside this service
+    rollout_webhook: str = ""
+    unleash_admin_token: str = ""          # the rollout controller changes flags through it
+    prometheus_url: str = ""               # gates query Prometheus instead of scraping /metrics
     shutdown_grace: float = 10.0
     lease_ttl: float = 30.0
     state_dir: str = ".flagstream"

@@ -261,40 +261,39 @@ async def test_a_slow_consumer_flood_rolls_back_and_users_who_left_get_disabled(
     assert rollback["time"] - checks[-2]["time"] <= 2 * 1.0, "within failure_limit × interval of the first failure"
 
 
-async def test_the_in_service_task_runs_the_same_controller(tmp_path: Path) -> None:
-    from rollout import RolloutOptions, rollout_status, run_rollout_controller
+async def test_the_service_runs_the_controller_itself_and_reports_it_in_admin_stats(tmp_path: Path) -> None:
+    """FLAGSTREAM_ROLLOUT_CONTROLLER=true: the same controller, as a task of the serving lifecycle."""
+    from rollout import RolloutOptions
+    from rollout.wiring import open_controller
 
     plan = tmp_path / "rollout.toml"
     plan.write_text(HEALTHY_PLAN.replace('bake_time = "1.5s"', 'bake_time = "0.5s"'))
-    async with flagstream(tmp_path) as (server, flags_file):
-        options = RolloutOptions(plan=str(plan), state=str(tmp_path / "state.json"), flags_file=str(flags_file),
-                                 metrics_urls=(f"{server.url}/metrics",))
+    state = tmp_path / "state.json"
+    env = {"FLAGSTREAM_ROLLOUT_PLAN": str(plan), "FLAGSTREAM_ROLLOUT_STATE": str(state),
+           "FLAGSTREAM_ROLLOUT_CONTROLLER": "true"}
+    async with flagstream(tmp_path, **env) as (server, flags_file):
+        options = RolloutOptions(plan=str(plan), state=str(state), flags_file=str(flags_file))
         seen: dict[str, list[str]] = {}
+        admin = {"Authorization": f"Bearer {server.admin_token}"}
         async with httpx.AsyncClient(timeout=30) as client:
             traffic = [asyncio.create_task(keep_listening(client, server, user, seen)) for user in ("alice", "bob")]
             traffic.append(asyncio.create_task(publish_forever(client, server, {"broadcast": True, "data": 1}, 0.02)))
-            stop = asyncio.Event()
-            controller = None
             try:
-                from rollout.wiring import open_controller
-
                 async with open_controller(options, needs_flags=True, needs_metrics=False) as manual:
                     await manual.start(actor="release-manager")
-                controller = asyncio.create_task(run_rollout_controller(options, stop))
                 deadline = asyncio.get_running_loop().time() + 60
-                while (await rollout_status(options))["phase"] != "completed":
-                    assert asyncio.get_running_loop().time() < deadline, await rollout_status(options)
-                    assert not controller.done(), controller
+                while True:
+                    stats = (await client.get(f"{server.url}/v1/admin/stats", headers=admin)).json()
+                    if stats["rollout"] and stats["rollout"].get("phase") == "completed":
+                        break
+                    assert asyncio.get_running_loop().time() < deadline, stats["rollout"]
                     await asyncio.sleep(0.2)
             finally:
-                stop.set()
-                if controller is not None:
-                    await asyncio.wait_for(controller, 15)
                 for task in traffic:
                     task.cancel()
                 await asyncio.gather(*traffic, return_exceptions=True)
-    state = await FileFlagAdmin(flags_file).state()
-    assert (state.enabled, state.percentage) == (True, 100)
+    flag = await FileFlagAdmin(flags_file).state()
+    assert (flag.enabled, flag.percentage) == (True, 100)
 
 
 @pytest.mark.prometheus

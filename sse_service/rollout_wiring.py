@@ -1,0 +1,55 @@
+"""What the service takes from `rollout`: its status for the admin stats, and, when
+ROLLOUT_CONTROLLER is on, the controller as a task of the serving lifecycle.
+
+Only the app factory imports this module; request handling only calls the status reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from quart import Quart
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def rollout_status(settings: Settings) -> Callable[[], dict[str, Any] | None]:
+    from rollout import rollout_status_reader
+
+    return rollout_status_reader(settings.rollout_plan, settings.rollout_state)
+
+
+def run_controller_while_serving(app: Quart, settings: Settings) -> None:
+    from rollout import RolloutOptions, run_rollout_controller
+
+    options = RolloutOptions(
+        plan=settings.rollout_plan,
+        state=settings.rollout_state,
+        flags_file=settings.flags_file or None,
+        unleash_url=settings.unleash_url or None,
+        unleash_admin_token=settings.unleash_admin_token or None,
+        metrics_urls=() if settings.prometheus_url else (f"http://127.0.0.1:{settings.port}/metrics",),
+        metrics_token=settings.metrics_token or None,
+        prometheus_url=settings.prometheus_url or None,
+        webhook_url=settings.rollout_webhook or None,
+    )
+
+    async def controller() -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_rollout_controller(options, stop), name="rollout-controller")
+        task.add_done_callback(_report_failure)
+        yield
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+    app.while_serving(controller)
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the in-service rollout controller stopped: %s", task.exception())
