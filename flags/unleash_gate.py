@@ -12,7 +12,6 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from apscheduler.executors.pool import ThreadPoolExecutor

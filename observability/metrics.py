@@ -21,7 +21,6 @@ from typing import Protocol
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     ProcessCollector,
     PlatformCollector,
@@ -39,7 +38,6 @@ ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "bac
 CONNECTION_BUCKETS = ("1", "2", "3", "4", "5+")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-
 @dataclass(frozen=True)
 class HubSnapshot:
     """What the Hub holds right now, read at scrape time (never pushed per event)."""
@@ -47,7 +45,6 @@ class HubSnapshot:
     connections: int
     users: int
     users_by_connection_count: dict[str, int]
-
 
 class Metrics(Protocol):
     def connection_opened(self) -> None: ...
@@ -60,7 +57,6 @@ class Metrics(Protocol):
     def flag_evaluated(self, flag: str, result: str) -> None: ...
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: ...
     def exposition(self) -> tuple[bytes, str]: ...
-
 
 class NoopMetrics:
     """Metrics switched off: every event is dropped (used by benchmarks and unit tests)."""
@@ -76,7 +72,6 @@ class NoopMetrics:
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: pass
     def exposition(self) -> tuple[bytes, str]: return b"", CONTENT_TYPE_LATEST
 
-
 class _HubCollector(Collector):
     def __init__(self, snapshot: Callable[[], HubSnapshot]) -> None:
         self._snapshot = snapshot
@@ -91,7 +86,6 @@ class _HubCollector(Collector):
         for bucket in CONNECTION_BUCKETS:
             by_count.add_metric([bucket], snap.users_by_connection_count.get(bucket, 0))
         yield by_count
-
 
 class PrometheusMetrics:
     """Prometheus implementation of :class:`Metrics`; label children are bound once."""

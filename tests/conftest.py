@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import Served, serving, server_settings
+from tests.support.server import RunningServer, start_server
 from tests.support.redis_server import delete_prefix, new_prefix, redis_url as _redis_url
 
 logging.getLogger("UnleashClient").setLevel(logging.ERROR)
@@ -57,10 +58,8 @@ async def served(make_server) -> AsyncIterator[Served]:
 
 
 @pytest.fixture
-def server() -> Iterator["RunningServer"]:
+def server() -> Iterator[RunningServer]:
     """A real `flagstream serve` process (embedded default) on a free port."""
-    from tests.support.server import RunningServer, start_server  # noqa: F401
-
     running = start_server()
     yield running
     running.stop()

@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -25,8 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from observability.tracing import OtelTracing
 from tests.integration.live_traffic import traffic
 from tests.support.inprocess import PUBLISH, Served, serving, server_settings
-from tests.support.redis_server import free_port
-from tests.support.requirements import require_binary
+from tests.support.prometheus import prometheus_scraping
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
@@ -35,32 +33,8 @@ RULES = ROOT / "observability" / "prometheus" / "flagstream.rules.yml"
 DASHBOARD = ROOT / "observability" / "grafana" / "flagstream.json"
 
 
-@contextlib.contextmanager
-def prometheus(target: str, workdir: Path) -> Iterator[str]:
-    binary = require_binary("prometheus", "prometheus")
-    config = workdir / "prometheus.yml"
-    config.write_text(json.dumps({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES)],
-        "scrape_configs": [{"job_name": "flagstream", "static_configs": [{"targets": [target]}]}],
-    }))
-    port = free_port()
-    log = (workdir / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=exemplar-storage"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+def prometheus(target: str, workdir: Path):
+    return prometheus_scraping([target], workdir, rule_files=[RULES], exemplars=True)
 
 
 async def query(client: httpx.AsyncClient, api: str, expr: str) -> list[dict]:

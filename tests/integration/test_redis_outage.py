@@ -10,7 +10,6 @@ import pytest
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import open_stream, serving, server_settings
 from tests.support.redis_server import free_port, start_redis
-from tests.integration.test_stream_limits import until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -9,7 +9,6 @@ import pytest
 
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import open_stream, serving, server_settings
-from tests.integration.test_stream_limits import until
 
 pytestmark = pytest.mark.redis
 

@@ -298,7 +298,7 @@ async def test_the_service_runs_the_controller_itself_and_reports_it_in_admin_st
 
 @pytest.mark.prometheus
 async def test_the_controller_reads_a_real_prometheus(tmp_path: Path) -> None:
-    from tests.rollout.prometheus_server import prometheus_scraping
+    from tests.support.prometheus import prometheus_scraping
 
     plan = HEALTHY_PLAN.replace('interval = "0.5s"', 'interval = "3s"').replace('bake_time = "1.5s"', 'bake_time = "3s"')
     async with flagstream(tmp_path) as (server, flags_file):

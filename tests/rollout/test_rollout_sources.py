@@ -12,7 +12,7 @@ from observability.metrics import PrometheusMetrics
 from rollout.sources import PrometheusSource, ScrapeSource
 from rollout.types import RolloutError
 from tests.rollout.http_fixtures import text_server
-from tests.rollout.prometheus_server import prometheus_scraping
+from tests.support.prometheus import prometheus_scraping
 from tests.rollout.rollout_support import FakeClock
 
 
