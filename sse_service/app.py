@@ -77,7 +77,8 @@ def create_app(
     registry = getattr(metrics, "registry", None)
     if registry is not None:
         watch_service(registry, connections_limit=settings.max_connections,
-                      flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH)
+                      flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH,
+                      flag_outages=lambda: gate.health().outages)
         app.asgi_app = HttpMetricsMiddleware(  # type: ignore[method-assign]
             app.asgi_app, registry=registry, route_of=route_template(app),
             tracing=tracing,

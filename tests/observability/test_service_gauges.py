@@ -15,3 +15,12 @@ def test_limit_and_flag_freshness_follow_the_service():
     assert registry.get_sample_value("flag_client_fresh") == 1
     fresh = False
     assert registry.get_sample_value("flag_client_fresh") == 0
+
+
+def test_flag_outages_are_a_counter_read_at_scrape_time():
+    outages = 0
+    registry = CollectorRegistry()
+    watch_service(registry, connections_limit=1, flags_fresh=lambda: True, flag_outages=lambda: outages)
+    assert registry.get_sample_value("flag_client_outages_total") == 0
+    outages = 2
+    assert registry.get_sample_value("flag_client_outages_total") == 2
