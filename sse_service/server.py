@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import re
 import signal
+import socket
 import warnings
 import sys
 from collections.abc import Callable
@@ -39,8 +40,36 @@ class RedactingLogger(Logger):
         await super().access(request, response, request_time)
 
 
+# A client that vanished without a FIN (a laptop lid, a dead NAT) would otherwise hold its
+# stream until the kernel gives up retransmitting, about fifteen minutes: keepalive probes
+# find an idle dead peer, and a user timeout ends a connection whose writes go unacknowledged.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 60, 10, 3
+UNACKNOWLEDGED_WRITE_TIMEOUT_MS = 60_000
+
+
+class StreamingConfig(Config):
+    """Hypercorn's config whose listening sockets pass dead-peer detection on to every
+    accepted connection (Linux copies these options to accepted sockets)."""
+
+    def create_sockets(self):  # type: ignore[override]
+        sockets = super().create_sockets()
+        for sock in sockets.secure_sockets + sockets.insecure_sockets:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                set_dead_peer_detection(sock)
+        return sockets
+
+
+def set_dead_peer_detection(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+                        ("TCP_KEEPCNT", KEEPALIVE_PROBES), ("TCP_USER_TIMEOUT", UNACKNOWLEDGED_WRITE_TIMEOUT_MS)):
+        option = getattr(socket, name, None)
+        if option is not None:           # not every platform has every option
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 def hypercorn_config(settings: Settings) -> Config:
-    config = Config()
+    config = StreamingConfig()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.logger_class = RedactingLogger
     config.accesslog = "-" if settings.log_level == "debug" else None
