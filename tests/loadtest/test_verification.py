@@ -1,0 +1,38 @@
+"""The checks behind "lost / duplicated / out of order" must catch each fault."""
+
+from __future__ import annotations
+
+from array import array
+
+from sse_service.loadtest.publisher import Accepted
+from sse_service.loadtest.report import percentiles_ms, verify
+from sse_service.loadtest.types import StreamTally
+
+
+def tally(user: str, ns: list[int], broadcasts: list[int] = ()) -> StreamTally:
+    return StreamTally(user, array("q", ns), array("q", broadcasts))
+
+
+def test_a_clean_run_verifies() -> None:
+    accepted = Accepted(per_user={"a": [0, 1, 2]}, broadcasts=[0, 1])
+    v = verify([tally("a", [0, 1, 2], [0, 1])], accepted, expect_broadcasts=True)
+    assert (v.expected, v.delivered, v.lost, v.duplicated, v.out_of_order, v.ok) == (5, 5, 0, 0, 0, True)
+
+
+def test_lost_duplicated_and_reordered_events_are_each_counted() -> None:
+    accepted = Accepted(per_user={"a": [0, 1, 2, 3], "b": [0, 1]}, broadcasts=[0])
+    v = verify([tally("a", [0, 2, 1, 1], [0]), tally("b", [0], [])], accepted, expect_broadcasts=True)
+    assert (v.lost, v.duplicated, v.out_of_order, v.ok) == (3, 1, 2, False)
+
+
+def test_resets_fail_the_run() -> None:
+    t = tally("a", [])
+    t.resets = 1
+    assert not verify([t], Accepted(per_user={"a": []}), expect_broadcasts=False).ok
+
+
+def test_percentiles_in_milliseconds() -> None:
+    values = array("d", [i / 1000 for i in range(1, 1001)])
+    p = percentiles_ms(values)
+    assert (p["p50"], p["p90"], p["p99"], p["p99.9"], p["max"]) == (501.0, 901.0, 991.0, 1000.0, 1000.0)
+    assert percentiles_ms(array("d")) == {}
