@@ -13,6 +13,8 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.logging import Logger
 
+from observability.metrics import NoopMetrics
+
 from .app import create_app
 from .config import Settings
 
@@ -49,7 +51,7 @@ def hypercorn_config(settings: Settings) -> Config:
 
 
 async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
-    app = create_app(settings)
+    app = create_app(settings, metrics=None if settings.metrics_enabled else NoopMetrics())
     services = app.extensions["flagstream"]
     config = hypercorn_config(settings)
     stop = asyncio.Event()
