@@ -181,8 +181,15 @@ def _report(plan: LoadPlan, results: list[WorkerResult], publisher: Publisher, c
         errors=errors,
         closes=closes,
         server_cpu_percent=cpu_percent(load_start, load_end),
+        server_cpu_us_per_delivery=_cpu_per_delivery(load_start, load_end, len(latencies)),
         server_rss_before_mib=before.rss_bytes / mib if before.rss_bytes is not None else None,
         server_rss_after_mib=settled.rss_bytes / mib if settled.rss_bytes is not None else None,
         memory_per_stream_kib=per_stream,
         notes=tuple(notes),
     )
+
+
+def _cpu_per_delivery(start, end, delivered: int) -> float | None:
+    if not delivered or start.cpu_seconds is None or end.cpu_seconds is None:
+        return None
+    return (end.cpu_seconds - start.cpu_seconds) / delivered * 1e6

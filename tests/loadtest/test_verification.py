@@ -36,3 +36,12 @@ def test_percentiles_in_milliseconds() -> None:
     p = percentiles_ms(values)
     assert (p["p50"], p["p90"], p["p99"], p["p99.9"], p["max"]) == (501.0, 901.0, 991.0, 1000.0, 1000.0)
     assert percentiles_ms(array("d")) == {}
+
+
+def test_payloads_parse_on_the_fast_path_and_in_any_other_json_layout() -> None:
+    import json
+
+    from sse_service.loadtest.stream_slot import parse_payload
+
+    assert parse_payload(json.dumps({"k": "u", "n": 7, "t": 1764.25}).encode()) == (b"u", 7, 1764.25)
+    assert parse_payload(b'{"t":1.5,"n":3,"k":"b"}') == (b"b", 3, 1.5)
