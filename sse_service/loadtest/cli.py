@@ -42,6 +42,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--broadcast-rate", type=float, default=100.0, help="broadcasts per second")
     p.add_argument("--batch", type=int, default=500, help="notifications per POST at most (default %(default)s)")
     p.add_argument("--publishers", type=int, default=4, help="concurrent publishing tasks (default %(default)s)")
+    p.add_argument("--publish-interval", type=float, default=0.01,
+                   help="seconds between one publishing task's POSTs at least (default %(default)s)")
     p.add_argument("--connect-concurrency", type=int, default=256, help="handshakes in flight per worker")
     p.add_argument("--storm-rounds", type=int, default=1, help="storm: how many times every stream reconnects at once")
     p.add_argument("--drain-timeout", type=float, default=15.0, help="seconds to wait for the last deliveries")
@@ -91,6 +93,8 @@ def build_plan(args: argparse.Namespace) -> LoadPlan:
     _positive("--batch", args.batch)
     _positive("--publishers", args.publishers)
     _positive("--connect-concurrency", args.connect_concurrency)
+    if args.publish_interval < 0:
+        raise UsageError(f"--publish-interval must not be negative, got {args.publish_interval}")
     _positive("--storm-rounds", args.storm_rounds)
     _positive("--drain-timeout", args.drain_timeout)
     if args.count is not None:
@@ -103,7 +107,7 @@ def build_plan(args: argparse.Namespace) -> LoadPlan:
     return LoadPlan(
         url=url, scenario=args.scenario, connections=args.connections, workers=args.workers,
         duration=args.duration, count=args.count, rate=args.rate, broadcast_rate=args.broadcast_rate,
-        batch=args.batch, publishers=args.publishers, connect_concurrency=args.connect_concurrency,
+        batch=args.batch, publishers=args.publishers, publish_interval=args.publish_interval, connect_concurrency=args.connect_concurrency,
         storm_rounds=args.storm_rounds, publish_token=args.publish_token or "", tokens=tokens,
         drain_timeout=args.drain_timeout, json_output=args.json, progress=not args.no_progress,
     )

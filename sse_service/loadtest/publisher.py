@@ -17,7 +17,7 @@ import httpx
 
 from .types import EVENT_NAME
 
-IDLE_TICK = 0.005
+IDLE_TICK = 0.002
 
 
 @dataclass
@@ -35,11 +35,12 @@ class Accepted:
 
 
 class Publisher:
-    def __init__(self, http: httpx.AsyncClient, url: str, publish_token: str, batch: int) -> None:
+    def __init__(self, http: httpx.AsyncClient, url: str, publish_token: str, batch: int, interval: float) -> None:
         self.http = http
         self.url = url.rstrip("/") + "/v1/notifications"
         self.headers = {"Authorization": f"Bearer {publish_token}", "Content-Type": "application/json"}
         self.batch = batch
+        self.interval = interval      # at most one POST per task per interval: publishers batch
         self.accepted = Accepted()
         self.stopped = False
 
@@ -66,6 +67,7 @@ class Publisher:
             if await self._post(body):
                 self.accepted.broadcasts.extend(ns)
             sent += due
+            await self._pace(now)
 
     async def _notify_share(self, users: list[str], rate: float, until: float, count: int | None) -> None:
         next_n = {u: 0 for u in users}
@@ -91,6 +93,12 @@ class Publisher:
                 for u, n in picked:
                     self.accepted.per_user[u].append(n)
             sent += due
+            await self._pace(now)
+
+    async def _pace(self, posted_at: float) -> None:
+        wait = self.interval - (time.time() - posted_at)
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def _due(self, rate: float, start: float, sent: int, count: int | None) -> int:
         due = int(rate * (time.monotonic() - start)) - sent

@@ -79,7 +79,7 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
             first, last = min(o[2] for o in opened), max(o[3] for o in opened)
             await asyncio.sleep(SETTLE)
             settled = await sample_server(http, plan.url)
-            publisher = Publisher(http, plan.url, plan.publish_token, plan.batch)
+            publisher = Publisher(http, plan.url, plan.publish_token, plan.batch, plan.publish_interval)
             users = [user for user, _ in plan.tokens]
             load_start = await sample_server(http, plan.url)
             started = time.monotonic()

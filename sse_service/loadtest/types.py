@@ -21,6 +21,7 @@ class LoadPlan:
     broadcast_rate: float            # broadcasts per second (broadcast, mixed)
     batch: int                       # notifications per POST at most
     publishers: int                  # concurrent publishing tasks (each keeps its users in order)
+    publish_interval: float          # seconds between one task's POSTs, at least
     connect_concurrency: int         # handshakes in flight per worker
     storm_rounds: int
     publish_token: str
