@@ -98,7 +98,8 @@ def _storm(r: Reports) -> tuple[str, bool | None]:
         return "not run", None
     v = rep["verification"]
     rejections = ", ".join(f"{k}: {n}" for k, n in rep["rejections"].items()) or "none"
-    return (f"{rep['connected']:,} streams; lost {v['lost']}, duplicated {v['duplicated']}; rejections {rejections}; "
+    return (f"{rep['connected']:,} streams; lost {v['lost']}, duplicated {v['duplicated']}, missed before any id "
+            f"{v.get('lost_unanchored', 0)} (inbox only); rejections {rejections}; "
             f"errors {rep['errors'] or 'none'}; {'; '.join(rep['notes'])}", rep["ok"])
 
 

@@ -21,6 +21,7 @@ import inspect
 import json
 import time
 from collections import deque
+from datetime import datetime, timezone
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -67,6 +68,7 @@ class NotificationClient:
         self._seen_set: set[str] = set()
         self._auth_failures = 0
         self._attempts = 0
+        self._listening_since: datetime | None = None   # server time of the first `connected`
 
     def __aiter__(self) -> AsyncIterator[Notification]:
         return self.notifications()
@@ -121,10 +123,18 @@ class NotificationClient:
                         return
                     name = sse.event
                     if name == "connected":
-                        watchdog = 2 * float(json.loads(sse.data).get("ping_interval", self.options.default_ping_interval))
+                        details = json.loads(sse.data)
+                        watchdog = 2 * float(details.get("ping_interval", self.options.default_ping_interval))
                         self.stats.connects += 1
                         self._backoff.succeeded()
                         self._auth_failures = 0
+                        if self._listening_since is None:
+                            self._listening_since = _parse_time(details.get("server_time"))
+                        elif self.last_event_id is None:
+                            # Back without any id to resume from: whatever was published while
+                            # we were away is only in the inbox.
+                            async for item in self._inbox_pages(http, None, "inbox", self._listening_since):
+                                yield item
                     elif name == "ping":
                         continue
                     elif name == "reset":
@@ -189,7 +199,8 @@ class NotificationClient:
         async for item in self._inbox_pages(http, None, "inbox"):
             yield item
 
-    async def _inbox_pages(self, http: httpx.AsyncClient, after: str | None, via: str) -> AsyncIterator[Notification]:
+    async def _inbox_pages(self, http: httpx.AsyncClient, after: str | None, via: str,
+                           since: datetime | None = None) -> AsyncIterator[Notification]:
         limit = self.options.inbox_page
         while True:
             params = {"limit": str(limit)}
@@ -210,6 +221,8 @@ class NotificationClient:
             self._backoff.succeeded()
             page = response.json()
             for item in page["notifications"]:
+                if since is not None and _parse_time(item.get("created_at")) < since:
+                    continue
                 notification = self._accept(item["id"], item["event"], item["data"], via, parsed=True)
                 if notification is not None:
                     yield notification
@@ -249,3 +262,10 @@ class NotificationClient:
         else:
             async with httpx.AsyncClient() as http:
                 yield http
+
+
+def _parse_time(text: str | None) -> datetime:
+    """RFC 3339 from the server (`server_time`, `created_at`); the epoch when absent."""
+    if not text:
+        return datetime.fromtimestamp(0, timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

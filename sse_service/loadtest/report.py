@@ -15,7 +15,7 @@ PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999))
 
 def verify(tallies: Iterable[StreamTally], accepted: Accepted, expect_broadcasts: bool) -> Verification:
     """Every accepted event reached every stream it was meant for: once, in order."""
-    expected = delivered = lost = duplicated = out_of_order = resets = 0
+    expected = delivered = lost = duplicated = out_of_order = resets = lost_unanchored = 0
     for tally in tallies:
         resets += tally.resets
         out_of_order += tally.out_of_order_ids
@@ -27,9 +27,13 @@ def verify(tallies: Iterable[StreamTally], accepted: Accepted, expect_broadcasts
             expected += len(wanted)
             delivered += len(received)
             duplicated += len(received) - len(got)
-            lost += len(set(wanted) - got)
+            missing = len(set(wanted) - got)
+            if tally.unanchored_reconnects:
+                lost_unanchored += missing
+            else:
+                lost += missing
             out_of_order += sum(1 for a, b in zip(received, received[1:]) if b <= a)
-    return Verification(expected, delivered, lost, duplicated, out_of_order, resets)
+    return Verification(expected, delivered, lost, duplicated, out_of_order, resets, lost_unanchored)
 
 
 def percentiles_ms(values: Sequence[float] | array) -> dict[str, float]:
@@ -65,6 +69,7 @@ def as_table(report: LoadReport) -> str:
         ("latency max", _or_dash(report.latency_ms.get("max"), "{:.1f} ms")),
         ("lost / duplicated", f"{v.lost} / {v.duplicated}"),
         ("out of order / resets", f"{v.out_of_order} / {v.resets}"),
+        ("missed without an id", f"{v.lost_unanchored} (reconnected before any event: only in the inbox)"),
         ("rejections", _counts(report.rejections) or "none"),
         ("errors", _counts(report.errors) or "none"),
         ("server closes", _counts(report.closes) or "none"),

@@ -121,6 +121,8 @@ class StreamSlot:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while not self.stopping and not self.failed:
+            if self.tally.connects and self.last_event_id is None:
+                self.tally.unanchored_reconnects += 1
             self.next_delay = None
             self.handshake = loop.create_future()
             async with self.handshakes:

@@ -41,6 +41,7 @@ class StreamTally:
     out_of_order_ids: int = 0
     resets: int = 0
     connects: int = 0
+    unanchored_reconnects: int = 0      # came back with no Last-Event-ID to resume from
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Verification:
     duplicated: int
     out_of_order: int
     resets: int
+    lost_unanchored: int = 0    # on streams that reconnected before they had any id (see docs/performance.md)
 
     @property
     def ok(self) -> bool:

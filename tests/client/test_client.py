@@ -130,3 +130,32 @@ async def test_server_restart_resumes_with_last_event_id_without_loss_or_duplica
         finally:
             if not stopped:
                 await first.__aexit__(None, None, None)
+
+
+@pytest.mark.redis
+async def test_a_client_that_never_got_an_id_catches_up_from_the_inbox_after_a_restart(redis_url: str, redis_prefix: str) -> None:
+    """Regression: without Last-Event-ID a reconnect only sees live events; what was published
+    while away must come from the inbox (and nothing from before the client started listening)."""
+    shared = {"broker": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix, "retry_ms": 100}
+    settings = server_settings(**shared)
+    async with serving(server_settings(**shared), flag_gate=SwitchableGate()) as publisher:
+        old = await publisher.publish({"user_id": "quiet", "data": "before the client existed"})
+        client = NotificationClient(f"http://{settings.host}:{settings.port}", mint_token(SECRET, "quiet"), options=FAST)
+        first = serving(settings, flag_gate=SwitchableGate())
+        await first.__aenter__()
+        stopped = False
+        try:
+            async with running(client) as got:
+                await got.until(lambda: client.stats.connects == 1)
+                await first.__aexit__(None, None, None)
+                stopped = True
+                missed = await publisher.publish({"notifications": [{"user_id": "quiet", "data": i} for i in range(3)]})
+                async with serving(settings, flag_gate=SwitchableGate()):
+                    received = await got.take(3)
+                    assert [(n.id, n.via) for n in received] == [(i, "inbox") for i in missed]
+                    live = await publisher.publish({"user_id": "quiet", "data": "live"})
+                    assert [n.id for n in await got.take(1)] == live
+                    assert got.items.empty() and old[0] not in {n.id for n in received}
+        finally:
+            if not stopped:
+                await first.__aexit__(None, None, None)

@@ -45,3 +45,12 @@ def test_payloads_parse_on_the_fast_path_and_in_any_other_json_layout() -> None:
 
     assert parse_payload(json.dumps({"k": "u", "n": 7, "t": 1764.25}).encode()) == (b"u", 7, 1764.25)
     assert parse_payload(b'{"t":1.5,"n":3,"k":"b"}') == (b"b", 3, 1.5)
+
+
+def test_losses_on_streams_that_reconnected_without_any_id_are_counted_apart() -> None:
+    quiet = tally("q", [2, 3])
+    quiet.unanchored_reconnects = 1
+    v = verify([quiet, tally("a", [0])], Accepted(per_user={"q": [0, 1, 2, 3], "a": [0, 1]}), expect_broadcasts=False)
+    assert (v.lost, v.lost_unanchored, v.ok) == (1, 2, False)
+    v = verify([quiet], Accepted(per_user={"q": [0, 1, 2, 3]}), expect_broadcasts=False)
+    assert (v.lost, v.lost_unanchored, v.ok) == (0, 2, True)
