@@ -182,6 +182,7 @@ def _report(plan: LoadPlan, results: list[WorkerResult], publisher: Publisher, c
         closes=closes,
         server_cpu_percent=cpu_percent(load_start, load_end),
         server_cpu_us_per_delivery=_cpu_per_delivery(load_start, load_end, len(latencies)),
+        server_cpu_us_per_connect=_cpu_per_delivery(before, settled, connected),
         server_rss_before_mib=before.rss_bytes / mib if before.rss_bytes is not None else None,
         server_rss_after_mib=settled.rss_bytes / mib if settled.rss_bytes is not None else None,
         memory_per_stream_kib=per_stream,

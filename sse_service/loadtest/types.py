@@ -97,6 +97,7 @@ class LoadReport:
     closes: dict[str, int]
     server_cpu_percent: float | None
     server_cpu_us_per_delivery: float | None   # server CPU time over the load phase / deliveries
+    server_cpu_us_per_connect: float | None    # server CPU time over the connect phase / streams
     server_rss_before_mib: float | None
     server_rss_after_mib: float | None
     memory_per_stream_kib: float | None
