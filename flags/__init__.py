@@ -3,8 +3,8 @@
 from flags.factory import build_flag_admin, build_flag_gate
 from flags.file_admin import FileFlagAdmin
 from flags.file_gate import FileFlagGate
-from flags.flags_file import DEFAULT_FLAGS_FILE, FlagsFileError
-from flags.knobs import KNOB_BOUNDS, KnobsPayloadError, parse_knobs
+from flags.flags_file import DEFAULT_FLAGS_FILE
+from flags.knobs import KNOB_BOUNDS, parse_knobs
 from flags.types import (
     FlagAdmin,
     FlagConfigError,
@@ -12,10 +12,13 @@ from flags.types import (
     FlagGate,
     FlagGateConfig,
     FlagHealth,
+    FlagsFileError,
     Knobs,
+    KnobsPayloadError,
     RolloutState,
+    UnleashAdminError,
 )
-from flags.unleash_admin import UnleashAdminError, UnleashFlagAdmin
+from flags.unleash_admin import UnleashFlagAdmin
 from flags.unleash_gate import UnleashFlagGate
 
 __all__ = [

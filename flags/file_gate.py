@@ -55,10 +55,9 @@ class FileFlagGate:
         self._path = Path(path)
         self._health = RefreshHealth(f"file:{self._path}")
         self._decisions = UserDecisions(config)
-        self._listeners = ChangeListeners(before_listeners=self._adopt_pending)
+        self._listeners = ChangeListeners()
         self._document: FlagsDocument | None = None
         self._client: UnleashClient | None = None
-        self._pending: UnleashClient | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -66,7 +65,6 @@ class FileFlagGate:
         self._listeners.bind(asyncio.get_running_loop())
         document = read_flags_file(self._path)
         self._install(document)
-        self._adopt_pending()
         self._health.succeeded()
         self._task = asyncio.create_task(self._watch(), name=f"flags-file-watch:{self._path}")
 
@@ -78,7 +76,7 @@ class FileFlagGate:
             self._task = None
         # Offline clients never start threads or touch disk; dropping them frees the engine
         # (their destroy() would only complain that the unused scheduler is not running).
-        self._client = self._pending = None
+        self._client = None
         self._decisions.reset(None)
 
     def is_enabled(self, user_id: str) -> bool:
@@ -113,11 +111,6 @@ class FileFlagGate:
             await self.refresh()
 
     def _install(self, document: FlagsDocument) -> None:
-        self._pending = offline_client(document, self._config)
+        self._client = offline_client(document, self._config)
         self._document = document
-
-    def _adopt_pending(self) -> None:
-        if self._pending is None:
-            return
-        self._client, self._pending = self._pending, None
         self._decisions.reset(self._client)

@@ -11,13 +11,9 @@ from typing import Any
 
 from yggdrasil_engine.engine import UnleashEngine
 
-from flags.types import FlagConfigError
+from flags.types import FlagsFileError
 
 DEFAULT_FLAGS_FILE = Path(__file__).parent / "defaults" / "flags.json"
-
-
-class FlagsFileError(FlagConfigError):
-    """A flags file that cannot be used; the message is one line naming the file."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from flags.types import Knobs
+from flags.types import Knobs, KnobsPayloadError
 
 # name -> (accepts floats, lowest, highest); bounds are inclusive.
 KNOB_BOUNDS: dict[str, tuple[bool, float, float]] = {
@@ -14,10 +14,6 @@ KNOB_BOUNDS: dict[str, tuple[bool, float, float]] = {
     "ping_interval": (True, 1, 300),
     "batch_window_ms": (False, 0, 1000),
 }
-
-
-class KnobsPayloadError(ValueError):
-    """A tuning payload that must not be applied."""
 
 
 def _checked(name: str, value: Any) -> int | float:

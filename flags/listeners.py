@@ -16,7 +16,7 @@ class ChangeListeners:
     so a listener that re-evaluates users sees the new state.
     """
 
-    def __init__(self, before_listeners: Callable[[], None]) -> None:
+    def __init__(self, before_listeners: Callable[[], None] = lambda: None) -> None:
         self._before_listeners = before_listeners
         self._listeners: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None

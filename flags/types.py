@@ -85,3 +85,15 @@ class FlagAdmin(Protocol):
 
 class FlagConfigError(ValueError):
     """Flag configuration that cannot work (bad URL, unreadable flags file); one line, names the setting."""
+
+
+class FlagsFileError(FlagConfigError):
+    """A flags file that cannot be used; the message is one line naming the file."""
+
+
+class KnobsPayloadError(ValueError):
+    """A `sse-tuning` variant payload that must not be applied."""
+
+
+class UnleashAdminError(RuntimeError):
+    """Unleash refused a flag change or could not be reached; the message is one line."""

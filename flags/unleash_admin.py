@@ -13,12 +13,8 @@ from flags.strategies import (
     read_state,
     rollout_strategy,
 )
-from flags.types import FlagConfigError, RolloutState
+from flags.types import FlagConfigError, RolloutState, UnleashAdminError
 from flags.unleash_gate import unleash_api_url
-
-
-class UnleashAdminError(RuntimeError):
-    """Unleash refused or could not be reached; the message is one line."""
 
 
 class UnleashFlagAdmin:

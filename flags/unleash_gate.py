@@ -24,7 +24,7 @@ from UnleashClient.events import BaseEvent, UnleashEventType, UnleashFetchedEven
 from UnleashClient.utils import InstanceAllowType
 
 from flags.evaluation import UserDecisions
-from flags.flags_file import read_flags_file
+from flags.flags_file import FlagsDocument, read_flags_file
 from flags.health import RefreshHealth
 from flags.listeners import ChangeListeners
 from flags.types import FlagConfigError, FlagGateConfig, FlagHealth, Knobs
@@ -87,11 +87,12 @@ class UnleashFlagGate:
 
     async def start(self) -> None:
         self._listeners.bind(asyncio.get_running_loop())
+        bootstrap = read_flags_file(self._config.flags_file) if self._config.flags_file else None
         cache_dir = self._config.cache_directory
         if cache_dir is None:
             cache_dir = self._own_cache_dir = tempfile.mkdtemp(prefix="flagstream-unleash-")
         cache = FileCache(self._config.unleash_app_name, directory=cache_dir)
-        self._bootstrap(cache)
+        self._bootstrap(cache, bootstrap)
         self._failures.attach()
         self._client = self._build_client(cache, cache_dir)
         self._reevaluate()
@@ -102,9 +103,8 @@ class UnleashFlagGate:
         )
         self._init_thread.start()
 
-    def _bootstrap(self, cache: FileCache) -> None:
-        if self._config.flags_file:
-            document = read_flags_file(self._config.flags_file)
+    def _bootstrap(self, cache: FileCache, document: FlagsDocument | None) -> None:
+        if document is not None:
             cache.bootstrap_from_dict({"version": 2, "features": list(document.features)})
         elif cache.get(FEATURES_URL):
             cache.bootstrapped = True  # what the last run fetched, kept in this cache directory

@@ -36,6 +36,7 @@ CLOSE_REASONS = ("client", "overflow", "disabled", "reauth", "shutdown", "evicte
 REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining")
 PUBLISH_KINDS = ("user", "broadcast")
 FLAG_RESULTS = ("enabled", "disabled", "fallback")
+ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "background")
 CONNECTION_BUCKETS = ("1", "2", "3", "4", "5+")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -147,6 +148,8 @@ class PrometheusMetrics:
         r.register(self._latency)
         self._replayed = Counter("sse_events_replayed", "Events replayed after Last-Event-ID.", registry=r)
         self._errors = Counter("sse_errors", "Errors, by stage.", ["stage"], registry=r)
+        for stage in ERROR_STAGES:          # exported at zero, so rates and alerts have a series
+            self._errors.labels(stage)
         self._flag_evaluations = Counter(
             "flag_evaluations", "Rollout flag evaluations, by flag and result.", ["flag", "result"], registry=r
         )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from pathlib import Path
 
 from quart import Quart, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from flags.types import FlagGate, FlagGateConfig
+from flags.types import FlagFreshness, FlagGate, FlagGateConfig
+from observability.http_metrics import HttpMetricsMiddleware
 from observability.metrics import Metrics, PrometheusMetrics
+from observability.service_gauges import watch_service
+from observability.tracing import tracing_from_env
 
 from .auth import TokenVerifier
 from .broker.base import Broker
@@ -17,9 +22,11 @@ from .broker.memory import MemoryBroker
 from .config import Settings
 from .hub import Hub, HubLimits
 from .routes import Unauthorized, dev, health, notifications
+from .routes.admin import install_admin
 from .services import Services
+from .stats import RollingStats, StatsRecordingMetrics
 from .stream import StreamEndpoint
-from .tracing_hooks import DeliveryTracing, NoTracing
+from observability.types import Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -32,11 +39,12 @@ def create_app(
     *,
     flag_gate: FlagGate | None = None,
     metrics: Metrics | None = None,
-    tracing: DeliveryTracing | None = None,
+    tracing: Tracing | None = None,
 ) -> Quart:
     """Build the service. Nothing starts until the app is served (`before_serving`)."""
-    metrics = metrics or PrometheusMetrics()
-    tracing = tracing or NoTracing()
+    stats = RollingStats()
+    metrics = StatsRecordingMetrics(metrics or PrometheusMetrics(), stats)
+    tracing = tracing or tracing_from_env()
     broker = build_broker(settings)
     gate = flag_gate or build_gate(settings, metrics)
     hub = Hub(HubLimits(settings.max_connections, settings.retry_ms), metrics)
@@ -61,8 +69,44 @@ def create_app(
     _register_errors(app)
     app.before_serving(services.start)
     app.after_serving(services.stop)
+    install_admin(app, stats)
     app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services))  # type: ignore[method-assign]
+    registry = getattr(metrics, "registry", None)
+    if registry is not None:
+        watch_service(registry, connections_limit=settings.max_connections,
+                      flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH)
+        app.asgi_app = HttpMetricsMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, registry=registry, route_of=route_template(app),
+            tracing=tracing,
+        )
+    app.after_serving(_async(tracing.shutdown))
     return app
+
+
+def route_template(app: Quart):
+    """`route_of` for the HTTP metrics: the matched rule's template, None when nothing matches."""
+    adapter = None
+
+    def route_of(method: str, path: str) -> str | None:
+        nonlocal adapter
+        if path == STREAM_PATH and method == "GET":
+            return STREAM_PATH
+        if adapter is None:
+            adapter = app.url_map.bind("")
+        try:
+            rule, _ = adapter.match(path, method, return_rule=True)
+        except HTTPException:
+            return None
+        return rule.rule
+
+    return route_of
+
+
+def _async(action):
+    async def run() -> None:
+        await asyncio.to_thread(action)  # flushing spans may wait on the collector
+
+    return run
 
 
 def build_broker(settings: Settings) -> Broker:
@@ -84,6 +128,7 @@ def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:
         unleash_app_name=settings.unleash_app_name,
         refresh_interval=settings.flags_refresh_interval,
         failsafe=settings.flags_failsafe,
+        cache_directory=os.path.join(settings.state_dir, "unleash"),   # last known state survives restarts
         on_evaluation=metrics.flag_evaluated,
     ))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -92,17 +93,18 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["dev_mode"] = True
     settings = _settings(args, **overrides)
 
-    def announce(url: str) -> None:
-        if not settings.dev_mode:
-            print(f"flagstream listening on {url}", file=sys.stderr, flush=True)
-            return
-        from .auth import mint_token
-
-        token = mint_token(settings.jwt_secret, "demo-user", ttl=8 * 3600)
-        print(_dev_banner(url, token, settings.publish_token), flush=True)
-
-    run(settings, on_ready=announce)
+    run(settings, on_ready=functools.partial(_announce, settings))
     return 0
+
+
+def _announce(settings: Settings, url: str) -> None:
+    if not settings.dev_mode:
+        print(f"flagstream listening on {url}", file=sys.stderr, flush=True)
+        return
+    from .auth import mint_token
+
+    token = mint_token(settings.jwt_secret, "demo-user", ttl=8 * 3600)
+    print(_dev_banner(url, token, settings.publish_token), flush=True)
 
 
 def _dev_banner(url: str, token: str, publish_token: str) -> str:

@@ -114,15 +114,6 @@ class Hub:
         if connection is not None:
             self.close(connection, "evicted")
 
-    def close_users_where(self, leaves: Callable[[str], bool], reason: str) -> int:
-        """End every stream of users for whom `leaves(user_id)` is true; returns how many."""
-        closed = 0
-        for user_id in [u for u in self._users if leaves(u)]:
-            for connection in self.user_connections(user_id):
-                self.close(connection, reason)
-                closed += 1
-        return closed
-
     def start_draining(self) -> None:
         """Stop accepting streams and tell every client to come back after a jittered retry."""
         self.draining = True

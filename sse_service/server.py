@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import re
 import signal
+import warnings
 import sys
 from collections.abc import Callable
 
@@ -13,10 +16,11 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.logging import Logger
 
+from flags import FlagConfigError, FlagsFileError
 from observability.metrics import NoopMetrics
 
 from .app import create_app
-from .config import Settings
+from .config import ConfigError, Settings
 
 log = logging.getLogger("flagstream")
 _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&]*")
@@ -47,12 +51,21 @@ def hypercorn_config(settings: Settings) -> Config:
     config.graceful_timeout = 1.0          # streams are already ended by our own drain
     config.keep_alive_timeout = 75
     config.backlog = 4096
+    # Several workers each bind the port with SO_REUSEPORT (hypercorn sets it when
+    # workers > 1); each worker is a whole instance with its own Hub.
+    config.workers = settings.workers
+    warnings.filterwarnings("ignore", message="The config `workers` has no affect")
     return config
 
 
 async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     app = create_app(settings, metrics=None if settings.metrics_enabled else NoopMetrics())
     services = app.extensions["flagstream"]
+    try:
+        await services.start()
+    except FlagConfigError as exc:
+        setting = "FLAGSTREAM_FLAGS_FILE" if isinstance(exc, FlagsFileError) else "FLAGSTREAM_UNLEASH_URL"
+        raise ConfigError(f"{setting}: {exc}") from None
     config = hypercorn_config(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -80,6 +93,42 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
 
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve in this process, or (WORKERS > 1, Redis broker only) in that many processes."""
+    if settings.workers > 1:
+        _run_workers(settings, on_ready)
+    else:
+        _run_one(settings, on_ready)
+
+
+def _run_workers(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_run_worker, args=(settings, on_ready if index == 0 else None), name=f"flagstream-worker-{index}")
+        for index in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+
+
+def _run_worker(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
+    try:
+        _run_one(settings, on_ready)
+    except ConfigError as exc:
+        print(f"flagstream: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _run_one(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         import uvloop

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +17,7 @@ from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
 from .hub import Hub
-from .tracing_hooks import DeliveryTracing
+from observability.types import Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -29,12 +31,19 @@ class Services:
     broker: Broker
     flags: FlagGate
     metrics: Metrics
-    tracing: DeliveryTracing
+    tracing: Tracing
     worker: NotificationWorker
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _started: bool = False
+    _reevaluation: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Start everything; safe to call twice (the server starts early to report bad
+        flag configuration in one line, then the serving lifecycle calls it again)."""
+        if self._started:
+            return
+        self._started = True
         await self.broker.start(BrokerListeners(
             on_event=self.hub.dispatch,
             on_evict=self.hub.evict,
@@ -56,15 +65,36 @@ class Services:
         await self.broker.close()
 
     def apply_flag_changes(self) -> None:
-        """After a flag refresh: users who left the rollout get `disabled`; knobs apply."""
-        closed = self.hub.close_users_where(lambda user_id: not self.flags.is_enabled(user_id), "disabled")
+        """After a flag refresh: users who left the rollout get `disabled`; knobs apply.
+
+        An evaluation costs tens of microseconds, so ten thousand users are re-evaluated
+        in slices that yield to the loop; a newer change restarts the pass.
+        """
+        if self._reevaluation is not None:
+            self._reevaluation.cancel()
+        self._reevaluation = asyncio.get_running_loop().create_task(self._reevaluate(), name="flag-reevaluation")
+
+    async def _reevaluate(self, slice_size: int = 500) -> None:
+        users = list({c.user_id for c in self.hub.connections()})
+        closed = 0
+        for start in range(0, len(users), slice_size):
+            for user_id in users[start:start + slice_size]:
+                connections = self.hub.user_connections(user_id)
+                if not connections:
+                    continue
+                if not self.flags.is_enabled(user_id):
+                    for connection in connections:
+                        self.hub.close(connection, "disabled")
+                    closed += len(connections)
+                    continue
+                knobs = self.flags.knobs(user_id)
+                window = knobs.batch_window_ms if knobs.batch_window_ms is not None else self.settings.batch_window_ms
+                for connection in connections:
+                    connection.ping_interval = knobs.ping_interval or self.settings.ping_interval
+                    connection.batch_window = window / 1000
+            await asyncio.sleep(0)
         if closed:
             log.info("flag change ended %d streams of users outside the rollout", closed)
-        for connection in self.hub.connections():
-            knobs = self.flags.knobs(connection.user_id)
-            connection.ping_interval = knobs.ping_interval or self.settings.ping_interval
-            window = knobs.batch_window_ms if knobs.batch_window_ms is not None else self.settings.batch_window_ms
-            connection.batch_window = window / 1000
 
     async def drain(self) -> None:
         """SIGTERM: refuse new streams, send everyone away, wait for them up to the grace."""
@@ -81,6 +111,7 @@ class Services:
             "flags": {"state": health.freshness.value, "source": health.source, "last_refresh": health.last_refresh,
                       "error": health.error, "outages": health.outages},
             "draining": self.hub.draining,
+            "instance": f"{socket.gethostname()}:{os.getpid()}",
         }
         reasons = []
         if broker_problem is not None:

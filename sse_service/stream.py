@@ -102,6 +102,9 @@ class StreamEndpoint:
         reason = "client"
         try:
             try:
+                # A fresh stream starts "now": the store's position before subscribing. If
+                # anything was stored while the subscription became live, it is replayed.
+                start = await s.broker.position() if after is None else None
                 await s.broker.subscribe(connection.user_id)
             except PublishRefused:
                 s.metrics.error("subscribe")
@@ -109,10 +112,15 @@ class StreamEndpoint:
                 reason = "error"
                 return
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-            await send({"type": "http.response.body", "body": self._connected(connection), "more_body": True})
+            await send({"type": "http.response.body", "body": self._connected(connection, start), "more_body": True})
             watcher = asyncio.create_task(_watch_disconnect(receive, connection))
             if after is not None:
                 await self._replay(connection, after, send)
+            elif start is not None:
+                if await s.broker.position() != start:
+                    await self._replay(connection, start, send)
+                else:
+                    connection.last_seq = max(connection.last_seq, start.seq)
             await _write_until_closed(connection, send, s)
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -132,14 +140,18 @@ class StreamEndpoint:
             await _quietly(s.broker.unsubscribe(connection.user_id))
             await _quietly(s.broker.release_lease(connection.user_id, connection.id))
 
-    def _connected(self, connection: Connection) -> bytes:
+    def _connected(self, connection: Connection, start: EventId | None) -> bytes:
+        """`retry` + `connected`. A fresh stream's block carries `id: <start>`, so that
+        any client (native EventSource too) resumes from here even before its first
+        event; a resumed stream's block carries no id, keeping the client's own cursor."""
         data = {
             "connection_id": connection.id,
             "user_id": connection.user_id,
             "server_time": rfc3339(time.time()),
             "ping_interval": connection.ping_interval,
         }
-        return ServerSentEvent(data=json.dumps(data), event="connected", retry=self._s.settings.retry_ms).encode()
+        return ServerSentEvent(data=json.dumps(data), event="connected", retry=self._s.settings.retry_ms,
+                               id=str(start) if start is not None else None).encode()
 
     async def _replay(self, connection: Connection, after: EventId, send: Send) -> None:
         """Everything after `after`, oldest first; live events queued meanwhile are

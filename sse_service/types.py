@@ -8,6 +8,7 @@ from typing import Any
 
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 BROADCAST = None  # the recipient of a broadcast event
+_U64 = 2**64       # both parts of an id are 64-bit, as in Redis stream ids
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -30,7 +31,10 @@ class EventId:
         ms, sep, seq = text.strip().partition("-")
         if not sep or not ms.isdigit() or not seq.isdigit() or len(text) > 42:
             raise ValueError(f"not an event id: {text[:50]!r}")
-        return cls(int(ms), int(seq))
+        value = cls(int(ms), int(seq))
+        if value.ms >= _U64 or value.seq >= _U64:
+            raise ValueError(f"not an event id: {text[:50]!r}")
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ from observability.metrics import Metrics
 
 from .broker.base import Broker
 from .types import Notification
-from .tracing_hooks import DeliveryTracing
+from observability.types import Tracing
 
 
 class NotificationWorker:
-    def __init__(self, broker: Broker, metrics: Metrics, tracing: DeliveryTracing) -> None:
+    def __init__(self, broker: Broker, metrics: Metrics, tracing: Tracing) -> None:
         self._broker = broker
         self._metrics = metrics
         self._tracing = tracing

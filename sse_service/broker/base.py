@@ -48,6 +48,10 @@ class Broker(Protocol):
         """The user's events (own + broadcast) after `after`, oldest first."""
         ...
 
+    async def position(self) -> EventId:
+        """The id of the newest event stored anywhere: "now" as a replay cursor."""
+        ...
+
     async def subscribe(self, user_id: str) -> None:
         """Receive this user's events here; returns once the subscription is live."""
         ...

@@ -93,6 +93,9 @@ class MemoryBroker:
         merged.sort(key=lambda e: e.seq)
         return HistoryPage(merged[:limit], reset)
 
+    async def position(self) -> EventId:
+        return EventId(self._last_ms, self._seq)
+
     async def subscribe(self, user_id: str) -> None:
         return None
 

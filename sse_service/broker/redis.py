@@ -117,6 +117,13 @@ class RedisBroker:
         trace = json.loads(m["x"]) if m.get("x") else None
         return StoredEvent(EventId.parse(m["i"]), user_id, m["e"], m["d"], float(m["c"]), trace)
 
+    async def position(self) -> EventId:
+        try:
+            last_ms, seq = await self._redis.mget(self._p + "lastms", self._p + "seq")
+        except RedisError as exc:
+            raise PublishRefused(f"redis: {exc}") from exc
+        return EventId(int(last_ms or 0), int(seq or 0))
+
     async def subscribe(self, user_id: str) -> None:
         await self._subscriptions.add(self._p + "c:" + user_id)
 
@@ -194,7 +201,11 @@ class _Subscriptions:
         self.problem: str | None = "not connected"
 
     async def start(self) -> None:
-        await self._connect()
+        """Connect if Redis answers; if not, keep trying in the background (not ready meanwhile)."""
+        try:
+            await self._connect()
+        except (RedisError, OSError) as exc:
+            self._lost(exc)
         self._reader = asyncio.create_task(self._read_forever(), name="redis-pubsub-reader")
 
     async def stop(self) -> None:
@@ -241,13 +252,16 @@ class _Subscriptions:
     async def _read_forever(self) -> None:
         delay = 0.1
         while True:
+            if self.problem is not None:
+                await self._reconnect(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             try:
                 assert self._pubsub is not None
                 message = await self._pubsub.get_message(timeout=1.0)
                 delay = 0.1
             except (RedisError, OSError) as exc:
-                await self._recover(exc, delay)
-                delay = min(delay * 2, 5.0)
+                self._lost(exc)
                 continue
             if message is None:
                 continue
@@ -262,16 +276,18 @@ class _Subscriptions:
                 if confirmed is not None and not confirmed.done():
                     confirmed.set_result(None)
 
-    async def _recover(self, exc: BaseException, delay: float) -> None:
-        if self.problem is None:
-            log.warning("redis pub/sub lost (%s); reconnecting", exc)
-            self.problem = f"redis pub/sub disconnected: {exc}"
-            self._broker.fanout_lost()
+    def _lost(self, exc: BaseException) -> None:
+        if self.problem is None or self.problem == "not connected":
+            log.warning("redis pub/sub unavailable (%s); reconnecting in the background", exc)
+        self.problem = f"redis pub/sub disconnected: {exc}"
+        self._broker.fanout_lost()
+
+    async def _reconnect(self, delay: float) -> None:
         await asyncio.sleep(delay)
         try:
             if self._pubsub is not None:
                 await self._pubsub.aclose()
             await self._connect()
-            log.warning("redis pub/sub reconnected")
         except (RedisError, OSError):
-            pass
+            return
+        log.warning("redis pub/sub reconnected")

@@ -6,6 +6,8 @@ import hmac
 
 from quart import Blueprint, Response, request
 
+from observability.openmetrics import render_metrics
+
 from . import error, services
 
 blueprint = Blueprint("health", __name__)
@@ -30,5 +32,10 @@ async def metrics():
         given = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             return error(401, "unauthorized", "metrics need the METRICS_TOKEN bearer token", {"WWW-Authenticate": "Bearer"})
-    body, content_type = s.metrics.exposition()
+    registry = getattr(s.metrics, "registry", None)
+    if registry is not None:
+        # Prometheus asks for OpenMetrics, the format that carries trace-id exemplars.
+        body, content_type = render_metrics(registry, request.headers.get("Accept"))
+    else:
+        body, content_type = s.metrics.exposition()
     return Response(body, content_type=content_type)

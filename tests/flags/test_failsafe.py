@@ -79,6 +79,7 @@ async def test_outage_keeps_last_state_logs_once_and_recovers(tmp_path: Path, ca
         changed = asyncio.Event()
         gate.subscribe(changed.set)
         caplog.set_level(logging.INFO)
+        caplog.set_level(logging.INFO, logger="UnleashClient")  # whatever level the suite gave it
         await gate.start()
         try:
             await asyncio.wait_for(changed.wait(), DEADLINE)
@@ -107,6 +108,7 @@ async def test_outage_keeps_last_state_logs_once_and_recovers(tmp_path: Path, ca
 
 async def test_refused_connections_count_as_one_outage_without_tracebacks(tmp_path: Path, caplog):
     caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="UnleashClient")  # whatever level the suite gave it
     gate, _ = gate_for(closed_port_url(), tmp_path)
     await gate.start()
     try:

@@ -118,3 +118,34 @@ def test_token_and_publish_commands(server: RunningServer) -> None:
     assert [n["data"] for n in inbox["notifications"]] == [{"x": 1}]
     bad = flagstream("publish", "--url", server.url, "--user", "u", "--data", "{oops", env=env)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreadable_flags_file_fails_at_start_with_one_line(tmp_path) -> None:
+    bad = tmp_path / "flags.json"
+    bad.write_text("{not json")
+    result = flagstream("serve", env={"FLAGSTREAM_FLAGS_FILE": str(bad), "FLAGSTREAM_STATE_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "FLAGSTREAM_FLAGS_FILE" in result.stderr
+
+
+def test_without_redis_the_service_starts_unready_and_recovers_when_redis_appears(redis_prefix) -> None:
+    from tests.support.redis_server import free_port, start_redis
+
+    port = free_port()
+    server = start_server({"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+                           "FLAGSTREAM_REDIS_PREFIX": redis_prefix}, wait_ready=False)
+    redis_process = None
+    try:
+        ready = httpx.get(server.url + "/readyz", timeout=5)
+        assert ready.status_code == 503 and ready.json()["broker"]["state"] == "unavailable"
+        redis_process = start_redis(port)
+        deadline = time.monotonic() + 20
+        while httpx.get(server.url + "/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "never became ready after Redis appeared"
+            time.sleep(0.1)
+        assert server.publish({"user_id": "late", "data": 1})
+    finally:
+        server.stop()
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(5)

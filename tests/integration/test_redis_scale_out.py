@@ -75,3 +75,28 @@ async def test_leases_of_a_dead_instance_expire(redis_url: str, redis_prefix: st
     assert (await broker.acquire_lease("dead", "0002", 1, False)).granted
     await client.aclose()
     await broker._redis.aclose()
+
+
+async def test_workers_setting_runs_that_many_instances_on_one_port(redis_url: str, redis_prefix: str) -> None:
+    import asyncio
+
+    from tests.support.server import start_server
+
+    server = await asyncio.to_thread(start_server, {"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": redis_url,
+                                                    "FLAGSTREAM_REDIS_PREFIX": redis_prefix, "FLAGSTREAM_WORKERS": "2"})
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            started = set()
+            deadline = asyncio.get_running_loop().time() + 20
+            while len(started) < 2 and asyncio.get_running_loop().time() < deadline:
+                # a fresh connection each time: the kernel spreads them over the workers that listen
+                async with httpx.AsyncClient(timeout=10) as fresh:
+                    started.add((await fresh.get(f"{server.url}/readyz")).json()["instance"])
+            assert len(started) == 2, "only one worker process answered"
+            headers = {"Authorization": f"Bearer {server.user_token('w')}"}
+            async with open_stream(client, server.url, headers) as stream:
+                await stream.next()
+                ids = await asyncio.to_thread(server.publish, {"user_id": "w", "data": 1})
+                assert (await stream.next()).id == ids[0]
+    finally:
+        assert await asyncio.to_thread(server.stop) == 0

@@ -90,3 +90,16 @@ async def test_malformed_last_event_id_is_422_json(served: Served) -> None:
         r = await client.get(f"{served.url}/v1/stream", headers={**served.auth("x"), "Last-Event-ID": "not-an-id\u00e9".encode("latin-1")})
         assert r.status_code == 422
         assert r.json()["detail"][0]["field"] == "Last-Event-ID"
+
+
+async def test_a_fresh_stream_names_its_starting_point_so_a_client_can_resume_before_any_event(served: Served) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        await served.publish({"user_id": "fresh", "data": "before"})
+        async with open_stream(client, served.url, served.auth("fresh")) as stream:
+            connected = await stream.next()
+            assert connected.event == "connected" and connected.id
+        missed = await served.publish({"user_id": "fresh", "data": "while away"})
+        async with open_stream(client, served.url, {**served.auth("fresh"), "Last-Event-ID": connected.id}) as stream:
+            resumed = await stream.next()
+            assert resumed.event == "connected" and resumed.id == ""     # keeps the client's own cursor
+            assert (await stream.next()).id == missed[0]

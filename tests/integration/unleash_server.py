@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.requirements import require_binary
+
 UNLEASH_VERSION = "7.5.1"
 INSTALL_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flagstream" / "unleash-server"
 PG_DSN = "postgres://postgres@127.0.0.1:5432"
@@ -31,17 +33,6 @@ const unleash = require('unleash-server');
 unleash.start({}).catch((error) => { console.error(error); process.exit(1); });
 """
 STARTUP_TIMEOUT = 120.0
-
-
-def require_binary(name: str, package: str) -> str:
-    """The path of ``name``; skips (fails under CI=true) naming the Debian package."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} not found: install the Debian package {package}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def _install_unleash() -> Path:
@@ -157,6 +148,24 @@ class UnleashServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+    def served_flag(self, flag: str) -> dict | None:
+        """``flag`` as Unleash's client API serves it right now (None: not served)."""
+        response = httpx.get(f"{self.api_url}/client/features", headers={"Authorization": self.client_token}, timeout=5)
+        response.raise_for_status()
+        return next((f for f in response.json()["features"] if f["name"] == flag), None)
+
+    def wait_served(self, flag: str, *, enabled: bool, rollout: int | None = None, timeout: float = 10.0) -> None:
+        """Wait until the client API serves the admin change: Unleash publishes changes with a delay."""
+        deadline = time.monotonic() + timeout
+        while True:
+            served = self.served_flag(flag)
+            if served is not None and served["enabled"] == enabled and (rollout is None or any(
+                    s["parameters"].get("rollout") == str(rollout) for s in served["strategies"])):
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"Unleash did not serve {flag} enabled={enabled} rollout={rollout} within {timeout} s")
+            time.sleep(0.02)
 
     @property
     def running(self) -> bool:

@@ -29,22 +29,35 @@ def free_port() -> int:
 
 @contextmanager
 def redis_url() -> Iterator[str]:
+    """The machine's Redis if it answers, else a private one."""
     default = "redis://127.0.0.1:6379/0"
     if _answers(default):
         yield default
         return
+    with private_redis(free_port()) as url:
+        yield url
+
+
+def start_redis(port: int) -> subprocess.Popen[bytes]:
     binary = require_binary("redis-server", "redis-server")
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--save", "", "--appendonly", "no"],
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while not _answers(url):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.05)
+    return process
+
+
+@contextmanager
+def private_redis(port: int) -> Iterator[str]:
+    """A redis-server of the test's own, which the test may stop and start."""
+    process = start_redis(port)
     try:
-        deadline = time.monotonic() + 10
-        while not _answers(url):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield url
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
         process.wait(5)

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // The client lives in sse_service/static (served as-is); resolve its bare
+    // "react" import to this package's copy so hook and tests share one React.
+    dedupe: ['react', 'react-dom'],
+  },
+  test: {
+    include: ['test/**/*.test.js'],
+    environment: 'node',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // The real-server tests start `flagstream serve` processes; keep the 2-core
+    // machine calm by running test files one after another.
+    fileParallelism: false,
+  },
+});

@@ -1,0 +1,348 @@
+"""The rollout state machine: checks gates, promotes, holds, and rolls back.
+
+pending → progressing ⇄ paused / awaiting_approval → rolled_back / completed.
+
+Every change is read-change-write under the store's ``state`` lock and recorded in the
+audit log, so a CLI command and a running controller can act on the same rollout.
+Pausing stops promotion, never protection: a paused rollout still rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from flags.types import FlagAdmin
+from observability.rollout_metrics import NoopRolloutMetrics, RolloutMetrics
+
+from .gates import check, custom_queries
+from .store import StateStore, held
+from .types import (
+    ACTIVE_PHASES,
+    PHASE_CODES,
+    CheckResult,
+    Clock,
+    ControllerState,
+    GateReading,
+    LockHeld,
+    MetricSource,
+    Phase,
+    Plan,
+    RollbackMode,
+    RolloutError,
+    Transition,
+    Verdict,
+)
+
+log = logging.getLogger("flagstream.rollout")
+
+CONTROLLER = "controller"
+
+
+class RolloutController:
+    """Drives one flag through one plan.
+
+    Example::
+
+        controller = RolloutController(plan, store, admin, source, clock=SystemClock())
+        await controller.start(actor="alice")
+        await controller.tick()            # one round: check gates if due, then decide
+        await controller.run(stop_event)   # what `rollout watch` does
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        store: StateStore,
+        admin: FlagAdmin | None,
+        source: MetricSource | None,
+        *,
+        clock: Clock,
+        metrics: RolloutMetrics | None = None,
+        on_transition: Callable[[Transition], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.store = store
+        self._admin = admin
+        self._source = source
+        self.clock = clock
+        self.metrics = metrics if metrics is not None else NoopRolloutMetrics()
+        self._on_transition = on_transition
+
+    @property
+    def admin(self) -> FlagAdmin:
+        if self._admin is None:
+            raise RolloutError("this command changes the flag: give --flags-file or --unleash-url")
+        return self._admin
+
+    @property
+    def source(self) -> MetricSource:
+        if self._source is None:
+            raise RolloutError("this command reads metrics: give --metrics-url or --prometheus-url")
+        return self._source
+
+    # -- reading ---------------------------------------------------------------
+
+    async def state(self) -> ControllerState:
+        state = await self.store.load()
+        if state is None:
+            return ControllerState(flag=self.plan.flag)
+        if state.flag != self.plan.flag:
+            raise RolloutError(f"{self.store.where} holds the rollout of {state.flag!r}, but the plan is for {self.plan.flag!r}")
+        if state.step >= len(self.plan.steps):
+            raise RolloutError(f"{self.store.where} is at step {state.step + 1}, but the plan has {len(self.plan.steps)} steps")
+        return state
+
+    def percentage(self, state: ControllerState) -> int:
+        return self.plan.steps[state.step].percentage if state.step >= 0 else 0
+
+    def step_name(self, index: int) -> str | None:
+        return self.plan.steps[index].name if index >= 0 else None
+
+    # -- commands --------------------------------------------------------------
+
+    async def start(self, actor: str, step_name: str | None = None) -> ControllerState:
+        async with held(self.store):
+            state = await self.state()
+            if state.phase not in (Phase.PENDING, Phase.ROLLED_BACK):
+                raise RolloutError(f"cannot start: the rollout is {state.phase.value} (start works when pending or rolled_back)")
+            index = self.plan.step_index(step_name) if step_name else 0
+            await self._apply_step(index)
+            return await self._move(state, actor, "start", Phase.PROGRESSING, index, f"started at step {self.plan.steps[index].name}")
+
+    async def advance(self, actor: str, force: bool = False) -> ControllerState:
+        async with held(self.store):
+            state = await self.state()
+            self._require(state, ACTIVE_PHASES, "advance")
+            failing = [r for r in state.last_check if r.verdict is Verdict.FAIL]
+            if (failing or state.consecutive_failures) and not force:
+                names = ", ".join(r.gate for r in failing) or "the last check"
+                raise RolloutError(f"refusing to advance: {names} failing; use --force to advance anyway")
+            reason = "manual advance" + (" (forced past failing gates)" if failing else "")
+            return await self._promote(state, actor, reason)
+
+    async def pause(self, actor: str, reason: str = "") -> ControllerState:
+        async with held(self.store):
+            state = await self.state()
+            self._require(state, {Phase.PROGRESSING, Phase.AWAITING_APPROVAL}, "pause")
+            return await self._move(state, actor, "pause", Phase.PAUSED, state.step, reason or "paused by hand")
+
+    async def resume(self, actor: str) -> ControllerState:
+        async with held(self.store):
+            state = await self.state()
+            self._require(state, {Phase.PAUSED}, "resume")
+            return await self._move(state, actor, "resume", Phase.PROGRESSING, state.step, "resumed")
+
+    async def approve(self, actor: str) -> ControllerState:
+        async with held(self.store):
+            state = await self.state()
+            self._require(state, {Phase.AWAITING_APPROVAL}, "approve")
+            index = state.step + 1
+            await self._apply_step(index)
+            return await self._move(state, actor, "approve", Phase.PROGRESSING, index, f"approved entering {self.plan.steps[index].name}")
+
+    async def rollback(self, actor: str, reason: str = "") -> ControllerState:
+        async with held(self.store):
+            state = await self.state()
+            self._require(state, ACTIVE_PHASES | {Phase.COMPLETED}, "roll back")
+            return await self._roll_back(state, actor, reason or "rolled back by hand", state.last_check)
+
+    # -- the automatic round ------------------------------------------------------
+
+    async def tick(self) -> ControllerState:
+        """Check the gates if a check is due, then promote, hold or roll back."""
+        before = await self.state()
+        if not self._check_due(before):
+            return before
+        # Measure outside the state lock: a slow Prometheus must not hold up a human's command.
+        sample = await self.source.sample(self.plan.steps[before.step].interval, custom_queries(self.plan))
+        async with held(self.store):
+            state = await self.state()
+            if not self._check_due(state) or (state.phase, state.step) != (before.phase, before.step):
+                return state   # someone acted while we measured; this window judged another audience
+            now = self.clock.now()
+            step = self.plan.steps[state.step]
+            result = check(self.plan, state.step, now, sample)
+            await self._record_check(result)
+            failures = {
+                Verdict.FAIL: state.consecutive_failures + 1,
+                Verdict.PASS: 0,
+                Verdict.NO_DATA: state.consecutive_failures,
+            }[result.verdict]
+            state = replace(
+                state,
+                last_check=result.readings,
+                last_check_at=now,
+                consecutive_failures=failures,
+                next_check_at=now + step.interval,
+                message=_describe(result, failures, self.plan),
+            )
+            if failures >= self.plan.failure_limit:
+                failing = [r for r in result.readings if r.verdict is Verdict.FAIL]
+                reason = f"{failures} consecutive failed checks: " + "; ".join(_reading_text(r) for r in failing)
+                return await self._roll_back(state, CONTROLLER, reason, result.readings)
+            baked = now - state.step_since >= step.bake_time
+            if state.phase is Phase.PROGRESSING and result.verdict is Verdict.PASS and baked:
+                return await self._promote(state, CONTROLLER, f"baked {_duration(now - state.step_since)} with every gate passing")
+            await self.store.save(state)
+            return state
+
+    def _check_due(self, state: ControllerState) -> bool:
+        if state.phase not in ACTIVE_PHASES:
+            return False
+        return state.next_check_at is None or self.clock.now() >= state.next_check_at
+
+    async def run(self, stop: asyncio.Event, lease_expiry: float = 30.0) -> None:
+        """Tick until ``stop`` is set, holding the controller lease so no other controller acts."""
+        lease = self.store.lease("controller", lease_expiry)
+        await lease.acquire(wait=0)
+        try:
+            await self.source.start()
+            current = await self.state()
+            self.metrics.phase_changed(self.plan.flag, PHASE_CODES[current.phase], self.percentage(current))
+            log.info("watching %s (state %s): %s", self.plan.flag, self.store.where, current.phase.value)
+            while not stop.is_set():
+                await lease.renew()
+                try:
+                    state = await self.tick()
+                except LockHeld:
+                    raise
+                except RolloutError as exc:
+                    # A flag backend or metric source hiccup: keep the lease and try again next round.
+                    log.warning("rollout round failed: %s", exc)
+                    state = None
+                await self._sleep_until_due(state, stop, lease_expiry / 3)
+        finally:
+            await lease.release()
+
+    async def _sleep_until_due(self, state: ControllerState | None, stop: asyncio.Event, longest: float) -> None:
+        due = state.next_check_at if state is not None and state.next_check_at is not None else self.clock.now() + longest
+        delay = min(max(due - self.clock.now(), 0.05), longest)
+        stopper = asyncio.create_task(stop.wait())
+        sleeper = asyncio.create_task(self.clock.sleep(delay))
+        await asyncio.wait({stopper, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopper, sleeper):
+            task.cancel()
+
+    # -- moves -----------------------------------------------------------------
+
+    def _require(self, state: ControllerState, phases: set[Phase] | frozenset[Phase], verb: str) -> None:
+        if state.phase not in phases:
+            allowed = ", ".join(sorted(p.value for p in phases))
+            raise RolloutError(f"cannot {verb}: the rollout is {state.phase.value} (allowed when {allowed})")
+
+    async def _promote(self, state: ControllerState, actor: str, reason: str) -> ControllerState:
+        index = state.step + 1
+        if index >= len(self.plan.steps):
+            return await self._move(state, actor, "complete", Phase.COMPLETED, state.step, reason, gates=state.last_check)
+        target = self.plan.steps[index]
+        if target.requires_approval and actor == CONTROLLER:
+            return await self._move(
+                state, actor, "await_approval", Phase.AWAITING_APPROVAL, state.step,
+                f"{reason}; {target.name} needs approval (flagstream rollout approve)",
+                gates=state.last_check,
+            )
+        await self._apply_step(index)
+        return await self._move(state, actor, "advance", Phase.PROGRESSING, index, reason, gates=state.last_check)
+
+    async def _roll_back(
+        self, state: ControllerState, actor: str, reason: str, gates: tuple[GateReading, ...]
+    ) -> ControllerState:
+        if self.plan.rollback is RollbackMode.PREVIOUS and state.step > 0:
+            index = state.step - 1
+            await self._apply_step(index)
+        else:
+            index = -1
+            await self._call_admin("disable the flag", self.admin.disable())
+        return await self._move(state, actor, "rollback", Phase.ROLLED_BACK, index, reason, gates=gates)
+
+    async def _apply_step(self, index: int) -> None:
+        step = self.plan.steps[index]
+        await self._call_admin("set the allowlist", self.admin.set_allowlist(list(step.allowlist)))
+        await self._call_admin("set the rollout percentage", self.admin.set_rollout(step.percentage))
+        await self._call_admin("enable the flag", self.admin.enable())
+
+    async def _call_admin(self, what: str, awaitable: object) -> None:
+        try:
+            await awaitable  # type: ignore[misc]
+        except RolloutError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — FlagAdmin names no error type; any backend's failure is one line
+            raise RolloutError(f"flag admin could not {what}: {exc}") from None
+
+    async def _move(
+        self,
+        state: ControllerState,
+        actor: str,
+        action: str,
+        phase: Phase,
+        step: int,
+        reason: str,
+        *,
+        gates: tuple[GateReading, ...] = (),
+    ) -> ControllerState:
+        now = self.clock.now()
+        # A new audience starts a new bake and a new failure count; pausing or waiting does not.
+        new_audience = step != state.step or action == "start"
+        new = replace(
+            state,
+            phase=phase,
+            step=step,
+            phase_since=now,
+            step_since=now if new_audience else state.step_since,
+            consecutive_failures=0 if new_audience else state.consecutive_failures,
+            next_check_at=now + self.plan.steps[step].interval if phase in ACTIVE_PHASES else None,
+            message=reason,
+        )
+        transition = Transition(
+            time=now,
+            actor=actor,
+            action=action,
+            from_phase=state.phase.value,
+            to_phase=phase.value,
+            from_step=self.step_name(state.step),
+            to_step=self.step_name(step),
+            percentage=self.percentage(new),
+            reason=reason,
+            gates=gates,
+        )
+        await self.store.save(new)
+        await self.store.append_transition(transition)
+        self.metrics.phase_changed(self.plan.flag, PHASE_CODES[phase], transition.percentage)
+        self.metrics.transition(self.plan.flag, action)
+        log.info("rollout %s: %s → %s by %s: %s", self.plan.flag, state.phase.value, phase.value, actor, reason)
+        if self._on_transition is not None:
+            self._on_transition(transition)
+        return new
+
+    async def _record_check(self, result: CheckResult) -> None:
+        await self.store.append_check(result)
+        for reading in result.readings:
+            passed = None if reading.verdict is Verdict.NO_DATA else reading.verdict is Verdict.PASS
+            self.metrics.gate_checked(self.plan.flag, reading.gate, reading.value, passed)
+
+
+def _reading_text(reading: GateReading) -> str:
+    value = "no data" if reading.value is None else f"{reading.value:.4g}"
+    return f"{reading.gate} = {value} (want {reading.threshold})"
+
+
+def _describe(result: CheckResult, failures: int, plan: Plan) -> str:
+    if result.verdict is Verdict.FAIL:
+        failing = "; ".join(_reading_text(r) for r in result.readings if r.verdict is Verdict.FAIL)
+        return f"failing ({failures}/{plan.failure_limit}): {failing}"
+    if result.verdict is Verdict.NO_DATA:
+        delivered = result.sample.delivered if result.sample is not None else 0
+        return f"holding: too little traffic ({delivered:g} events delivered, need {plan.min_traffic})"
+    return "all gates passing"
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

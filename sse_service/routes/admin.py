@@ -1,0 +1,228 @@
+"""Admin views of one instance: `/v1/admin/stats` (JSON) and the live `/dashboard`.
+
+The dashboard takes the admin token once (`?access_token=`), answers with an HttpOnly,
+SameSite=Strict session cookie and a redirect that drops the token from the address bar;
+its page then follows `/dashboard/stream`, an SSE feed of the same stats every second.
+Numbers are this instance's own (behind a load balancer, each page shows one instance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from quart import Blueprint, Quart, Response, current_app, redirect, request
+
+from ..auth import AuthError
+from ..hub import rfc3339
+from ..services import Services
+from ..sse import ServerSentEvent
+from ..stats import RollingStats
+from . import authenticate, error, services
+
+blueprint = Blueprint("admin", __name__)
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+SESSION_COOKIE = "flagstream_dashboard"
+SESSION_SECONDS = 12 * 3600
+PUSH_INTERVAL = 1.0
+TOP_USERS = 10
+DASHBOARD_HEADERS = {
+    # Everything is served by this instance: no CDN, no inline script.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+RolloutStatus = Callable[[], Mapping[str, Any] | None]
+
+
+class AdminViews:
+    """What the admin routes read, kept on the app (built by :func:`install_admin`)."""
+
+    def __init__(self, stats: RollingStats, session_key: bytes, rollout_status: RolloutStatus | None) -> None:
+        self.stats = stats
+        self.sessions = URLSafeTimedSerializer(session_key, salt="flagstream-dashboard")
+        self.rollout_status = rollout_status
+        self.sampler: asyncio.Task[None] | None = None
+
+
+def install_admin(app: Quart, stats: RollingStats, *, rollout_status: RolloutStatus | None = None) -> None:
+    """Register the admin routes and the once-a-second stats sampler on ``app``.
+
+    ``rollout_status`` may return ``{"phase": ..., "percentage": ...}`` from the rollout
+    controller's store; without it the page shows the share of users the flag lets in.
+    """
+    services_ = app.extensions["flagstream"]
+    views = AdminViews(stats, _session_key(services_), rollout_status)
+    app.extensions["flagstream.admin"] = views
+    app.register_blueprint(blueprint)
+
+    async def start_sampler() -> None:
+        views.sampler = asyncio.create_task(_sample_every_second(stats), name="stats-sampler")
+
+    async def stop_sampler() -> None:
+        if views.sampler is not None:
+            views.sampler.cancel()
+            await asyncio.gather(views.sampler, return_exceptions=True)
+
+    app.before_serving(start_sampler)
+    app.after_serving(stop_sampler)
+
+
+def _session_key(s: Services) -> bytes:
+    """Derived from the admin credentials, so that every instance accepts every instance's cookie."""
+    settings = s.settings
+    material = "\0".join((settings.admin_token, settings.jwt_secret, settings.jwt_public_key, settings.jwks_url))
+    if not material.strip("\0"):
+        return os.urandom(32)
+    return hashlib.sha256(b"flagstream-dashboard-session\0" + material.encode()).digest()
+
+
+async def _sample_every_second(stats: RollingStats) -> None:
+    while True:
+        stats.sample()
+        await asyncio.sleep(PUSH_INTERVAL - time.time() % PUSH_INTERVAL)
+
+
+def views() -> AdminViews:
+    return current_app.extensions["flagstream.admin"]
+
+
+# -- routes ------------------------------------------------------------------------------
+@blueprint.get("/v1/admin/stats")
+async def admin_stats():
+    authenticate("admin")
+    return stats_document(services(), views())
+
+
+@blueprint.get("/dashboard")
+async def dashboard():
+    token = request.args.get("access_token")
+    if token is not None:
+        try:
+            identity = services().verifier.admin(token)
+        except AuthError as exc:
+            return error(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
+        response = redirect("/dashboard", 303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            views().sessions.dumps(identity.subject),
+            max_age=SESSION_SECONDS,
+            path="/dashboard",
+            httponly=True,
+            samesite="Strict",
+            secure=request.scheme == "https",
+        )
+        return response
+    if not _admin_session():
+        return error(401, "unauthorized", "open /dashboard?access_token=<admin token> first", {"WWW-Authenticate": "Bearer"})
+    page = (STATIC / "dashboard.html").read_bytes()
+    return Response(page, content_type="text/html; charset=utf-8", headers=DASHBOARD_HEADERS)
+
+
+@blueprint.get("/dashboard/stream")
+async def dashboard_stream():
+    if not _admin_session():
+        return error(401, "unauthorized", "no dashboard session", {"WWW-Authenticate": "Bearer"})
+    s, v = services(), views()
+    response = Response(
+        _pushes(s, v),
+        content_type="text/event-stream; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    response.timeout = None  # Quart would otherwise end the feed after 60 s
+    return response
+
+
+def _admin_session() -> bool:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            views().sessions.loads(cookie, max_age=SESSION_SECONDS)
+            return True
+        except BadSignature:
+            return False
+    try:
+        authenticate("admin")
+    except Exception:
+        return False
+    return True
+
+
+async def _pushes(s: Services, v: AdminViews) -> AsyncIterator[bytes]:
+    document = stats_document(s, v)
+    document["series"] = v.stats.series()
+    yield ServerSentEvent(data=json.dumps(document), event="stats", retry=2000).encode()
+    while not s.hub.draining:
+        await asyncio.sleep(PUSH_INTERVAL - time.time() % PUSH_INTERVAL + 0.05)
+        document = stats_document(s, v)
+        document["series"] = v.stats.series(3)
+        yield ServerSentEvent(data=json.dumps(document), event="stats").encode()
+
+
+# -- the document ------------------------------------------------------------------------
+def stats_document(s: Services, v: AdminViews) -> dict[str, Any]:
+    summary = v.stats.summary()
+    snapshot = s.hub.snapshot()
+    health = s.flags.health()
+    evaluations = summary.evaluations
+    decided = evaluations.get("enabled", 0) + evaluations.get("disabled", 0)
+    rollout: dict[str, Any] = {
+        "flag": s.settings.rollout_flag,
+        "enabled_share": round(evaluations.get("enabled", 0) / decided, 4) if decided else None,
+        "phase": None,
+        "percentage": None,
+    }
+    if v.rollout_status is not None:
+        rollout.update(v.rollout_status() or {})
+    now = time.time()
+    return {
+        "instance": {
+            "started_at": rfc3339(s.started_at),
+            "uptime_seconds": round(now - s.started_at),
+            "broker": s.broker.name,
+            "draining": s.hub.draining,
+        },
+        "server_time": rfc3339(now),
+        "window_seconds": summary.window_seconds,
+        "rate_seconds": summary.rate_seconds,
+        "connections": snapshot.connections,
+        "connections_limit": s.settings.max_connections,
+        "users": snapshot.users,
+        "users_by_connection_count": snapshot.users_by_connection_count,
+        "top_users": s.hub.top_users(TOP_USERS),
+        "delivered_per_second": round(summary.delivered_per_second, 2),
+        "published_per_second": round(summary.published_per_second, 2),
+        "delivered": summary.delivered,
+        "published": summary.published,
+        "replayed": summary.replayed,
+        "latency_ms": summary.latency_ms,
+        "errors": {
+            "total": summary.error_total,
+            "per_second": round(summary.errors_per_second, 3),
+            "by_stage": summary.errors,
+        },
+        "connections_opened": summary.opened,
+        "connections_closed": summary.closed,
+        "connections_rejected": summary.rejected,
+        "slow_consumer_disconnects": summary.closed.get("overflow", 0),
+        "process": v.stats.process(),
+        "flags": {
+            "flag": s.settings.rollout_flag,
+            "state": health.freshness.value,
+            "source": health.source,
+            "last_refresh": rfc3339(health.last_refresh) if health.last_refresh else None,
+            "error": health.error,
+            "outages": health.outages,
+            "evaluations": evaluations,
+        },
+        "rollout": rollout,
+    }

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+from sse_service.config import ConfigError, Settings, load_settings
+
+
+def test_defaults_run_the_embedded_mode() -> None:
+    s = load_settings(env={})
+    assert (s.broker, s.max_connections_per_user, s.user_limit_policy, s.rollout_flag) == ("memory", 5, "reject", "sse-delivery")
+    assert s.ping_interval == 30 and s.flags_refresh_interval == 5 and s.max_batch == 1000
+
+
+def test_env_overrides_file_and_flags_override_env(tmp_path) -> None:
+    config = tmp_path / "f.toml"
+    config.write_text("[flagstream]\nport = 9000\nping_interval = 10\nbroker = 'redis'\n")
+    s = load_settings(config, env={"FLAGSTREAM_PORT": "9100"}, overrides={"ping_interval": 2.5})
+    assert (s.port, s.ping_interval, s.broker) == (9100, 2.5, "redis")
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"FLAGSTREAM_PORT": "x"}, "FLAGSTREAM_PORT"),
+    ({"FLAGSTREAM_PORT": "70000"}, "FLAGSTREAM_PORT"),
+    ({"FLAGSTREAM_USER_LIMIT_POLICY": "drop"}, "FLAGSTREAM_USER_LIMIT_POLICY"),
+    ({"FLAGSTREAM_DEV_MODE": "maybe"}, "FLAGSTREAM_DEV_MODE"),
+    ({"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": "http://x"}, "FLAGSTREAM_REDIS_URL"),
+    ({"FLAGSTREAM_WORKERS": "4"}, "FLAGSTREAM_WORKERS"),
+    ({"FLAGSTREAM_BATCH_WINDOW_MS": "5000"}, "FLAGSTREAM_BATCH_WINDOW_MS"),
+])
+def test_invalid_values_name_the_setting(env, name) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env=env)
+
+
+def test_unknown_file_keys_are_refused(tmp_path) -> None:
+    config = tmp_path / "f.toml"
+    config.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="FLAGSTREAM_PROT: unknown setting"):
+        load_settings(config, env={})
+
+
+def test_every_api_setting_exists() -> None:
+    names = {f.upper() for f in Settings.__dataclass_fields__}
+    for required in ("HOST", "PORT", "JWT_SECRET", "PUBLISH_TOKEN", "ADMIN_TOKEN", "BROKER", "REDIS_URL",
+                     "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_USER", "USER_LIMIT_POLICY", "PING_INTERVAL",
+                     "QUEUE_SIZE", "BATCH_WINDOW_MS", "HISTORY_SIZE", "HISTORY_TTL", "MAX_PAYLOAD_BYTES",
+                     "FLAGS_FILE", "UNLEASH_URL", "UNLEASH_API_TOKEN", "UNLEASH_APP_NAME", "ROLLOUT_FLAG",
+                     "SHUTDOWN_GRACE", "MAX_BATCH", "FLAGS_REFRESH_INTERVAL", "METRICS_TOKEN"):
+        assert required in names
