@@ -13,12 +13,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789"
 PUBLISH_TOKEN = "bench-publish-token"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,32 @@ def flagstream(extra_env: dict[str, str] | None = None, workdir: str | None = No
 
 
 @contextlib.contextmanager
-def memory_target(metrics: bool = True) -> Iterator[Target]:
+def memory_target(metrics: bool = True, tracing: bool = False) -> Iterator[Target]:
     env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false"}
-    with flagstream(env) as (url, process):
-        label = "one instance, memory broker" + ("" if metrics else ", metrics off (NoopMetrics)")
+    with contextlib.ExitStack() as stack:
+        if tracing:
+            env.update(stack.enter_context(otlp_sink()))
+        url, process = stack.enter_context(flagstream(env))
+        label = "one instance, memory broker" + ("" if metrics else ", metrics off (NoopMetrics)") + \
+            (", tracing on (every span exported over OTLP/HTTP)" if tracing else "")
         yield Target(url, (process.pid,), label)
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[dict[str, str]]:
+    """A local OTLP/HTTP endpoint, and the OTEL_* settings that make the service export to it."""
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-m", "benchmarks.otlp_sink", str(port)], cwd=str(ROOT))
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.05)
+        yield {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_TRACES_SAMPLER": "always_on"}
+    finally:
+        sink.terminate()
+        sink.wait(5)
 
 
 def redis_available() -> bool:

@@ -70,6 +70,7 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
     targets = {
         "memory": lambda: memory_target(metrics=True),
         "memory-nometrics": lambda: memory_target(metrics=False),
+        "memory-traced": lambda: memory_target(metrics=True, tracing=True),
         "redis-haproxy": redis_haproxy_target,
     }
     print(f"== {run.name}", file=sys.stderr, flush=True)
@@ -78,6 +79,8 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
             command = [sys.executable, "-m", "sse_service.cli", "loadtest", *(run.quick if args.quick else run.full),
                        "--url", target.url, "--jwt-secret", JWT_SECRET, "--publish-token", PUBLISH_TOKEN,
                        "-w", args.workers, "--json", "--no-progress"]
+            if len(target.pids) == 1:
+                command += ["--server-pid", str(target.pids[0])]
             with profiling(run, target.pids[0], args.profile):
                 started = time.time()
                 result = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)

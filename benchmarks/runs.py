@@ -21,6 +21,9 @@ RUNS = (
     Run("broadcast-1k", "memory",
         ("broadcast", "-c", "1000", "--count", "2000", "--broadcast-rate", "100000", "--batch", "500"),
         ("broadcast", "-c", "100", "--count", "1000", "--broadcast-rate", "100000", "--batch", "500"), profile=True),
+    Run("broadcast-1k-traced", "memory-traced",
+        ("broadcast", "-c", "1000", "--count", "2000", "--broadcast-rate", "100000", "--batch", "500"),
+        ("broadcast", "-c", "100", "--count", "1000", "--broadcast-rate", "100000", "--batch", "500")),
     Run("broadcast-1k-metrics-off", "memory-nometrics",
         ("broadcast", "-c", "1000", "--count", "2000", "--broadcast-rate", "100000", "--batch", "500"),
         ("broadcast", "-c", "100", "--count", "1000", "--broadcast-rate", "100000", "--batch", "500")),
@@ -104,7 +107,9 @@ def _storm(r: Reports) -> tuple[str, bool | None]:
 
 
 def _overhead(r: Reports) -> tuple[str, bool | None]:
-    on, off = _get(r, "broadcast-1k"), _get(r, "broadcast-1k-metrics-off")
+    # Flags are checked per connect and per flag change, never per delivery: the delivery
+    # path's observability is metrics and tracing, both on here against both off.
+    on, off = _get(r, "broadcast-1k-traced"), _get(r, "broadcast-1k-metrics-off")
     if on is None or off is None:
         return "not run", None
     throughput_cost = 1 - on["deliveries_per_second"] / off["deliveries_per_second"]
@@ -126,5 +131,5 @@ BUDGETS = (
     Budget("1,000 streams × 10 events/s: p99 publish→receive ≤ 25 ms", "notify-1k-x10", _latency("notify-1k-x10", 25)),
     Budget("20,000 per-user publishes/s sustained (batch API), p99 ≤ 50 ms", "notify-20k", _latency("notify-20k", 50, 20_000)),
     Budget("storm of 5,000 reconnecting clients: only 429/503 + Retry-After, nothing lost", "storm-5k", _storm),
-    Budget("flags + metrics + tracing ≤ 10 % of delivery throughput", "broadcast-1k-metrics-off", _overhead),
+    Budget("flags + metrics + tracing ≤ 10 % of delivery throughput (metrics + tracing on vs off)", "broadcast-1k-metrics-off", _overhead),
 )

@@ -48,6 +48,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--storm-rounds", type=int, default=1, help="storm: how many times every stream reconnects at once")
     p.add_argument("--drain-timeout", type=float, default=15.0, help="seconds to wait for the last deliveries")
     p.add_argument("--user-prefix", help="user ids are PREFIX0, PREFIX1, … (default: a fresh random prefix)")
+    p.add_argument("--server-pid", type=int, help="read the server's CPU and memory from /proc/PID instead of /metrics")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(handler=run_command)
@@ -103,13 +104,15 @@ def build_plan(args: argparse.Namespace) -> LoadPlan:
         raise UsageError("--workers: at most 64")
     if args.scenario != "idle" and not args.publish_token:
         raise UsageError(f"{args.scenario} publishes: give --publish-token (or FLAGSTREAM_PUBLISH_TOKEN)")
+    if args.server_pid is not None and not os.path.exists(f"/proc/{args.server_pid}/stat"):
+        raise UsageError(f"--server-pid: no process {args.server_pid} on this machine")
     tokens = _tokens(args)
     return LoadPlan(
         url=url, scenario=args.scenario, connections=args.connections, workers=args.workers,
         duration=args.duration, count=args.count, rate=args.rate, broadcast_rate=args.broadcast_rate,
         batch=args.batch, publishers=args.publishers, publish_interval=args.publish_interval, connect_concurrency=args.connect_concurrency,
         storm_rounds=args.storm_rounds, publish_token=args.publish_token or "", tokens=tokens,
-        drain_timeout=args.drain_timeout, json_output=args.json, progress=not args.no_progress,
+        drain_timeout=args.drain_timeout, server_pid=args.server_pid, json_output=args.json, progress=not args.no_progress,
     )
 
 

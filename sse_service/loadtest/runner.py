@@ -69,7 +69,7 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
     notes: list[str] = []
     try:
         async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=plan.publishers + 4)) as http:
-            before = await sample_server(http, plan.url)
+            before = await sample_server(http, plan.url, plan.server_pid)
             shares = [list(plan.tokens[i::pool.count]) for i in range(pool.count)]
             progress.phase("connect", plan.connections, pool.connected)
             opened = await pool.ask([("open", share, plan.connect_concurrency, connect_timeout) for share in shares],
@@ -78,10 +78,10 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
             connected = sum(o[1] for o in opened)
             first, last = min(o[2] for o in opened), max(o[3] for o in opened)
             await asyncio.sleep(SETTLE)
-            settled = await sample_server(http, plan.url)
+            settled = await sample_server(http, plan.url, plan.server_pid)
             publisher = Publisher(http, plan.url, plan.publish_token, plan.batch, plan.publish_interval)
             users = [user for user, _ in plan.tokens]
-            load_start = await sample_server(http, plan.url)
+            load_start = await sample_server(http, plan.url, plan.server_pid)
             started = time.monotonic()
             await _load(plan, pool, publisher, users, progress, notes)
             publish_seconds = time.monotonic() - started
@@ -89,7 +89,7 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
             progress.phase("drain", expected, pool.received)
             await _until(lambda: pool.received() >= expected, plan.drain_timeout)
             progress.done()
-            load_end = await sample_server(http, plan.url)
+            load_end = await sample_server(http, plan.url, plan.server_pid)
             delivery_seconds = time.monotonic() - started
         results: list[WorkerResult] = await pool.ask([("finish",)] * pool.count, 60)
     finally:

@@ -27,6 +27,7 @@ class LoadPlan:
     publish_token: str
     tokens: tuple[tuple[str, str], ...]   # (user_id, token) per stream
     drain_timeout: float = 15.0
+    server_pid: int | None = None        # read CPU and RSS from /proc instead of /metrics
     json_output: bool = False
     progress: bool = True
 

@@ -49,3 +49,9 @@ def test_an_unreachable_server_is_one_line_and_exit_1() -> None:
     result = loadtest("idle", "--url", f"http://127.0.0.1:{free_port()}", *BASE)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "cannot reach" in result.stderr
+
+
+def test_a_server_pid_that_does_not_exist_is_refused() -> None:
+    result = loadtest("idle", "--server-pid", "999999999", *BASE, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "flagstream loadtest: --server-pid: no process 999999999 on this machine"

@@ -61,8 +61,10 @@ def test_notify_delivers_every_accepted_notification_with_latencies(target: Runn
 
 
 def test_broadcast_reaches_every_stream(target: RunningServer) -> None:
-    report, _ = run_loadtest(target, "broadcast", "--count", "20", "--broadcast-rate", "50")
+    report, _ = run_loadtest(target, "broadcast", "--count", "20", "--broadcast-rate", "50",
+                             "--server-pid", str(target.process.pid))
     assert_clean(report)
+    assert report["server_cpu_us_per_delivery"] is not None and report["server_rss_after_mib"] > 0
     assert report["published"] == 20 and report["delivered"] == 20 * 30
 
 
