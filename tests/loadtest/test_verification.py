@@ -54,3 +54,28 @@ def test_losses_on_streams_that_reconnected_without_any_id_are_counted_apart() -
     assert (v.lost, v.lost_unanchored, v.ok) == (1, 2, False)
     v = verify([quiet], Accepted(per_user={"q": [0, 1, 2, 3]}), expect_broadcasts=False)
     assert (v.lost, v.lost_unanchored, v.ok) == (0, 2, True)
+
+
+def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> None:
+    import asyncio
+    import json
+
+    from sse_service.loadtest.stream_slot import StreamProtocol, StreamSlot, WorkerTotals
+    from sse_service.sse import ServerSentEvent
+
+    def ours(seq: int, n: int) -> bytes:
+        return ServerSentEvent(data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"5-{seq}").encode()
+
+    async def feed(chunks: list[bytes]) -> StreamSlot:
+        slot = StreamSlot("u", "t", "127.0.0.1", 1, WorkerTotals(), asyncio.Semaphore(1), lambda s: None)
+        protocol = StreamProtocol(slot, b"", None)  # type: ignore[arg-type]
+        for chunk in chunks:
+            protocol._body(chunk)
+        return slot
+
+    ping = ServerSentEvent(data="{}", event="ping").encode()
+    fast = asyncio.run(feed([ours(1, 0) + ours(2, 1) + ours(3, 2)]))
+    mixed = asyncio.run(feed([ours(1, 0) + ping + ours(2, 1)[:10], ours(2, 1)[10:] + ours(3, 2)]))
+    for slot in (fast, mixed):
+        assert list(slot.tally.user_ns) == [0, 1, 2]
+        assert slot.last_event_id == "5-3" and slot.totals.received == 3 and slot.tally.out_of_order_ids == 0
