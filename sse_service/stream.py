@@ -194,9 +194,11 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
             for item in items:
                 if item.__class__ is bytes:
                     chunks.append(item)               # type: ignore[arg-type]
-                elif item.seq > last:                 # type: ignore[union-attr]
-                    last = item.seq                   # type: ignore[union-attr]
-                    chunks.append(wire(item))         # type: ignore[arg-type]
+                    continue
+                seq = item.id.seq                     # type: ignore[union-attr]
+                if seq > last:
+                    last = seq
+                    chunks.append(item._wire or wire(item))  # type: ignore[union-attr, arg-type]
                     sent.append(item)                 # type: ignore[arg-type]
             connection.last_seq = last
             if chunks:
