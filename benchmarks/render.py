@@ -43,7 +43,9 @@ def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> st
         rep = reports.get(run.name)
         if rep is not None:
             notes = "; ".join(rep["notes"])
-            out.append(f"- `{run.name}`: `{' '.join(rep['_run']['arguments'])}`" + (f" — {notes}" if notes else ""))
+            meta = rep["_run"]
+            when = f"commit {meta.get('commit', '?')}, load average {meta.get('load_before', '?')} before"
+            out.append(f"- `{run.name}` ({when}): `{' '.join(meta['arguments'])}`" + (f" — {notes}" if notes else ""))
     out += ["", *profiles(reports), ""]
     analysis = HERE / "analysis.md"
     if analysis.exists():

@@ -81,6 +81,7 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
                        "-w", args.workers, "--json", "--no-progress"]
             if len(target.pids) == 1:
                 command += ["--server-pid", str(target.pids[0])]
+            load_before = "{:.2f}".format(os.getloadavg()[0])
             with profiling(run, target.pids[0], args.profile):
                 started = time.time()
                 result = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)
@@ -89,7 +90,8 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
                 return None
             report = json.loads(result.stdout)
             report["_run"] = {"name": run.name, "target": target.description, "arguments": run.quick if args.quick else run.full,
-                              "scale": "quick" if args.quick else "full", "started": started, "exit": result.returncode}
+                              "scale": "quick" if args.quick else "full", "started": started, "exit": result.returncode,
+                              "commit": describe_machine()["commit"], "load_before": load_before}
             return report
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"   {run.name}: {exc}", file=sys.stderr)
