@@ -159,3 +159,27 @@ async def test_a_client_that_never_got_an_id_catches_up_from_the_inbox_after_a_r
         finally:
             if not stopped:
                 await first.__aexit__(None, None, None)
+
+
+async def test_a_silent_stream_is_dropped_after_two_ping_intervals_and_reopened() -> None:
+    """The server process is frozen (SIGSTOP): no ping arrives, the socket stays open."""
+    import os
+    import signal
+
+    from tests.support.server import start_server
+
+    server = start_server({"FLAGSTREAM_PING_INTERVAL": "0.5"})
+    try:
+        client = NotificationClient(server.url, server.user_token("w"), options=FAST)
+        async with running(client) as got:
+            await got.until(lambda: client.stats.connects == 1)
+            os.kill(server.process.pid, signal.SIGSTOP)
+            try:
+                await got.until(lambda: client.stats.watchdog_timeouts == 1, timeout=10)
+            finally:
+                os.kill(server.process.pid, signal.SIGCONT)
+            await got.until(lambda: client.stats.connects == 2)
+            ids = server.publish({"user_id": "w", "data": "after the freeze"})
+            assert (await got.next()).id == ids[0]
+    finally:
+        server.stop()
