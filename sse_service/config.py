@@ -63,6 +63,7 @@ class Settings:
     state_dir: str = ".flagstream"
     dev_mode: bool = False
     log_level: str = "info"
+    metrics_enabled: bool = True           # off: NoopMetrics (benchmarks measure what metrics cost)
 
     def replace(self, **changes: Any) -> "Settings":
         return validate(dataclasses.replace(self, **changes))

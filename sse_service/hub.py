@@ -45,6 +45,7 @@ class Hub:
         self._clock = clock
         self._users: dict[str, dict[str, Connection]] = {}
         self._count = 0
+        self._everyone: list[Connection] | None = None   # flat list for broadcasts, rebuilt after changes
         self.draining = False
 
     # -- registry -------------------------------------------------------------------
@@ -69,6 +70,7 @@ class Hub:
         held = self._users.setdefault(connection.user_id, {})
         held[connection.id] = connection
         self._count += 1
+        self._everyone = None
         self._metrics.connection_opened()
         return len(held) == 1
 
@@ -78,6 +80,7 @@ class Hub:
         if held is None or held.pop(connection.id, None) is None:
             return False
         self._count -= 1
+        self._everyone = None
         closing = connection.closing
         self._metrics.connection_closed(closing.reason if closing else reason)
         if held:
@@ -95,7 +98,11 @@ class Hub:
     # -- delivery -------------------------------------------------------------------
     def dispatch(self, event: StoredEvent) -> None:
         if event.user_id is None:
-            targets: Iterator[Connection] | list[Connection] = list(self.connections())
+            # A batch of broadcasts walks every connection once per event: keep one flat
+            # list between registry changes instead of rebuilding it from the user dicts.
+            targets = self._everyone
+            if targets is None:
+                targets = self._everyone = list(self.connections())
         else:
             held = self._users.get(event.user_id)
             if not held:

@@ -18,6 +18,7 @@ from hypercorn.config import Config
 from hypercorn.logging import Logger
 
 from flags import FlagConfigError, FlagsFileError
+from observability.metrics import NoopMetrics
 
 from .app import create_app
 from .config import ConfigError, Settings
@@ -87,7 +88,7 @@ def hypercorn_config(settings: Settings) -> Config:
 
 
 async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
-    app = create_app(settings)
+    app = create_app(settings, metrics=None if settings.metrics_enabled else NoopMetrics())
     services = app.extensions["flagstream"]
     try:
         await services.start()

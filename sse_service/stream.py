@@ -82,6 +82,9 @@ class StreamEndpoint:
             await send_json(send, 429, {"error": "user_limit", "detail": f"at most {per_user} streams per user"}, {"retry-after": _retry_after(s.settings.retry_ms)})
             return
         await self._evict(user_id, lease.evicted)
+        # This frame lives as long as the stream: drop the request's parsed pieces (header
+        # and query dicts, token, claims) now rather than hold them for hours per stream.
+        del headers, query, token, identity, knobs, lease, last_id_text
         await self._serve(connection, after, receive, send)
 
     async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
@@ -191,9 +194,11 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
             for item in items:
                 if item.__class__ is bytes:
                     chunks.append(item)               # type: ignore[arg-type]
-                elif item.seq > last:                 # type: ignore[union-attr]
-                    last = item.seq                   # type: ignore[union-attr]
-                    chunks.append(wire(item))         # type: ignore[arg-type]
+                    continue
+                seq = item.id.seq                     # type: ignore[union-attr]
+                if seq > last:
+                    last = seq
+                    chunks.append(item._wire or wire(item))  # type: ignore[union-attr, arg-type]
                     sent.append(item)                 # type: ignore[arg-type]
             connection.last_seq = last
             if chunks:

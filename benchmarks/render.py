@@ -1,0 +1,84 @@
+"""RESULTS.md from the stored run reports, the budgets, the profiles and the written analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.profile_summary import summarize
+from benchmarks.runs import BUDGETS, RUNS
+
+HERE = Path(__file__).resolve().parent
+
+
+def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> str:
+    out = ["# flagstream benchmark results", "",
+           "Written by `benchmarks/run.py` (raw reports in `benchmarks/results/*.json`). "
+           "Every figure comes from `flagstream loadtest` against a fresh server on this machine.", ""]
+    out += [f"- **{k}**: {v}" for k, v in machine.items()]
+    out += [f"- **scale**: {'quick (a tenth of the budgets)' if quick else 'budget scale'}", ""]
+    out += ["## Budgets (DESIGN.md)", "", "| budget | measured | met |", "|---|---|---|"]
+    for budget in BUDGETS:
+        text, met = budget.check(reports)
+        out.append(f"| {budget.text} | {text} | {_met(met)} |")
+    out += ["", "## Runs", "",
+            "| run | target | streams | published | deliveries/s | p50 / p99 / p99.9 / max ms | lost / dup / order | rejections | server CPU | CPU µs/delivery | KiB/stream | result |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for run in RUNS:
+        rep = reports.get(run.name)
+        if rep is None:
+            out.append(f"| {run.name} | – | not run | | | | | | | | | |")
+            continue
+        lat = rep["latency_ms"]
+        v = rep["verification"]
+        latency = " / ".join(f"{lat[k]:.1f}" for k in ("p50", "p99", "p99.9", "max")) if lat else "–"
+        rejections = ", ".join(f"{k}: {n}" for k, n in rep["rejections"].items()) or "none"
+        out.append(
+            f"| {run.name} | {rep['_run']['target']} | {rep['connected']:,}/{rep['connections']:,} | {rep['published']:,} "
+            f"({rep['publishes_per_second']:,.0f}/s) | {rep['deliveries_per_second']:,.0f} | {latency} | "
+            f"{v['lost']} / {v['duplicated']} / {v['out_of_order']} | {rejections} | {_num(rep['server_cpu_percent'], '{:.0f} %')} | "
+            f"{_num(rep['server_cpu_us_per_delivery'], '{:.2f}')} | {_num(rep['memory_per_stream_kib'], '{:.1f}')} | "
+            f"{'OK' if rep['ok'] else 'FAILED'} |")
+    out += ["", "Arguments of each run (`flagstream loadtest …`):", ""]
+    for run in RUNS:
+        rep = reports.get(run.name)
+        if rep is not None:
+            notes = "; ".join(rep["notes"])
+            meta = rep["_run"]
+            when = f"commit {meta.get('commit', '?')}, load average {meta.get('load_before', '?')} before"
+            out.append(f"- `{run.name}` ({when}): `{' '.join(meta['arguments'])}`" + (f" — {notes}" if notes else ""))
+    out += ["", *profiles(reports), ""]
+    analysis = HERE / "analysis.md"
+    if analysis.exists():
+        out += [analysis.read_text().rstrip(), ""]
+    return "\n".join(out)
+
+
+def profiles(reports: dict[str, dict]) -> list[str]:
+    out = ["## Where the server's time goes per delivered event (py-spy)", ""]
+    found = sorted((HERE / "profiles").glob("*.collapsed.txt")) if (HERE / "profiles").exists() else []
+    if not found:
+        return out + ["No profile yet: run with `--profile`."]
+    for path in found:
+        name = path.name.removesuffix(".collapsed.txt")
+        total, categories, frames = summarize(path.read_text())
+        if not total:
+            continue
+        per_delivery = (reports.get(name) or {}).get("server_cpu_us_per_delivery")
+        out += [f"### {name} ({total:,} samples at 200 Hz, delivery phase)", "",
+                "| part of the server | share of samples | ≈ µs per delivery |", "|---|---|---|"]
+        for category, count in categories:
+            share = count / total
+            us = f"{share * per_delivery:.2f}" if per_delivery else "–"
+            out.append(f"| {category} | {share:.1%} | {us} |")
+        out += ["", "Top frames (self time):", ""]
+        out += [f"- {count / total:.1%} `{frame}`" for frame, count in frames[:8]]
+        out.append("")
+    return out
+
+
+def _met(met: bool | None) -> str:
+    return {True: "✅ met", False: "❌ not met", None: "– not run"}[met]
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "–" if value is None else fmt.format(value)

@@ -1,0 +1,81 @@
+"""The checks behind "lost / duplicated / out of order" must catch each fault."""
+
+from __future__ import annotations
+
+from array import array
+
+from sse_service.loadtest.publisher import Accepted
+from sse_service.loadtest.report import percentiles_ms, verify
+from sse_service.loadtest.types import StreamTally
+
+
+def tally(user: str, ns: list[int], broadcasts: list[int] = ()) -> StreamTally:
+    return StreamTally(user, array("q", ns), array("q", broadcasts))
+
+
+def test_a_clean_run_verifies() -> None:
+    accepted = Accepted(per_user={"a": [0, 1, 2]}, broadcasts=[0, 1])
+    v = verify([tally("a", [0, 1, 2], [0, 1])], accepted, expect_broadcasts=True)
+    assert (v.expected, v.delivered, v.lost, v.duplicated, v.out_of_order, v.ok) == (5, 5, 0, 0, 0, True)
+
+
+def test_lost_duplicated_and_reordered_events_are_each_counted() -> None:
+    accepted = Accepted(per_user={"a": [0, 1, 2, 3], "b": [0, 1]}, broadcasts=[0])
+    v = verify([tally("a", [0, 2, 1, 1], [0]), tally("b", [0], [])], accepted, expect_broadcasts=True)
+    assert (v.lost, v.duplicated, v.out_of_order, v.ok) == (3, 1, 2, False)
+
+
+def test_resets_fail_the_run() -> None:
+    t = tally("a", [])
+    t.resets = 1
+    assert not verify([t], Accepted(per_user={"a": []}), expect_broadcasts=False).ok
+
+
+def test_percentiles_in_milliseconds() -> None:
+    values = array("d", [i / 1000 for i in range(1, 1001)])
+    p = percentiles_ms(values)
+    assert (p["p50"], p["p90"], p["p99"], p["p99.9"], p["max"]) == (501.0, 901.0, 991.0, 1000.0, 1000.0)
+    assert percentiles_ms(array("d")) == {}
+
+
+def test_payloads_parse_on_the_fast_path_and_in_any_other_json_layout() -> None:
+    import json
+
+    from sse_service.loadtest.stream_slot import parse_payload
+
+    assert parse_payload(json.dumps({"k": "u", "n": 7, "t": 1764.25}).encode()) == (b"u", 7, 1764.25)
+    assert parse_payload(b'{"t":1.5,"n":3,"k":"b"}') == (b"b", 3, 1.5)
+
+
+def test_losses_on_streams_that_reconnected_without_any_id_are_counted_apart() -> None:
+    quiet = tally("q", [2, 3])
+    quiet.unanchored_reconnects = 1
+    v = verify([quiet, tally("a", [0])], Accepted(per_user={"q": [0, 1, 2, 3], "a": [0, 1]}), expect_broadcasts=False)
+    assert (v.lost, v.lost_unanchored, v.ok) == (1, 2, False)
+    v = verify([quiet], Accepted(per_user={"q": [0, 1, 2, 3]}), expect_broadcasts=False)
+    assert (v.lost, v.lost_unanchored, v.ok) == (0, 2, True)
+
+
+def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> None:
+    import asyncio
+    import json
+
+    from sse_service.loadtest.stream_slot import StreamProtocol, StreamSlot, WorkerTotals
+    from sse_service.sse import ServerSentEvent
+
+    def ours(seq: int, n: int) -> bytes:
+        return ServerSentEvent(data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"5-{seq}").encode()
+
+    async def feed(chunks: list[bytes]) -> StreamSlot:
+        slot = StreamSlot("u", "t", "127.0.0.1", 1, WorkerTotals(), asyncio.Semaphore(1), lambda s: None)
+        protocol = StreamProtocol(slot, b"", None)  # type: ignore[arg-type]
+        for chunk in chunks:
+            protocol._body(chunk)
+        return slot
+
+    ping = ServerSentEvent(data="{}", event="ping").encode()
+    fast = asyncio.run(feed([ours(1, 0) + ours(2, 1) + ours(3, 2)]))
+    mixed = asyncio.run(feed([ours(1, 0) + ping + ours(2, 1)[:10], ours(2, 1)[10:] + ours(3, 2)]))
+    for slot in (fast, mixed):
+        assert list(slot.tally.user_ns) == [0, 1, 2]
+        assert slot.last_event_id == "5-3" and slot.totals.received == 3 and slot.tally.out_of_order_ids == 0
