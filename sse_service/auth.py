@@ -23,7 +23,7 @@ class Identity:
     scopes: frozenset[str]
 
 
-_STATIC = float("inf")
+VERIFIED_TOKENS_KEPT = 50_000
 
 
 class TokenVerifier:
@@ -34,6 +34,7 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer or None
         self._publish_token = settings.publish_token
         self._admin_token = settings.admin_token
+        self._verified: dict[str, Identity] = {}
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
         if settings.jwt_public_key:
             self._key: str | None = _read_pem(settings.jwt_public_key)
@@ -45,10 +46,24 @@ class TokenVerifier:
             self._algorithms = ["RS256", "ES256"]
 
     def user(self, token: str | None) -> Identity:
-        """A user token: a valid JWT with `sub` and `exp`."""
+        """A user token: a valid JWT with `sub` and `exp`.
+
+        Verified tokens are remembered until they expire: a reconnect storm presents the
+        same tokens again, and decoding one costs far more than the rest of a connect's
+        checks (the signature was verified once; `exp` is checked on every use).
+        """
         if not token:
             raise AuthError("missing bearer token")
-        return self._decode(token, require=["sub", "exp"])
+        identity = self._verified.get(token)
+        if identity is not None:
+            if identity.expires_at is not None and identity.expires_at > time.time():
+                return identity
+            del self._verified[token]
+        identity = self._decode(token, require=["sub", "exp"])
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+        self._verified[token] = identity
+        return identity
 
     def publisher(self, token: str | None) -> Identity:
         return self._with_scope(token, "publish", self._publish_token)

@@ -1,0 +1,71 @@
+"""User tokens: verified once, remembered until they expire, never past it."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from sse_service.auth import AuthError, TokenVerifier, bearer_token, mint_token
+from sse_service.config import load_settings
+
+SECRET = "unit-secret-0123456789abcdef0123456789"
+
+
+def verifier(**overrides) -> TokenVerifier:
+    return TokenVerifier(load_settings(env={}, overrides={"jwt_secret": SECRET, "publish_token": "pub", **overrides}))
+
+
+def test_a_remembered_token_still_stops_working_when_it_expires() -> None:
+    v = verifier()
+    token = mint_token(SECRET, "u", ttl=1)
+    assert v.user(token).subject == "u"
+    assert v.user(token).subject == "u"                    # served from memory now
+    deadline = time.monotonic() + 5
+    while True:                                            # wall-clock expiry: poll for it
+        try:
+            v.user(token)
+        except AuthError as exc:
+            assert "expired" in str(exc)
+            break
+        assert time.monotonic() < deadline, "an expired token kept working"
+        time.sleep(0.05)
+
+
+def test_tokens_with_audience_and_issuer_are_checked_when_configured() -> None:
+    v = verifier(jwt_audience="notify", jwt_issuer="https://id.example")
+    good = mint_token(SECRET, "u", aud="notify", iss="https://id.example")
+    assert v.user(good).subject == "u"
+    for bad in (mint_token(SECRET, "u", aud="other", iss="https://id.example"), mint_token(SECRET, "u")):
+        with pytest.raises(AuthError):
+            v.user(bad)
+
+
+def test_rs256_tokens_verify_with_a_public_key(tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "key.pem").write_bytes(pem)
+    v = verifier(jwt_public_key=str(tmp_path / "key.pem"))
+    token = jwt.encode({"sub": "r", "exp": int(time.time()) + 60}, key, algorithm="RS256")
+    assert v.user(token).subject == "r"
+    with pytest.raises(AuthError):
+        v.user(mint_token(SECRET, "r"))                     # HS256 is not accepted once a public key is set
+
+
+def test_publisher_needs_the_static_token_or_the_publish_scope() -> None:
+    v = verifier()
+    assert v.publisher("pub").scopes == {"publish"}
+    assert v.publisher(mint_token(SECRET, "svc", scope="a publish")).subject == "svc"
+    with pytest.raises(AuthError):
+        v.publisher(mint_token(SECRET, "svc", scope="admin"))
+
+
+@pytest.mark.parametrize("header, query, expected", [
+    ("Bearer abc", None, "abc"), ("bearer abc ", None, "abc"), (None, "q", "q"), ("Basic x", "q", None), (None, None, None),
+])
+def test_bearer_token_sources(header, query, expected) -> None:
+    assert bearer_token(header, query) == expected
