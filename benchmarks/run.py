@@ -107,7 +107,7 @@ def profiling(run: Run, pid: int, enabled: bool):
     PROFILES_DIR.mkdir(exist_ok=True)
     out = PROFILES_DIR / f"{run.name}.collapsed.txt"
     # Wait past the connect phase so the profile is of delivery, then sample until the run ends.
-    sampler = subprocess.Popen(["sh", "-c", f"sleep 6; exec {py_spy} record -r 200 -f raw -o {out} -p {pid} --nonblocking"],
+    sampler = subprocess.Popen(["sh", "-c", f"sleep 4; exec {py_spy} record -r 200 -f raw -o {out} -p {pid} --nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
