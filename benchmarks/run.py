@@ -125,7 +125,9 @@ def describe_machine() -> dict[str, str]:
     memory = next((line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal")), "?")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+    code = ["sse_service", "flags", "observability", "pyproject.toml"]      # not the results being written
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", *code],
+                           capture_output=True, text=True).stdout.strip()
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"
