@@ -6,15 +6,17 @@ from collections import Counter
 
 # First match wins, checked from the innermost frame outwards: the part that did the work.
 CATEGORIES = (
-    ("metrics (prometheus_client)", ("prometheus_client/",)),
-    ("tracing (opentelemetry)", ("opentelemetry/",)),
+    ("metrics and admin stats", ("prometheus_client/", "observability/metrics.py", "observability/http_metrics.py",
+                                 "sse_service/stats.py")),
+    ("tracing", ("opentelemetry/", "observability/tracing", "sse_service/tracing_hooks.py")),
     ("flags (gate, Unleash engine)", ("flags/", "UnleashClient/", "yggdrasil_engine/")),
     ("JWT verification", ("jwt/", "sse_service/auth.py")),
     ("socket writes (transport)", ("asyncio/streams.py", "uvloop/", "asyncio/selector_events.py")),
     ("HTTP framing (hypercorn, h11)", ("hypercorn/", "h11/")),
     ("publish route (Quart, parsing, JSON)", ("quart/", "werkzeug/", "sse_service/publishing.py", "json/")),
-    ("stream writer (sse_service/stream.py, connection.py)", ("sse_service/stream.py", "sse_service/connection.py", "sse_service/sse.py")),
-    ("hub dispatch (sse_service/hub.py)", ("sse_service/hub.py",)),
+    ("connection queues (connection.py)", ("sse_service/connection.py",)),
+    ("stream writer (stream.py, sse.py)", ("sse_service/stream.py", "sse_service/sse.py")),
+    ("hub dispatch (hub.py)", ("sse_service/hub.py",)),
     ("broker and worker", ("sse_service/broker/", "sse_service/worker.py", "redis/")),
     ("asyncio scheduling", ("asyncio/",)),
 )

@@ -107,7 +107,7 @@ def profiling(run: Run, pid: int, enabled: bool):
     PROFILES_DIR.mkdir(exist_ok=True)
     out = PROFILES_DIR / f"{run.name}.collapsed.txt"
     # Wait past the connect phase so the profile is of delivery, then sample until the run ends.
-    sampler = subprocess.Popen(["sh", "-c", f"sleep 6; exec {py_spy} record -r 200 -f raw -o {out} -p {pid} --nonblocking"],
+    sampler = subprocess.Popen(["sh", "-c", f"sleep 4; exec {py_spy} record -r 200 -f raw -o {out} -p {pid} --nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
@@ -125,7 +125,9 @@ def describe_machine() -> dict[str, str]:
     memory = next((line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal")), "?")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+    code = ["sse_service", "flags", "observability", "pyproject.toml"]      # not the results being written
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", *code],
+                           capture_output=True, text=True).stdout.strip()
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"

@@ -113,7 +113,10 @@ class NotificationClient:
                 events = EventSource(response).aiter_sse()
                 while True:
                     try:
-                        sse = await asyncio.wait_for(anext(events), watchdog)
+                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                        # cancellation that races the read, and the client would never stop.
+                        async with asyncio.timeout(watchdog):
+                            sse = await anext(events)
                     except StopAsyncIteration:
                         yield _Reconnect(self._backoff.next_delay())
                         return

@@ -175,10 +175,10 @@ async def test_a_silent_stream_is_dropped_after_two_ping_intervals_and_reopened(
             await got.until(lambda: client.stats.connects == 1)
             os.kill(server.process.pid, signal.SIGSTOP)
             try:
-                await got.until(lambda: client.stats.watchdog_timeouts == 1, timeout=10)
+                await got.until(lambda: client.stats.watchdog_timeouts >= 1, timeout=10)
             finally:
                 os.kill(server.process.pid, signal.SIGCONT)
-            await got.until(lambda: client.stats.connects == 2)
+            await got.until(lambda: client.stats.connects >= 2)
             ids = server.publish({"user_id": "w", "data": "after the freeze"})
             assert (await got.next()).id == ids[0]
     finally:

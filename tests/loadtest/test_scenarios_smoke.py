@@ -78,3 +78,15 @@ def test_mixed_publishes_both_kinds(target: RunningServer) -> None:
     report, _ = run_loadtest(target, "mixed", "--rate", "200", "--broadcast-rate", "10")
     assert_clean(report)
     assert report["delivered"] > report["published"]   # broadcasts fan out to every stream
+
+
+def test_streams_can_use_tokens_from_a_file(target: RunningServer, tmp_path) -> None:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("".join(target.user_token(f"file-user-{i}") + "\n" for i in range(5)))
+    result = subprocess.run([sys.executable, "-m", "sse_service.cli", "loadtest", "notify", "--url", target.url,
+                             "--token-file", str(tokens), "--publish-token", target.publish_token,
+                             "-c", "5", "-w", "1", "-d", "1", "--rate", "50", "--json", "--no-progress"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["connected"] == 5 and report["verification"]["lost"] == 0 and report["delivered"] > 0
