@@ -21,7 +21,6 @@ import inspect
 import json
 import time
 from collections import deque
-from datetime import datetime, timezone
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -68,7 +67,6 @@ class NotificationClient:
         self._seen_set: set[str] = set()
         self._auth_failures = 0
         self._attempts = 0
-        self._listening_since: datetime | None = None   # server time of the first `connected`
 
     def __aiter__(self) -> AsyncIterator[Notification]:
         return self.notifications()
@@ -131,13 +129,9 @@ class NotificationClient:
                         self.stats.connects += 1
                         self._backoff.succeeded()
                         self._auth_failures = 0
-                        if self._listening_since is None:
-                            self._listening_since = _parse_time(details.get("server_time"))
-                        elif self.last_event_id is None:
-                            # Back without any id to resume from: whatever was published while
-                            # we were away is only in the inbox.
-                            async for item in self._inbox_pages(http, None, "inbox", self._listening_since):
-                                yield item
+                        if sse.id and self.last_event_id is None:
+                            # A fresh stream names its starting point: resume from there.
+                            self.last_event_id = sse.id
                     elif name == "ping":
                         continue
                     elif name == "reset":
@@ -154,8 +148,13 @@ class NotificationClient:
                         # The server jitters this `retry` per connection: come back when told.
                         yield _Reconnect(max(sse.retry or 0, 0) / 1000)
                         return
-                    elif name in ("overflow", "evicted"):
+                    elif name == "overflow":
                         yield _Reconnect(self._backoff.next_delay())
+                        return
+                    elif name == "evicted":
+                        # A newer stream of this user took the slot: reconnecting at once
+                        # would push it out in turn, so poll and try the stream later.
+                        yield _Poll()
                         return
                     elif sse.id:
                         notification = self._accept(sse.id, name, sse.data, "stream")
@@ -202,8 +201,7 @@ class NotificationClient:
         async for item in self._inbox_pages(http, None, "inbox"):
             yield item
 
-    async def _inbox_pages(self, http: httpx.AsyncClient, after: str | None, via: str,
-                           since: datetime | None = None) -> AsyncIterator[Notification]:
+    async def _inbox_pages(self, http: httpx.AsyncClient, after: str | None, via: str) -> AsyncIterator[Notification]:
         limit = self.options.inbox_page
         while True:
             params = {"limit": str(limit)}
@@ -224,8 +222,6 @@ class NotificationClient:
             self._backoff.succeeded()
             page = response.json()
             for item in page["notifications"]:
-                if since is not None and _parse_time(item.get("created_at")) < since:
-                    continue
                 notification = self._accept(item["id"], item["event"], item["data"], via, parsed=True)
                 if notification is not None:
                     yield notification
@@ -265,10 +261,3 @@ class NotificationClient:
         else:
             async with httpx.AsyncClient() as http:
                 yield http
-
-
-def _parse_time(text: str | None) -> datetime:
-    """RFC 3339 from the server (`server_time`, `created_at`); the epoch when absent."""
-    if not text:
-        return datetime.fromtimestamp(0, timezone.utc)
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

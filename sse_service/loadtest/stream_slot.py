@@ -16,7 +16,7 @@ import h11
 
 from ..client.backoff import Backoff, retry_after_seconds
 from ..client.types import BackoffPolicy
-from .types import EVENT_NAME, StreamTally
+from .types import StreamTally
 
 OUR_EVENTS = re.compile(rb'id: (\d+)-(\d+)\nevent: lt\ndata: \{"k": "(\w)", "n": (\d+), "t": ([0-9.e+-]+)\}')
 STORM_BACKOFF = BackoffPolicy(minimum=0.5, maximum=10.0, factor=2.0)

@@ -133,9 +133,9 @@ async def test_server_restart_resumes_with_last_event_id_without_loss_or_duplica
 
 
 @pytest.mark.redis
-async def test_a_client_that_never_got_an_id_catches_up_from_the_inbox_after_a_restart(redis_url: str, redis_prefix: str) -> None:
-    """Regression: without Last-Event-ID a reconnect only sees live events; what was published
-    while away must come from the inbox (and nothing from before the client started listening)."""
+async def test_a_client_that_never_got_an_event_resumes_from_the_streams_starting_point(redis_url: str, redis_prefix: str) -> None:
+    """Regression (storm benchmark: 18 of 20,000 events missed): a stream that dropped before its
+    first event left the client no Last-Event-ID. The `connected` block's id is the resume point."""
     shared = {"broker": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix, "retry_ms": 100}
     settings = server_settings(**shared)
     async with serving(server_settings(**shared), flag_gate=SwitchableGate()) as publisher:
@@ -152,7 +152,7 @@ async def test_a_client_that_never_got_an_id_catches_up_from_the_inbox_after_a_r
                 missed = await publisher.publish({"notifications": [{"user_id": "quiet", "data": i} for i in range(3)]})
                 async with serving(settings, flag_gate=SwitchableGate()):
                     received = await got.take(3)
-                    assert [(n.id, n.via) for n in received] == [(i, "inbox") for i in missed]
+                    assert [(n.id, n.via) for n in received] == [(i, "stream") for i in missed]
                     live = await publisher.publish({"user_id": "quiet", "data": "live"})
                     assert [n.id for n in await got.take(1)] == live
                     assert got.items.empty() and old[0] not in {n.id for n in received}
@@ -183,3 +183,19 @@ async def test_a_silent_stream_is_dropped_after_two_ping_intervals_and_reopened(
             assert (await got.next()).id == ids[0]
     finally:
         server.stop()
+
+
+async def test_an_evicted_client_polls_instead_of_pushing_the_newer_stream_out() -> None:
+    settings = server_settings(max_connections_per_user=1, user_limit_policy="evict_oldest")
+    async with serving(settings, flag_gate=SwitchableGate()) as served:
+        client = NotificationClient(served.url, served.token("twice"), options=ClientOptions(
+            backoff=BackoffPolicy(minimum=0.05, maximum=0.5), poll_interval=0.1, stream_retry_after=30, connect_timeout=5))
+        async with running(client) as got, httpx.AsyncClient(timeout=10) as http:
+            await got.until(lambda: client.stats.connects == 1)
+            async with open_stream(http, served.url, served.auth("twice")) as newer:
+                assert (await newer.next()).event == "connected"
+                ids = await served.publish({"user_id": "twice", "data": "both see it"})
+                assert (await newer.next()).id == ids[0]
+                polled = await got.next()
+                assert (polled.id, polled.via) == (ids[0], "poll")
+                assert client.stats.connects == 1 and len(served.services.hub.user_connections("twice")) == 1
