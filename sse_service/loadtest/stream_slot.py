@@ -209,6 +209,9 @@ class StreamSlot:
         if event == b"lt":
             self._delivered(event_id, data, now)
         elif event == b"connected":
+            if event_id and self.last_event_id is None:
+                # A fresh stream names its starting point: a reconnect resumes from there.
+                self.last_event_id = event_id.decode()
             self._connected()
         elif event == b"ping" or event is None:
             return
