@@ -49,10 +49,6 @@ class UserDecisions:
         self._rollout = {}
         self._knobs = {}
 
-    @property
-    def rollout_flag_known(self) -> bool:
-        return self._rollout_flag in self._known_flags
-
     def is_enabled(self, user_id: str) -> bool:
         answer = self._rollout.get(user_id)
         if answer is None:

@@ -40,9 +40,6 @@ class Scrape:
         wanted = set(labels.items())
         return sum(v for (n, ls), v in self.samples.items() if n == name and wanted <= ls)
 
-    def has(self, name: str) -> bool:
-        return any(n == name for n, _ in self.samples)
-
     def buckets(self, histogram: str) -> list[tuple[float, float]]:
         """(upper bound, cumulative count) of a histogram, summed over its other labels."""
         by_bound: dict[float, float] = {}

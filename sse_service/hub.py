@@ -10,7 +10,7 @@ import heapq
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from observability.metrics import HubSnapshot, Metrics
@@ -97,6 +97,7 @@ class Hub:
 
     # -- delivery -------------------------------------------------------------------
     def dispatch(self, event: StoredEvent) -> None:
+        targets: Iterable[Connection]
         if event.user_id is None:
             # A batch of broadcasts walks every connection once per event: keep one flat
             # list between registry changes instead of rebuilding it from the user dicts.
@@ -107,10 +108,10 @@ class Hub:
             held = self._users.get(event.user_id)
             if not held:
                 return
-            targets = list(held.values())
+            targets = held.values()      # offering never changes the registry: no copy needed
         for connection in targets:
             if not connection.offer(event):
-                connection.close(Closing("overflow", FINAL_EVENTS["overflow"]))
+                self.close(connection, "overflow")
 
     # -- ending streams -------------------------------------------------------------
     def close(self, connection: Connection, reason: str) -> None:
@@ -135,10 +136,6 @@ class Hub:
             retry = base + random.randint(0, max(base, 1000))
             connection.close(Closing(reason, _final("shutdown", retry=retry)))
 
-    def close_all(self, reason: str) -> None:
-        for connection in list(self.connections()):
-            self.close(connection, reason)
-
     # -- timers (one for the whole hub, not one per stream) ---------------------------
     def tick(self) -> None:
         """Send due pings and end streams whose token expired; run about once a second."""
@@ -154,7 +151,7 @@ class Hub:
                     ping = ping_event(now)
                 connection.next_ping = now + connection.ping_interval
                 if not connection.offer(ping):
-                    connection.close(Closing("overflow", FINAL_EVENTS["overflow"]))
+                    self.close(connection, "overflow")
 
     # -- what SREs see --------------------------------------------------------------
     def snapshot(self) -> HubSnapshot:

@@ -190,6 +190,7 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
         if items:
             chunks: list[bytes] = []
             sent: list[StoredEvent] = []
+            carriers: list[dict[str, str]] = []       # only traced events: nothing to do when tracing is off
             last = connection.last_seq
             for item in items:
                 if item.__class__ is bytes:
@@ -200,6 +201,8 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
                     last = seq
                     chunks.append(item._wire or wire(item))  # type: ignore[union-attr, arg-type]
                     sent.append(item)                 # type: ignore[arg-type]
+                    if item.trace is not None:        # type: ignore[union-attr]
+                        carriers.append(item.trace)   # type: ignore[union-attr]
             connection.last_seq = last
             if chunks:
                 connection.sending = True
@@ -208,7 +211,8 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
             if sent:
                 now = time.time()
                 delivered(len(sent), [now - e.created_at for e in sent])
-                traced([e.trace for e in sent], len(sent))
+                if carriers:
+                    traced(carriers, len(sent))
         if closing is not None:
             if closing.final_event:
                 connection.sending = True

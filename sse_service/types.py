@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-BROADCAST = None  # the recipient of a broadcast event
 _U64 = 2**64       # both parts of an id are 64-bit, as in Redis stream ids
 
 

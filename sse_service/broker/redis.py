@@ -39,7 +39,6 @@ class RedisBroker:
         self._renew = self._redis.register_script(redis_scripts.RENEW_LEASES)
         self._subscriptions = _Subscriptions(self)
         self._listeners: BrokerListeners | None = None
-        self._last_error: str | None = None
 
     @property
     def control_channel(self) -> str:
@@ -68,7 +67,6 @@ class RedisBroker:
         try:
             raw = await self._append(args=[self._p, self._retention.size, int(self._retention.ttl * 1000), json.dumps(items)])
         except RedisError as exc:
-            self._last_error = str(exc)
             raise PublishRefused(f"redis: {exc}") from exc
         ids: list[list[str]] = []
         events: list[StoredEvent] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 # Called for a first token and again after `reauth` or a 401; may be sync or async.
-TokenProvider = Callable[[], "str | Awaitable[str]"]
+TokenProvider = Callable[[], str | Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)

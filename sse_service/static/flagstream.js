@@ -236,35 +236,20 @@ export class FlagstreamClient {
       this._everConnected = true;
       session.openedAt = Date.now();
       session.pingInterval = Number(info.ping_interval) || null;
+      // A fresh stream's `connected` carries `id:`, its starting point: a client that has
+      // not received any event yet resumes from there, so nothing published meanwhile is lost.
+      const resumeFrom = this.state.lastEventId ?? (wire.id || null);
       this._setState({
-        status: 'open', mode: 'stream', error: null, reconnects,
+        status: 'open', mode: 'stream', error: null, reconnects, lastEventId: resumeFrom,
         connectionId: info.connection_id ?? null, pingInterval: session.pingInterval,
       });
       this._armWatchdog(session);
-      this._catchUpWithoutId(session, info.server_time);
     } else if (wire.type === 'reset') {
       this._enqueue(session, () => this._refetchInbox(session));
     } else if (ENDING.has(wire.type)) {
       session.ending = wire.type;
       this._enqueue(session, () => this._interrupt('ending', session));
     }
-  }
-
-  /**
-   * A client that has not received any event yet has no id to resume from, so events
-   * published while it reconnected would be lost. It remembers when its first stream
-   * opened (server clock) and, on each later one, delivers inbox items created since.
-   */
-  _catchUpWithoutId(session, serverTime) {
-    if (this.state.lastEventId) return;
-    const openedAt = Date.parse(serverTime);
-    if (this._listeningSince === undefined) {
-      this._listeningSince = Number.isNaN(openedAt) ? null : openedAt;
-      return;
-    }
-    const since = this._listeningSince;
-    if (since === null) return;
-    this._enqueue(session, () => this._pollPages(session, { after: null, since }));
   }
 
   _enqueue(session, task) {
@@ -323,7 +308,7 @@ export class FlagstreamClient {
   }
 
   /** Deliver every notification after the last id (or the whole inbox), page by page. */
-  async _pollPages(session, { after = this.state.lastEventId, source = 'poll', since = null } = {}) {
+  async _pollPages(session, { after = this.state.lastEventId, source = 'poll' } = {}) {
     const collected = [];
     await this._inbox.readAfter({
       after,
@@ -331,7 +316,6 @@ export class FlagstreamClient {
       onPage: (items) => {
         for (const item of items) {
           if (session.halted) return;
-          if (since !== null && !(Date.parse(item.created_at) >= since)) continue;
           collected.push(item);
           this._deliver({ id: item.id, event: item.event, data: item.data, createdAt: item.created_at, source });
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
@@ -108,16 +109,13 @@ async def test_server_restart_resumes_with_last_event_id_without_loss_or_duplica
     client = NotificationClient(f"http://{settings.host}:{settings.port}", mint_token(SECRET, "rs"), options=FAST)
     # A second instance on the same Redis takes publishes while the client's instance is down.
     async with serving(server_settings(**shared), flag_gate=SwitchableGate()) as publisher:
-        first = serving(settings, flag_gate=SwitchableGate())
-        await first.__aenter__()
-        stopped = False
-        try:
+        async with contextlib.AsyncExitStack() as first:     # the client's instance, stopped mid-test
+            await first.enter_async_context(serving(settings, flag_gate=SwitchableGate()))
             async with running(client) as got:
                 await got.until(lambda: client.stats.connects == 1)
                 before = await publisher.publish({"notifications": [{"user_id": "rs", "data": i} for i in range(3)]})
                 assert [n.id for n in await got.take(3)] == before
-                await first.__aexit__(None, None, None)
-                stopped = True
+                await first.aclose()
                 missed = await publisher.publish({"notifications": [{"user_id": "rs", "data": i} for i in range(3, 8)]})
                 async with serving(settings, flag_gate=SwitchableGate()):
                     received = await got.take(5)
@@ -127,9 +125,6 @@ async def test_server_restart_resumes_with_last_event_id_without_loss_or_duplica
                     live = await publisher.publish({"user_id": "rs", "data": "live"})
                     assert [n.id for n in await got.take(1)] == live
                     assert got.items.empty()
-        finally:
-            if not stopped:
-                await first.__aexit__(None, None, None)
 
 
 @pytest.mark.redis
@@ -141,14 +136,11 @@ async def test_a_client_that_never_got_an_event_resumes_from_the_streams_startin
     async with serving(server_settings(**shared), flag_gate=SwitchableGate()) as publisher:
         old = await publisher.publish({"user_id": "quiet", "data": "before the client existed"})
         client = NotificationClient(f"http://{settings.host}:{settings.port}", mint_token(SECRET, "quiet"), options=FAST)
-        first = serving(settings, flag_gate=SwitchableGate())
-        await first.__aenter__()
-        stopped = False
-        try:
+        async with contextlib.AsyncExitStack() as first:     # the client's instance, stopped mid-test
+            await first.enter_async_context(serving(settings, flag_gate=SwitchableGate()))
             async with running(client) as got:
                 await got.until(lambda: client.stats.connects == 1)
-                await first.__aexit__(None, None, None)
-                stopped = True
+                await first.aclose()
                 missed = await publisher.publish({"notifications": [{"user_id": "quiet", "data": i} for i in range(3)]})
                 async with serving(settings, flag_gate=SwitchableGate()):
                     received = await got.take(3)
@@ -156,9 +148,6 @@ async def test_a_client_that_never_got_an_event_resumes_from_the_streams_startin
                     live = await publisher.publish({"user_id": "quiet", "data": "live"})
                     assert [n.id for n in await got.take(1)] == live
                     assert got.items.empty() and old[0] not in {n.id for n in received}
-        finally:
-            if not stopped:
-                await first.__aexit__(None, None, None)
 
 
 async def test_a_silent_stream_is_dropped_after_two_ping_intervals_and_reopened() -> None:

@@ -61,6 +61,23 @@ describe('client core against a real server', () => {
     expect(ids()).toEqual([...missed, live]);
   });
 
+  it('takes the connected block\'s id as its resume point before any event arrives', async () => {
+    const user = newUser();
+    const before = await server.publish(user, { n: 'before' });
+    const first = track(user);
+    await first.client.start();
+    await waitFor(() => first.client.state.status === 'open');
+    const resumeFrom = first.client.state.lastEventId;
+    expect(resumeFrom).toBeTruthy();
+    first.client.stop();
+    const missed = await server.publish(user, { n: 'while away' });
+    const second = track(user, { lastEventId: resumeFrom });
+    await second.client.start();
+    await waitFor(() => second.ids().length === 1);
+    expect(second.ids()).toEqual([missed]);
+    expect(second.ids()).not.toContain(before);
+  });
+
   it('reconnects when pings stop arriving, and misses nothing', async () => {
     const paused = await startServer({ env: { FLAGSTREAM_PING_INTERVAL: '0.3' } });
     try {
