@@ -44,6 +44,7 @@ class Settings:
     history_ttl: float = 86400.0
     max_payload_bytes: int = 65536
     max_batch: int = 1000
+    max_data_depth: int = 64               # arrays/objects nested in a notification's `data`
     retry_ms: int = 3000
     flags_file: str = ""                   # empty: the shipped default (sse-delivery on)
     unleash_url: str = ""
@@ -78,10 +79,11 @@ _CHOICES = {
 _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
-    "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "retry_ms": 0,
+    "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "max_data_depth": 1, "retry_ms": 0,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
 }
-_MAXIMUM = {"port": 65535, "batch_window_ms": 1000}
+_MAXIMUM = {"port": 65535, "batch_window_ms": 1000,
+            "max_data_depth": 500}         # below any JSON reader's recursion limit
 
 
 def load_settings(

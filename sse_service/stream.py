@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
+from .client_input import parse_event_id
 from .connection import Closing, Connection
 from .hub import rfc3339
 from .sse import ServerSentEvent
@@ -57,7 +58,7 @@ class StreamEndpoint:
             return
         last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
         try:
-            after = EventId.parse(last_id_text) if last_id_text else None
+            after = parse_event_id(last_id_text) if last_id_text else None
         except ValueError:
             await send_json(send, 422, {"error": "invalid", "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}]})
             return

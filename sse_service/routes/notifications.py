@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from quart import Blueprint, request
 
+from ..client_input import parse_event_id, parse_limit
 from ..publishing import PublishInvalid, parse_publish
-from ..types import EventId, PublishRefused
+from ..types import PublishRefused
 from . import authenticate, error, services
 
 blueprint = Blueprint("notifications", __name__)
@@ -18,7 +19,8 @@ async def publish():
     s = services()
     body = await request.get_data(cache=False)
     try:
-        notifications = parse_publish(body, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes)
+        notifications = parse_publish(body, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes,
+                                      max_data_depth=s.settings.max_data_depth)
     except PublishInvalid as exc:
         return exc.body(), exc.status
     try:
@@ -35,16 +37,15 @@ async def inbox():
     after = None
     if request.args.get("after"):
         try:
-            after = EventId.parse(request.args["after"])
+            after = parse_event_id(request.args["after"])
         except ValueError:
             problems.append({"field": "after", "message": "not an id this service issued"})
     limit = 100
     if "limit" in request.args:
-        raw = request.args["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-            problems.append({"field": "limit", "message": f"expected an integer from 1 to {MAX_PAGE}"})
-        else:
-            limit = int(raw)
+        try:
+            limit = parse_limit(request.args["limit"], MAX_PAGE)
+        except ValueError as exc:
+            problems.append({"field": "limit", "message": str(exc)})
     if problems:
         return error(422, "invalid", problems)
     try:
