@@ -21,6 +21,7 @@ from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .hub import Hub, HubLimits
+from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .routes import Unauthorized, dev, health, notifications
 from .rollout_wiring import rollout_status, run_controller_while_serving
 from .routes.admin import install_admin
@@ -58,6 +59,7 @@ def create_app(
         metrics=metrics,
         tracing=tracing,
         worker=NotificationWorker(broker, metrics, tracing),
+        rate_limits=build_rate_limits(settings, metrics),
     )
     app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024
@@ -119,6 +121,20 @@ def build_broker(settings: Settings) -> Broker:
 
         return RedisBroker(settings.redis_url, settings.redis_prefix, settings.history_size, settings.history_ttl, settings.lease_ttl)
     return MemoryBroker(settings.history_size, settings.history_ttl)
+
+
+def build_rate_limits(settings: Settings, metrics: Metrics) -> RateLimits:
+    """Buckets shared in Redis on the Redis broker (every instance counts), else in-process."""
+    limiter: RateLimiter
+    if settings.broker == "redis":
+        from .rate_limit_redis import RedisRateLimiter
+
+        limiter = RedisRateLimiter(settings.redis_url, settings.redis_prefix)
+    else:
+        limiter = MemoryRateLimiter()
+    return RateLimits(limiter, publish=bucket_rule(settings.publish_rate, settings.publish_burst),
+                      stream=bucket_rule(settings.stream_rate, settings.stream_burst),
+                      on_error=lambda: metrics.error("rate_limit"))
 
 
 def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:

@@ -45,6 +45,10 @@ class Settings:
     max_payload_bytes: int = 65536
     max_batch: int = 1000
     max_data_depth: int = 64               # arrays/objects nested in a notification's `data`
+    publish_rate: float = 500.0            # publish requests per second per publisher (0: no limit)
+    publish_burst: int = 5000
+    stream_rate: float = 2.0               # stream attempts per second per user (0: no limit)
+    stream_burst: int = 60
     retry_ms: int = 3000
     flags_file: str = ""                   # empty: the shipped default (sse-delivery on)
     unleash_url: str = ""
@@ -80,6 +84,7 @@ _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "max_data_depth": 1, "retry_ms": 0,
+    "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
 }
 _MAXIMUM = {"port": 65535, "batch_window_ms": 1000,

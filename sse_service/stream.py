@@ -21,6 +21,7 @@ from .auth import AuthError, bearer_token
 from .client_input import parse_event_id
 from .connection import Closing, Connection
 from .hub import rfc3339
+from .rate_limit import refusal as rate_limited
 from .sse import ServerSentEvent
 from .types import EventId, PublishRefused, StoredEvent
 
@@ -50,6 +51,12 @@ class StreamEndpoint:
         if not s.flags.is_enabled(user_id):
             s.metrics.connection_rejected("not_in_rollout")
             await send_json(send, 204, None)
+            return
+        decision = await s.rate_limits.allow_stream(user_id)
+        if not decision.allowed:
+            s.metrics.connection_rejected("rate_limited")
+            body, refusal_headers = rate_limited(decision, "stream attempts for this user")
+            await send_json(send, 429, body, refusal_headers)
             return
         refusal = s.hub.refusal()
         if refusal is not None:

@@ -6,6 +6,7 @@ from quart import Blueprint, request
 
 from ..client_input import parse_event_id, parse_limit
 from ..publishing import PublishInvalid, parse_publish
+from ..rate_limit import refusal
 from ..types import PublishRefused
 from . import authenticate, error, services
 
@@ -17,11 +18,17 @@ MAX_PAGE = 1000
 async def publish():
     publisher = authenticate("publisher")
     s = services()
-    body = await request.get_data(cache=False)
+    decision = await s.rate_limits.allow_publish(publisher.subject)
+    if not decision.allowed:
+        s.metrics.publish_rejected("rate_limited")
+        body, headers = refusal(decision, "publish requests from this publisher")
+        return body, 429, headers
+    data = await request.get_data(cache=False)
     try:
-        notifications = parse_publish(body, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes,
+        notifications = parse_publish(data, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes,
                                       max_data_depth=s.settings.max_data_depth)
     except PublishInvalid as exc:
+        s.metrics.publish_rejected("too_large" if exc.status == 413 else "invalid")
         return exc.body(), exc.status
     try:
         ids = await s.worker.publish(publisher.subject, notifications)
