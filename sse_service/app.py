@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from quart import Quart, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -21,6 +22,7 @@ from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .hub import Hub, HubLimits
+from .openapi import openapi_document
 from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .routes import Unauthorized, dev, health, notifications
 from .rollout_wiring import rollout_status, run_controller_while_serving
@@ -69,6 +71,8 @@ def create_app(
     if settings.dev_mode:
         app.register_blueprint(dev.blueprint)
     _register_pages(app)
+    _register_openapi(app, openapi_document(dev_mode=settings.dev_mode, max_batch=settings.max_batch,
+                                            max_page=notifications.MAX_PAGE))
     _register_errors(app)
     app.before_serving(services.start)
     app.after_serving(services.stop)
@@ -177,6 +181,12 @@ def _register_pages(app: Quart) -> None:
     @app.route(STREAM_PATH, methods=["POST", "PUT", "DELETE", "PATCH"])
     async def stream_wrong_method():
         return {"error": "method_not_allowed", "detail": "use GET"}, 405, {"Allow": "GET"}
+
+
+def _register_openapi(app: Quart, document: dict[str, Any]) -> None:
+    @app.get("/openapi.json")
+    async def openapi():
+        return document
 
 
 def _register_errors(app: Quart) -> None:
