@@ -48,7 +48,11 @@ class ServerSentEvent:
             _single_line("event", self.event)
             lines.append(f"event: {self.event}")
         if self.data is not None:
-            lines.extend("data: " + part for part in _LINE_BREAK.split(escape_unicode_breaks(self.data)))
+            data = escape_unicode_breaks(self.data)
+            if "\n" in data or "\r" in data:
+                lines.extend("data: " + part for part in _LINE_BREAK.split(data))
+            else:
+                lines.append("data: " + data)              # compact JSON: always one line
         return ("\n".join(lines) + "\n\n").encode()
 
 
@@ -57,7 +61,7 @@ def escape_unicode_breaks(json_text: str) -> str:
 
     Outside strings JSON allows none of these characters, so inside strings the
     escape is the same value."""
-    if _UNICODE_BREAK.search(json_text) is None:
+    if (json_text.isascii() and json_text.isprintable()) or _UNICODE_BREAK.search(json_text) is None:
         return json_text
     return _UNICODE_BREAK.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 
