@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -146,7 +147,10 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
         if kind == "float":
             if isinstance(value, bool):
                 raise ValueError
-            return float(str(value).strip())
+            number = float(str(value).strip())
+            if not math.isfinite(number):          # nan passes every comparison with a bound
+                raise ValueError
+            return number
         return str(value)
     except ValueError:
         raise ConfigError(f"{label}: expected {kind}, got {value!r}") from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # What `str.splitlines()` breaks on besides CR/LF. A WHATWG parser keeps these inside a
-# line, but a reader that splits with `splitlines()` (httpx before 0.28's SSE helpers,
+# line, but a reader that splits with `splitlines()` (httpx-sse before 0.4.3,
 # many hand-written clients) would cut an event in two and lose it.
 _UNICODE_BREAK = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _ANY_BREAK = re.compile("\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
