@@ -41,6 +41,8 @@ def parse_flags_text(path: Path, text: str) -> FlagsDocument:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise FlagsFileError(f"flags file {path}: invalid JSON: {error}") from None
+    except RecursionError:
+        raise FlagsFileError(f"flags file {path}: invalid JSON: nested too deep") from None
     features = _check_structure(path, document)
     # The engine is the judge of what Unleash would accept; a file it only half
     # understands must not replace a good one.

@@ -32,10 +32,11 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 CLOSE_REASONS = ("client", "overflow", "disabled", "reauth", "shutdown", "evicted", "error")
-REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining")
+REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining", "rate_limited")
+PUBLISH_REJECT_REASONS = ("rate_limited", "invalid", "too_large")
 PUBLISH_KINDS = ("user", "broadcast")
 FLAG_RESULTS = ("enabled", "disabled", "fallback")
-ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "background")
+ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "background", "rate_limit")
 CONNECTION_BUCKETS = ("1", "2", "3", "4", "5+")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -54,6 +55,7 @@ class Metrics(Protocol):
     def connection_closed(self, reason: str) -> None: ...
     def connection_rejected(self, reason: str) -> None: ...
     def events_published(self, kind: str, count: int) -> None: ...
+    def publish_rejected(self, reason: str) -> None: ...
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: ...
     def events_replayed(self, count: int) -> None: ...
     def error(self, stage: str) -> None: ...
@@ -69,6 +71,7 @@ class NoopMetrics:
     def connection_closed(self, reason: str) -> None: pass
     def connection_rejected(self, reason: str) -> None: pass
     def events_published(self, kind: str, count: int) -> None: pass
+    def publish_rejected(self, reason: str) -> None: pass
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: pass
     def events_replayed(self, count: int) -> None: pass
     def error(self, stage: str) -> None: pass
@@ -140,6 +143,8 @@ class PrometheusMetrics:
         self._rejected = {reason: rejected.labels(reason) for reason in REJECT_REASONS}
         published = Counter("sse_events_published", "Notifications accepted, by kind.", ["kind"], registry=r)
         self._published = {kind: published.labels(kind) for kind in PUBLISH_KINDS}
+        publish_rejected = Counter("sse_publish_rejected", "Publish requests refused, by reason.", ["reason"], registry=r)
+        self._publish_rejected = {reason: publish_rejected.labels(reason) for reason in PUBLISH_REJECT_REASONS}
         self._delivered = Counter("sse_events_delivered", "Events written to SSE streams.", registry=r)
         self._latency = LatencyHistogram(
             "sse_delivery_latency_seconds", "Publish accepted to written to the socket.", LATENCY_BUCKETS
@@ -164,6 +169,9 @@ class PrometheusMetrics:
 
     def events_published(self, kind: str, count: int) -> None:
         self._published[kind].inc(count)
+
+    def publish_rejected(self, reason: str) -> None:
+        self._publish_rejected[reason].inc()
 
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None:
         self._delivered.inc(count)

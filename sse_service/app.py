@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from quart import Quart, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -21,6 +22,8 @@ from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .hub import Hub, HubLimits
+from .openapi import openapi_document
+from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .routes import Unauthorized, dev, health, notifications
 from .rollout_wiring import rollout_status, run_controller_while_serving
 from .routes.admin import install_admin
@@ -58,6 +61,7 @@ def create_app(
         metrics=metrics,
         tracing=tracing,
         worker=NotificationWorker(broker, metrics, tracing),
+        rate_limits=build_rate_limits(settings, metrics),
     )
     app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024
@@ -67,6 +71,8 @@ def create_app(
     if settings.dev_mode:
         app.register_blueprint(dev.blueprint)
     _register_pages(app)
+    _register_openapi(app, openapi_document(dev_mode=settings.dev_mode, max_batch=settings.max_batch,
+                                            max_page=notifications.MAX_PAGE))
     _register_errors(app)
     app.before_serving(services.start)
     app.after_serving(services.stop)
@@ -121,6 +127,20 @@ def build_broker(settings: Settings) -> Broker:
     return MemoryBroker(settings.history_size, settings.history_ttl)
 
 
+def build_rate_limits(settings: Settings, metrics: Metrics) -> RateLimits:
+    """Buckets shared in Redis on the Redis broker (every instance counts), else in-process."""
+    limiter: RateLimiter
+    if settings.broker == "redis":
+        from .rate_limit_redis import RedisRateLimiter
+
+        limiter = RedisRateLimiter(settings.redis_url, settings.redis_prefix)
+    else:
+        limiter = MemoryRateLimiter()
+    return RateLimits(limiter, publish=bucket_rule(settings.publish_rate, settings.publish_burst),
+                      stream=bucket_rule(settings.stream_rate, settings.stream_burst),
+                      on_error=lambda: metrics.error("rate_limit"))
+
+
 def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:
     from flags import build_flag_gate
 
@@ -161,6 +181,12 @@ def _register_pages(app: Quart) -> None:
     @app.route(STREAM_PATH, methods=["POST", "PUT", "DELETE", "PATCH"])
     async def stream_wrong_method():
         return {"error": "method_not_allowed", "detail": "use GET"}, 405, {"Allow": "GET"}
+
+
+def _register_openapi(app: Quart, document: dict[str, Any]) -> None:
+    @app.get("/openapi.json")
+    async def openapi():
+        return document
 
 
 def _register_errors(app: Quart) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -44,6 +45,11 @@ class Settings:
     history_ttl: float = 86400.0
     max_payload_bytes: int = 65536
     max_batch: int = 1000
+    max_data_depth: int = 64               # arrays/objects nested in a notification's `data`
+    publish_rate: float = 500.0            # publish requests per second per publisher (0: no limit)
+    publish_burst: int = 5000
+    stream_rate: float = 2.0               # stream attempts per second per user (0: no limit)
+    stream_burst: int = 60
     retry_ms: int = 3000
     flags_file: str = ""                   # empty: the shipped default (sse-delivery on)
     unleash_url: str = ""
@@ -78,10 +84,12 @@ _CHOICES = {
 _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
-    "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "retry_ms": 0,
+    "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "max_data_depth": 1, "retry_ms": 0,
+    "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
 }
-_MAXIMUM = {"port": 65535, "batch_window_ms": 1000}
+_MAXIMUM = {"port": 65535, "batch_window_ms": 1000,
+            "max_data_depth": 500}         # below any JSON reader's recursion limit
 
 
 def load_settings(
@@ -139,7 +147,10 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
         if kind == "float":
             if isinstance(value, bool):
                 raise ValueError
-            return float(str(value).strip())
+            number = float(str(value).strip())
+            if not math.isfinite(number):          # nan passes every comparison with a bound
+                raise ValueError
+            return number
         return str(value)
     except ValueError:
         raise ConfigError(f"{label}: expected {kind}, got {value!r}") from None

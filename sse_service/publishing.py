@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import strict_json
 from .auth import valid_user_id
 from .types import EVENT_NAME, Notification
 
 MAX_RECIPIENTS = 1000
 MAX_IDEMPOTENCY_KEY = 200
+DEFAULT_MAX_DATA_DEPTH = 64
 _FIELDS = {"user_id", "user_ids", "broadcast", "event", "data", "idempotency_key"}
 
 
@@ -33,11 +34,14 @@ class PublishInvalid(Exception):
         return {"error": error, "detail": [{"field": p.field, "message": p.message} for p in self.problems]}
 
 
-def parse_publish(body: bytes, *, max_batch: int, max_payload_bytes: int) -> list[Notification]:
+def parse_publish(body: bytes, *, max_batch: int, max_payload_bytes: int,
+                  max_data_depth: int = DEFAULT_MAX_DATA_DEPTH) -> list[Notification]:
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document, poison = strict_json.decode(body, max_data_depth)
+    except strict_json.NotJson as exc:
         raise PublishInvalid(422, [Problem("body", f"malformed JSON: {exc}")]) from None
+    if poison:
+        raise PublishInvalid(422, [Problem(_field_of(p.path), f"{p.message} (at {_render(p.path)})") for p in poison])
     if not isinstance(document, dict):
         raise PublishInvalid(422, [Problem("body", "expected a JSON object")])
     if "notifications" in document:
@@ -53,7 +57,7 @@ def parse_publish(body: bytes, *, max_batch: int, max_payload_bytes: int) -> lis
         labelled = [("", document)]
     problems: list[Problem] = []
     oversized: list[Problem] = []
-    notifications = [_one(label, item, max_payload_bytes, problems, oversized) for label, item in labelled]
+    notifications = [_one(label, item, max_payload_bytes, max_data_depth, problems, oversized) for label, item in labelled]
     if problems:
         raise PublishInvalid(422, problems)
     if oversized:
@@ -61,7 +65,8 @@ def parse_publish(body: bytes, *, max_batch: int, max_payload_bytes: int) -> lis
     return notifications  # type: ignore[return-value]
 
 
-def _one(label: str, item: Any, max_payload: int, problems: list[Problem], oversized: list[Problem]) -> Notification | None:
+def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list[Problem],
+         oversized: list[Problem]) -> Notification | None:
     def field(name: str) -> str:
         return f"{label}.{name}" if label else name
 
@@ -99,9 +104,34 @@ def _one(label: str, item: Any, max_payload: int, problems: list[Problem], overs
     if "data" not in item:
         problems.append(Problem(field("data"), "required"))
         return None
-    data_json = json.dumps(item["data"], separators=(",", ":"), ensure_ascii=False)
-    if len(data_json.encode()) > max_payload:
+    if strict_json.too_deep(item["data"], max_depth):
+        problems.append(Problem(field("data"), f"nested deeper than {max_depth} arrays/objects (MAX_DATA_DEPTH)"))
+        return None
+    data_json = strict_json.encode(item["data"])
+    if len(data_json) > max_payload:
         oversized.append(Problem(field("data"), f"larger than MAX_PAYLOAD_BYTES ({max_payload} bytes)"))
     if len(problems) > before:
         return None
-    return Notification(user_ids, event, data_json, key)
+    return Notification(user_ids, event, data_json.decode(), key)
+
+
+def _field_of(path: strict_json.Path) -> str:
+    """The request field a path inside the body belongs to: `notifications[3].data`, `data`."""
+    if path[:1] == ("notifications",) and len(path) > 1 and isinstance(path[1], int):
+        item = f"notifications[{path[1]}]"
+        return f"{item}.{path[2]}" if len(path) > 2 and isinstance(path[2], str) else item
+    return str(path[0])[:64] if path else "body"
+
+
+def _render(path: strict_json.Path, limit: int = 120) -> str:
+    """`notifications[3].data.x[0]`, keys escaped to ASCII, cut at `limit` characters."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + _ascii(part)
+        if len(text) > limit:
+            return text[:limit] + "…"
+    return text or "the body"
+
+
+def _ascii(key: str) -> str:
+    return key.encode("ascii", "backslashreplace").decode()[:40]

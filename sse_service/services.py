@@ -17,6 +17,7 @@ from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
 from .hub import Hub
+from .rate_limit import RateLimits
 from observability.types import Tracing
 from .worker import NotificationWorker
 
@@ -33,6 +34,7 @@ class Services:
     metrics: Metrics
     tracing: Tracing
     worker: NotificationWorker
+    rate_limits: RateLimits = field(default_factory=RateLimits.disabled)
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: bool = False
@@ -64,6 +66,7 @@ class Services:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.flags.stop()
         await self.broker.close()
+        await self.rate_limits.close()
 
     def apply_flag_changes(self) -> None:
         """After a flag refresh: users who left the rollout get `disabled`; knobs apply.

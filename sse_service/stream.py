@@ -18,8 +18,10 @@ from urllib.parse import parse_qs
 
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
+from .client_input import parse_event_id
 from .connection import Closing, Connection
 from .hub import rfc3339
+from .rate_limit import refusal as rate_limited
 from .sse import ServerSentEvent
 from .types import EventId, PublishRefused, StoredEvent
 
@@ -50,6 +52,12 @@ class StreamEndpoint:
             s.metrics.connection_rejected("not_in_rollout")
             await send_json(send, 204, None)
             return
+        decision = await s.rate_limits.allow_stream(user_id)
+        if not decision.allowed:
+            s.metrics.connection_rejected("rate_limited")
+            body, refusal_headers = rate_limited(decision, "stream attempts for this user")
+            await send_json(send, 429, body, refusal_headers)
+            return
         refusal = s.hub.refusal()
         if refusal is not None:
             s.metrics.connection_rejected(refusal)
@@ -57,7 +65,7 @@ class StreamEndpoint:
             return
         last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
         try:
-            after = EventId.parse(last_id_text) if last_id_text else None
+            after = parse_event_id(last_id_text) if last_id_text else None
         except ValueError:
             await send_json(send, 422, {"error": "invalid", "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}]})
             return

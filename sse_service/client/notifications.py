@@ -233,12 +233,15 @@ class NotificationClient:
     def _accept(self, event_id: str, event: str, data: object, via: str, parsed: bool = False) -> Notification | None:
         if event_id in self._seen_set:
             return None
+        # Parse first: an event whose data does not parse (cut by a broken parser or
+        # proxy) raises here, the stream reconnects from the previous id and reads it again.
+        value = data if parsed else json.loads(data)  # type: ignore[arg-type]
         if len(self._seen) == self._seen.maxlen:
             self._seen_set.discard(self._seen[0])
         self._seen.append(event_id)
         self._seen_set.add(event_id)
         self.last_event_id = event_id
-        return Notification(event_id, event, data if parsed else json.loads(data), via)  # type: ignore[arg-type]
+        return Notification(event_id, event, value, via)
 
     async def _current_token(self) -> str:
         if self._token is None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from quart import Blueprint, request
 
+from ..client_input import parse_event_id, parse_limit
 from ..publishing import PublishInvalid, parse_publish
-from ..types import EventId, PublishRefused
+from ..rate_limit import refusal
+from ..types import PublishRefused
 from . import authenticate, error, services
 
 blueprint = Blueprint("notifications", __name__)
@@ -16,10 +18,17 @@ MAX_PAGE = 1000
 async def publish():
     publisher = authenticate("publisher")
     s = services()
-    body = await request.get_data(cache=False)
+    decision = await s.rate_limits.allow_publish(publisher.subject)
+    if not decision.allowed:
+        s.metrics.publish_rejected("rate_limited")
+        body, headers = refusal(decision, "publish requests from this publisher")
+        return body, 429, headers
+    data = await request.get_data(cache=False)
     try:
-        notifications = parse_publish(body, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes)
+        notifications = parse_publish(data, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes,
+                                      max_data_depth=s.settings.max_data_depth)
     except PublishInvalid as exc:
+        s.metrics.publish_rejected("too_large" if exc.status == 413 else "invalid")
         return exc.body(), exc.status
     try:
         ids = await s.worker.publish(publisher.subject, notifications)
@@ -35,16 +44,15 @@ async def inbox():
     after = None
     if request.args.get("after"):
         try:
-            after = EventId.parse(request.args["after"])
+            after = parse_event_id(request.args["after"])
         except ValueError:
             problems.append({"field": "after", "message": "not an id this service issued"})
     limit = 100
     if "limit" in request.args:
-        raw = request.args["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-            problems.append({"field": "limit", "message": f"expected an integer from 1 to {MAX_PAGE}"})
-        else:
-            limit = int(raw)
+        try:
+            limit = parse_limit(request.args["limit"], MAX_PAGE)
+        except ValueError as exc:
+            problems.append({"field": "limit", "message": str(exc)})
     if problems:
         return error(422, "invalid", problems)
     try:

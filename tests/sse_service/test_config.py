@@ -26,6 +26,12 @@ def test_env_overrides_file_and_flags_override_env(tmp_path) -> None:
     ({"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": "http://x"}, "FLAGSTREAM_REDIS_URL"),
     ({"FLAGSTREAM_WORKERS": "4"}, "FLAGSTREAM_WORKERS"),
     ({"FLAGSTREAM_BATCH_WINDOW_MS": "5000"}, "FLAGSTREAM_BATCH_WINDOW_MS"),
+    ({"FLAGSTREAM_MAX_DATA_DEPTH": "0"}, "FLAGSTREAM_MAX_DATA_DEPTH"),
+    ({"FLAGSTREAM_MAX_DATA_DEPTH": "501"}, "FLAGSTREAM_MAX_DATA_DEPTH"),
+    ({"FLAGSTREAM_PUBLISH_RATE": "-1"}, "FLAGSTREAM_PUBLISH_RATE"),
+    ({"FLAGSTREAM_PUBLISH_RATE": "nan"}, "FLAGSTREAM_PUBLISH_RATE"),
+    ({"FLAGSTREAM_STREAM_RATE": "inf"}, "FLAGSTREAM_STREAM_RATE"),
+    ({"FLAGSTREAM_STREAM_BURST": "0"}, "FLAGSTREAM_STREAM_BURST"),
 ])
 def test_invalid_values_name_the_setting(env, name) -> None:
     with pytest.raises(ConfigError, match=name):
