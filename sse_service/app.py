@@ -21,6 +21,7 @@ from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .hub import Hub, HubLimits
+from .readiness import BrokerProbe
 from .routes import Unauthorized, dev, health, notifications
 from .rollout_wiring import rollout_status, run_controller_while_serving
 from .routes.admin import install_admin
@@ -58,6 +59,7 @@ def create_app(
         metrics=metrics,
         tracing=tracing,
         worker=NotificationWorker(broker, metrics, tracing),
+        broker_probe=BrokerProbe(broker, settings.ready_timeout),
     )
     app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024

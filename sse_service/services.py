@@ -17,6 +17,7 @@ from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
 from .hub import Hub
+from .readiness import BrokerProbe
 from observability.types import Tracing
 from .worker import NotificationWorker
 
@@ -33,6 +34,7 @@ class Services:
     metrics: Metrics
     tracing: Tracing
     worker: NotificationWorker
+    broker_probe: BrokerProbe
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: bool = False
@@ -63,6 +65,7 @@ class Services:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.flags.stop()
+        await self.broker_probe.stop()
         await self.broker.close()
 
     def apply_flag_changes(self) -> None:
@@ -105,10 +108,14 @@ class Services:
             await asyncio.sleep(0.05)
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        broker_problem = await self.broker.check()
+        broker_state = await self.broker_probe.readiness()
+        broker_problem = broker_state.problem
         health = self.flags.health()
+        broker: dict[str, Any] = {"backend": self.broker.name, "state": broker_state.state}
+        if broker_state.state == "timeout":
+            broker["last_known"] = broker_state.last_known
         body: dict[str, Any] = {
-            "broker": {"backend": self.broker.name, "state": "ok" if broker_problem is None else "unavailable"},
+            "broker": broker,
             "flags": {"state": health.freshness.value, "source": health.source, "last_refresh": health.last_refresh,
                       "error": health.error, "outages": health.outages},
             "draining": self.hub.draining,
