@@ -15,12 +15,6 @@ from tests.support.requirements import missing
 USERS = 20          # bounded: the whole suite stays within a few minutes on two cores
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/faults" in str(item.fspath):
-            item.add_marker(pytest.mark.slow)
-
-
 @pytest.fixture
 def fault_run(record_property):
     """`await fault_run("redis-pause")` → the outcome, its figures printed and recorded."""
