@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from sse_service.loadtest.faults.stalled import StalledStream
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import Served, server_settings, serving
-from tests.support.raw_stream import RawStream
 
 pytestmark = pytest.mark.slow
 BLOB = "x" * 60_000
@@ -32,9 +32,9 @@ def delivered_total(served: Served) -> float:
 
 async def test_a_stalled_client_that_reads_again_finds_overflow_as_the_last_event() -> None:
     async with serving(server_settings(queue_size=100), flag_gate=SwitchableGate()) as served:
-        stream = await RawStream.open(served.url, served.token("stalled"))
+        stream = await StalledStream.open(served.url, served.token("stalled"))
         try:
-            await stream.read_until(b"event: connected")
+            await stream.read_until(b"event: connected", timeout=10)
             [connection] = served.services.hub.user_connections("stalled")
             # 6 MB the client does not read (more than the kernel buffers): the writer blocks...
             await served.publish({"notifications": [{"user_id": "stalled", "data": BLOB}] * 100})
@@ -44,8 +44,9 @@ async def test_a_stalled_client_that_reads_again_finds_overflow_as_the_last_even
             assert connection.closing is not None and connection.closing.reason == "overflow"
             assert connection.sending
             await until(lambda: not served.services.hub.user_connections("stalled"))
-            await stream.read_to_end()
-            assert stream.event_names()[-1] == "overflow", stream.event_names()[-3:]
+            await stream.read_to_end(timeout=20)
+            names = [event.event for event in stream.events()]
+            assert names[-1] == "overflow", names[-3:]
         finally:
             stream.close()
 
@@ -53,10 +54,10 @@ async def test_a_stalled_client_that_reads_again_finds_overflow_as_the_last_even
 async def test_events_written_into_a_reset_connection_are_not_counted_as_delivered() -> None:
     # A queue big enough that nothing overflows: the stuck write ends only when the peer resets.
     async with serving(server_settings(queue_size=1000), flag_gate=SwitchableGate()) as served:
-        stream = await RawStream.open(served.url, served.token("gone"))
-        await stream.read_until(b"event: connected")
+        stream = await StalledStream.open(served.url, served.token("gone"))
+        await stream.read_until(b"event: connected", timeout=10)
         await served.publish({"user_id": "gone", "data": "small"})
-        await stream.read_until(b'data: "small"')
+        await stream.read_until(b'data: "small"', timeout=10)
         assert delivered_total(served) == 1
         [connection] = served.services.hub.user_connections("gone")
         await served.publish({"notifications": [{"user_id": "gone", "data": BLOB}] * 200})   # 12 MB, one write

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import struct
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -81,6 +82,11 @@ class StalledStream:
                 if isinstance(data, dict) and data.get("u") == user:
                     found.append(int(data["n"]))
         return found
+
+    def reset(self) -> None:
+        """Close with RST (linger 0): the server's next write into it fails with ECONNRESET."""
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._sock.close()
 
     def close(self) -> None:
         self._sock.close()
