@@ -47,9 +47,9 @@ def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> st
             when = f"commit {meta.get('commit', '?')}, load average {meta.get('load_before', '?')} before"
             out.append(f"- `{run.name}` ({when}): `{' '.join(meta['arguments'])}`" + (f" — {notes}" if notes else ""))
     out += ["", *profiles(reports), ""]
-    analysis = HERE / "analysis.md"
-    if analysis.exists():
-        out += [analysis.read_text().rstrip(), ""]
+    for written in ("analysis.md", "faults.md"):      # faults.md: `flagstream loadtest faults`, run by hand
+        if (HERE / written).exists():
+            out += [(HERE / written).read_text().rstrip(), ""]
     return "\n".join(out)
 
 

@@ -24,6 +24,7 @@ from .config import Settings
 from .hub import Hub, HubLimits
 from .openapi import openapi_document
 from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
+from .readiness import BrokerProbe
 from .routes import Unauthorized, dev, health, notifications
 from .rollout_wiring import rollout_status, run_controller_while_serving
 from .routes.admin import install_admin
@@ -62,6 +63,7 @@ def create_app(
         tracing=tracing,
         worker=NotificationWorker(broker, metrics, tracing),
         rate_limits=build_rate_limits(settings, metrics),
+        broker_probe=BrokerProbe(broker, settings.ready_timeout),
     )
     app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024

@@ -65,6 +65,8 @@ class Settings:
     unleash_admin_token: str = ""          # the rollout controller changes flags through it
     prometheus_url: str = ""               # gates query Prometheus instead of scraping /metrics
     shutdown_grace: float = 10.0
+    ready_timeout: float = 0.5             # /readyz answers within this, whatever the broker does
+    dead_peer_timeout: float = 60.0        # TCP keepalive and TCP_USER_TIMEOUT on accepted sockets
     lease_ttl: float = 30.0
     state_dir: str = ".flagstream"
     dev_mode: bool = False
@@ -86,9 +88,10 @@ _MINIMUM = {
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "max_data_depth": 1, "retry_ms": 0,
     "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
-    "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
+    "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1, "ready_timeout": 0.01,
+    "dead_peer_timeout": 1,
 }
-_MAXIMUM = {"port": 65535, "batch_window_ms": 1000,
+_MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "ready_timeout": 60,
             "max_data_depth": 500}         # below any JSON reader's recursion limit
 
 

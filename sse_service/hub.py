@@ -82,7 +82,9 @@ class Hub:
         self._count -= 1
         self._everyone = None
         closing = connection.closing
-        self._metrics.connection_closed(closing.reason if closing else reason)
+        if closing is None or closing.reason == "client":
+            # Every other ending was counted by `_end` when the hub decided it.
+            self._metrics.connection_closed(closing.reason if closing else reason)
         if held:
             return False
         del self._users[connection.user_id]
@@ -115,7 +117,14 @@ class Hub:
 
     # -- ending streams -------------------------------------------------------------
     def close(self, connection: Connection, reason: str) -> None:
-        connection.close(Closing(reason, FINAL_EVENTS[reason]))
+        self._end(connection, Closing(reason, FINAL_EVENTS[reason]))
+
+    def _end(self, connection: Connection, closing: Closing) -> None:
+        """End a stream and count it now: its writer may take seconds to let go (a write
+        stuck on a slow consumer's socket), and gates read these counts."""
+        if connection.closing is None:
+            self._metrics.connection_closed(closing.reason)
+            connection.close(closing)
 
     def evict(self, user_id: str, connection_id: str) -> None:
         connection = self._users.get(user_id, {}).get(connection_id)
@@ -134,7 +143,7 @@ class Hub:
         base = self._limits.retry_ms
         for connection in list(self.connections()):
             retry = base + random.randint(0, max(base, 1000))
-            connection.close(Closing(reason, _final("shutdown", retry=retry)))
+            self._end(connection, Closing(reason, _final("shutdown", retry=retry)))
 
     # -- timers (one for the whole hub, not one per stream) ---------------------------
     def tick(self) -> None:

@@ -12,6 +12,7 @@ import socket
 import warnings
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -44,26 +45,41 @@ class RedactingLogger(Logger):
 # A client that vanished without a FIN (a laptop lid, a dead NAT) would otherwise hold its
 # stream until the kernel gives up retransmitting, about fifteen minutes: keepalive probes
 # find an idle dead peer, and a user timeout ends a connection whose writes go unacknowledged.
-KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 60, 10, 3
-UNACKNOWLEDGED_WRITE_TIMEOUT_MS = 60_000
+# DEAD_PEER_TIMEOUT (default 60 s) sets both: probes after that much silence, 3 of them
+# a sixth of it apart, and writes unacknowledged for that long.
+KEEPALIVE_PROBES = 3
+
+
+@dataclass(frozen=True)
+class DeadPeerDetection:
+    keepalive_idle: int
+    keepalive_interval: int
+    unacknowledged_write_timeout_ms: int
+
+    @classmethod
+    def after(cls, seconds: float) -> "DeadPeerDetection":
+        return cls(max(1, round(seconds)), max(1, round(seconds / 6)), max(1, int(seconds * 1000)))
 
 
 class StreamingConfig(Config):
     """Hypercorn's config whose listening sockets pass dead-peer detection on to every
     accepted connection (Linux copies these options to accepted sockets)."""
 
+    dead_peer = DeadPeerDetection.after(60)
+
     def create_sockets(self):  # type: ignore[override]
         sockets = super().create_sockets()
         for sock in sockets.secure_sockets + sockets.insecure_sockets:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
-                set_dead_peer_detection(sock)
+                set_dead_peer_detection(sock, self.dead_peer)
         return sockets
 
 
-def set_dead_peer_detection(sock: socket.socket) -> None:
+def set_dead_peer_detection(sock: socket.socket, detection: DeadPeerDetection) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
-                        ("TCP_KEEPCNT", KEEPALIVE_PROBES), ("TCP_USER_TIMEOUT", UNACKNOWLEDGED_WRITE_TIMEOUT_MS)):
+    for name, value in (("TCP_KEEPIDLE", detection.keepalive_idle), ("TCP_KEEPINTVL", detection.keepalive_interval),
+                        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+                        ("TCP_USER_TIMEOUT", detection.unacknowledged_write_timeout_ms)):
         option = getattr(socket, name, None)
         if option is not None:           # not every platform has every option
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
@@ -71,6 +87,7 @@ def set_dead_peer_detection(sock: socket.socket) -> None:
 
 def hypercorn_config(settings: Settings) -> Config:
     config = StreamingConfig()
+    config.dead_peer = DeadPeerDetection.after(settings.dead_peer_timeout)
     config.bind = [f"{settings.host}:{settings.port}"]
     config.logger_class = RedactingLogger
     config.accesslog = "-" if settings.log_level == "debug" else None

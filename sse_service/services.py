@@ -18,6 +18,7 @@ from .broker.base import Broker, BrokerListeners
 from .config import Settings
 from .hub import Hub
 from .rate_limit import RateLimits
+from .readiness import BrokerProbe
 from observability.types import Tracing
 from .worker import NotificationWorker
 
@@ -34,6 +35,7 @@ class Services:
     metrics: Metrics
     tracing: Tracing
     worker: NotificationWorker
+    broker_probe: BrokerProbe
     rate_limits: RateLimits = field(default_factory=RateLimits.disabled)
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -65,6 +67,7 @@ class Services:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.flags.stop()
+        await self.broker_probe.stop()
         await self.broker.close()
         await self.rate_limits.close()
 
@@ -108,10 +111,14 @@ class Services:
             await asyncio.sleep(0.05)
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        broker_problem = await self.broker.check()
+        broker_state = await self.broker_probe.readiness()
+        broker_problem = broker_state.problem
         health = self.flags.health()
+        broker: dict[str, Any] = {"backend": self.broker.name, "state": broker_state.state}
+        if broker_state.state == "timeout":
+            broker["last_known"] = broker_state.last_known
         body: dict[str, Any] = {
-            "broker": {"backend": self.broker.name, "state": "ok" if broker_problem is None else "unavailable"},
+            "broker": broker,
             "flags": {"state": health.freshness.value, "source": health.source, "last_refresh": health.last_refresh,
                       "error": health.error, "outages": health.outages},
             "draining": self.hub.draining,

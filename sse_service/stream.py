@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
 from .client_input import parse_event_id
-from .connection import Closing, Connection
+from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
 from .hub import rfc3339
 from .rate_limit import refusal as rate_limited
 from .sse import ServerSentEvent
@@ -135,6 +135,10 @@ class StreamEndpoint:
             if connection.closing is None or task is None:
                 raise
             task.uncancel()               # we cancelled a stuck write ourselves (Connection.close)
+            connection.sending = False
+            # The aborted write's bytes are already queued on the transport: the final event
+            # goes behind them, so a client that reads again learns why its stream ended.
+            await _write_final_event(connection, send)
         except OSError:
             reason = "client"
         except Exception:
@@ -218,15 +222,37 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
                 connection.sending = False
             if sent:
                 now = time.time()
-                delivered(len(sent), [now - e.created_at for e in sent])
-                if carriers:
-                    traced(carriers, len(sent))
+                if await _reached_an_open_socket(connection):
+                    delivered(len(sent), [now - e.created_at for e in sent])
+                    if carriers:
+                        traced(carriers, len(sent))
         if closing is not None:
-            if closing.final_event:
-                connection.sending = True
-                await send({"type": "http.response.body", "body": closing.final_event, "more_body": False})
-                connection.sending = False
+            await _write_final_event(connection, send)
             return
+
+
+async def _reached_an_open_socket(connection: Connection) -> bool:
+    """Whether the write just made went into a connection that was still open.
+
+    Hypercorn swallows the ConnectionError of a write into a reset connection and queues
+    `http.disconnect` instead; one turn of the loop lets the disconnect watcher see it.
+    """
+    await asyncio.sleep(0)
+    closing = connection.closing
+    return closing is None or closing.reason != "client"
+
+
+async def _write_final_event(connection: Connection, send: Send) -> None:
+    """End the response with the closing's last event, waiting a bounded time for a
+    socket that does not drain (the bytes stay queued: a client that reads again gets them)."""
+    closing = connection.closing
+    if closing is None or not closing.final_event:
+        return
+    try:
+        async with asyncio.timeout(ABORT_STUCK_WRITE_AFTER):
+            await send({"type": "http.response.body", "body": closing.final_event, "more_body": False})
+    except TimeoutError:
+        log.debug("final %s event of a stalled stream left queued on its socket", closing.reason)
 
 
 async def _watch_disconnect(receive: Any, connection: Connection) -> None:

@@ -31,6 +31,7 @@ from .backoff import Backoff, retry_after_seconds
 from .types import AuthenticationFailed, ClientOptions, ClientStats, Notification, TokenProvider
 
 SEEN_IDS_KEPT = 4096   # enough to drop the overlap between a stream and an inbox refetch
+FINAL_EVENTS = ("disabled", "reauth", "overflow", "shutdown", "evicted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,12 @@ class NotificationClient:
         timeout = httpx.Timeout(self.options.connect_timeout, read=None)
         watchdog = 2 * self.options.default_ping_interval
         try:
-            async with http.stream("GET", f"{self.url}/v1/stream", headers=headers, timeout=timeout) as response:
+            async with contextlib.AsyncExitStack() as opened:
+                # A server behind a black hole accepts nothing and answers nothing: the response
+                # must start within the connect timeout (the stream itself has no read timeout).
+                async with asyncio.timeout(self.options.connect_timeout):
+                    response = await opened.enter_async_context(
+                        http.stream("GET", f"{self.url}/v1/stream", headers=headers, timeout=timeout))
                 refusal = self._refusal(response)
                 if refusal is not None:
                     if response.status_code == 422:       # our Last-Event-ID is not one it knows
@@ -116,6 +122,7 @@ class NotificationClient:
                         async with asyncio.timeout(watchdog):
                             sse = await anext(events)
                     except StopAsyncIteration:
+                        self.stats.network_errors += 1        # ended without a final event
                         yield _Reconnect(self._backoff.next_delay())
                         return
                     except asyncio.TimeoutError:
@@ -123,6 +130,8 @@ class NotificationClient:
                         yield _Reconnect(self._backoff.next_delay())
                         return
                     name = sse.event
+                    if name in FINAL_EVENTS:
+                        self.stats.endings[name] = self.stats.endings.get(name, 0) + 1
                     if name == "connected":
                         details = json.loads(sse.data)
                         watchdog = 2 * float(details.get("ping_interval", self.options.default_ping_interval))
@@ -160,7 +169,8 @@ class NotificationClient:
                         notification = self._accept(sse.id, name, sse.data, "stream")
                         if notification is not None:
                             yield notification
-        except (httpx.TransportError, json.JSONDecodeError):
+        except (httpx.TransportError, json.JSONDecodeError, TimeoutError):
+            self.stats.network_errors += 1
             yield _Reconnect(self._backoff.next_delay())
 
     def _refusal(self, response: httpx.Response) -> _Outcome | None:

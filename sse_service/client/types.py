@@ -53,7 +53,8 @@ class AuthenticationFailed(Exception):
 class ClientStats:
     """What the client went through, for logs, tests and the load generator."""
 
-    __slots__ = ("connects", "reconnects", "rejections", "token_refreshes", "polls", "watchdog_timeouts", "resets")
+    __slots__ = ("connects", "reconnects", "rejections", "token_refreshes", "polls", "watchdog_timeouts", "resets",
+                 "endings", "network_errors")
 
     def __init__(self) -> None:
         self.connects = 0                       # streams that reached `connected`
@@ -63,3 +64,5 @@ class ClientStats:
         self.polls = 0
         self.watchdog_timeouts = 0
         self.resets = 0
+        self.endings: dict[str, int] = {}        # final event → how many streams the server ended with it
+        self.network_errors = 0                 # streams that broke without one (or never started)

@@ -26,7 +26,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "publish through the batch API, and report connect rate, throughput, latency "
                     "percentiles, lost/duplicated events, rejections and the server's CPU and memory.",
     )
-    p.add_argument("scenario", choices=SCENARIOS, help="idle | notify | broadcast | storm | mixed")
+    p.add_argument("scenario", choices=(*SCENARIOS, "faults"),
+                   help="idle | notify | broadcast | storm | mixed | faults (starts its own Redis, instances and HAProxy)")
     p.add_argument("--url", default=os.environ.get("FLAGSTREAM_URL", "http://127.0.0.1:8080"),
                    help="the service (127.0.0.1 only; default %(default)s)")
     auth = p.add_mutually_exclusive_group()
@@ -49,6 +50,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--drain-timeout", type=float, default=15.0, help="seconds to wait for the last deliveries")
     p.add_argument("--user-prefix", help="user ids are PREFIX0, PREFIX1, … (default: a fresh random prefix)")
     p.add_argument("--server-pid", type=int, help="read the server's CPU and memory from /proc/PID instead of /metrics")
+    p.add_argument("--fault", default="all", help="faults: which ones, comma-separated (default all)")
+    p.add_argument("--hold", type=float, default=3.0, help="faults: seconds a pause or black hole lasts")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(handler=run_command)
@@ -61,6 +64,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.scenario == "faults":
+        from .faults.cli import run_faults_command
+
+        return run_faults_command(args)
     try:
         plan = build_plan(args)
     except UsageError as exc:

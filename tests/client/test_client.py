@@ -188,3 +188,22 @@ async def test_an_evicted_client_polls_instead_of_pushing_the_newer_stream_out()
                 polled = await got.next()
                 assert (polled.id, polled.via) == (ids[0], "poll")
                 assert client.stats.connects == 1 and len(served.services.hub.user_connections("twice")) == 1
+
+
+async def test_a_server_that_accepts_but_never_answers_is_left_after_the_connect_timeout() -> None:
+    # What a client sees behind a black hole at the moment it reconnects: the TCP handshake
+    # completed, then silence. The stream has no read timeout; the response start must.
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(3600)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    options = ClientOptions(backoff=BackoffPolicy(minimum=0.05, maximum=0.1), connect_timeout=0.3)
+    client = NotificationClient(f"http://127.0.0.1:{port}", "token", options=options)
+    try:
+        async with running(client) as got:
+            await got.until(lambda: client.stats.network_errors >= 2, timeout=10)
+            assert client.stats.connects == 0 and client.stats.endings == {}
+    finally:
+        server.close()

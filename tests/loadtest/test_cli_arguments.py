@@ -25,6 +25,9 @@ def loadtest(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     (["notify", "--workers", "65", *BASE], "--workers: at most 64"),
     (["notify", "--jwt-secret", "x" * 32, "--no-progress"], "give --publish-token"),
     (["idle", "--token-file", "/nonexistent/tokens.txt"], "--token-file: No such file or directory"),
+    (["faults", "--fault", "nope"], "--fault: unknown nope"),
+    (["faults", "-c", "0"], "--connections: 1 to 2000 users for faults"),
+    (["faults", "--hold", "0"], "--hold must be in (0, 60] seconds"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = loadtest(*args, env={"PATH": "/usr/bin:/bin"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from observability.metrics import NoopMetrics
-from sse_service.connection import Connection
+from sse_service.connection import Closing, Connection
 from sse_service.hub import Hub, HubLimits
 from sse_service.types import EventId, StoredEvent
 
@@ -97,3 +97,40 @@ async def test_draining_gives_each_connection_its_own_retry() -> None:
     retries = {c.closing.final_event.split(b"\n")[0] for c in conns}
     assert all(c.closing.reason == "shutdown" for c in conns)
     assert len(retries) > 1
+
+
+class ClosedCounter(NoopMetrics):
+    def __init__(self) -> None:
+        self.closed: list[str] = []
+
+    def connection_closed(self, reason: str) -> None:
+        self.closed.append(reason)
+
+
+async def test_a_slow_consumer_cut_is_counted_when_decided_not_when_its_writer_lets_go() -> None:
+    clock, metrics = Clock(), ClosedCounter()
+    hub = Hub(HubLimits(10, 1000), metrics, clock)
+    slow = connection("a", clock, queue_size=1)
+    hub.register(slow)
+    hub.dispatch(event(1, "a"))
+    hub.dispatch(event(2, "a"))          # full: the hub decides `overflow` now
+    assert metrics.closed == ["overflow"]
+    hub.unregister(slow, "client")       # the writer ends later (a stuck write takes seconds)
+    assert metrics.closed == ["overflow"]
+
+
+async def test_every_ending_is_counted_once_whoever_decides_it() -> None:
+    clock, metrics = Clock(), ClosedCounter()
+    hub = Hub(HubLimits(10, 1000), metrics, clock)
+    left, disabled, drained = connection("a", clock), connection("b", clock), connection("c", clock)
+    for c in (left, disabled, drained):
+        hub.register(c)
+    left.close(Closing("client", b""))   # the client went away: counted when its stream ends
+    hub.close(left, "overflow")          # too late: it is already ending
+    hub.close(disabled, "disabled")
+    hub.close(disabled, "overflow")
+    hub.start_draining()
+    assert metrics.closed == ["disabled", "shutdown"]
+    for c in (left, disabled, drained):
+        hub.unregister(c, "client")
+    assert sorted(metrics.closed) == ["client", "disabled", "shutdown"]

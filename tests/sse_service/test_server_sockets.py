@@ -6,14 +6,17 @@ import socket
 
 import pytest
 
-from sse_service.server import KEEPALIVE_IDLE, UNACKNOWLEDGED_WRITE_TIMEOUT_MS, hypercorn_config
+from sse_service.server import hypercorn_config
 from tests.support.inprocess import server_settings
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux socket options")
 
 
-def test_accepted_connections_carry_keepalive_and_a_write_timeout() -> None:
-    sockets = hypercorn_config(server_settings()).create_sockets()
+@pytest.mark.parametrize(("dead_peer_timeout", "idle", "interval", "user_timeout_ms"),
+                         [(60, 60, 10, 60_000), (3, 3, 1, 3000)])
+def test_accepted_connections_carry_keepalive_and_a_write_timeout(dead_peer_timeout: float, idle: int, interval: int,
+                                                                 user_timeout_ms: int) -> None:
+    sockets = hypercorn_config(server_settings(dead_peer_timeout=dead_peer_timeout)).create_sockets()
     [listener] = sockets.insecure_sockets
     listener.setblocking(True)
     listener.listen()
@@ -21,8 +24,9 @@ def test_accepted_connections_carry_keepalive_and_a_write_timeout() -> None:
     accepted, _ = listener.accept()
     try:
         assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
-        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == UNACKNOWLEDGED_WRITE_TIMEOUT_MS
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == idle
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == interval
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == user_timeout_ms
     finally:
         for s in (client, accepted, listener):
             s.close()
