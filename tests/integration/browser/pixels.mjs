@@ -1,0 +1,71 @@
+// Opens a page in Debian's headless Chromium, optionally answers the dashboard's SSE feed with
+// a prepared body, takes a full-page screenshot and reads pixel columns out of it, so a test can
+// compare what was drawn with what the data says.
+// Usage: node pixels.mjs <job.json>   (job: see tests/integration/browser_pixels.py)
+// Prints one JSON line: {probes: [{box, columns: [[[r,g,b], …per row], …]}], texts, pageErrors, failedRequests}.
+import { readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const job = JSON.parse(readFileSync(process.argv[2], "utf-8"));
+const DEADLINE_MS = 30000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-background-networking"],
+});
+try {
+  const page = await browser.newPage({ viewport: job.viewport || { width: 1360, height: 900 }, deviceScaleFactor: 1 });
+  const failedRequests = [];
+  const pageErrors = [];
+  page.on("requestfailed", (r) => { if (!r.url().includes("/dashboard/stream")) failedRequests.push(r.url()); });
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("request", (r) => { if (!/^(http:\/\/127\.0\.0\.1|file:|data:)/.test(r.url())) failedRequests.push(`external: ${r.url()}`); });
+  if (job.feed !== undefined) {
+    await page.route("**/dashboard/stream", (route) => route.fulfill({
+      status: 200, contentType: "text/event-stream; charset=utf-8", body: job.feed,
+    }));
+  }
+  await page.goto(job.url);
+  await page.waitForFunction(job.waitFor, null, { timeout: DEADLINE_MS, polling: 100 });
+  const boxes = await page.evaluate((selectors) => selectors.map((selector) => {
+    const element = document.querySelector(selector);
+    if (!element) return null;
+    const r = element.getBoundingClientRect();
+    return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
+  }), job.probes.map((p) => p.selector));
+  const texts = await page.evaluate((selectors) => Object.fromEntries(selectors.map((s) => {
+    const element = document.querySelector(s);
+    return [s, element ? element.textContent.trim() : null];
+  })), job.texts || []);
+  const png = await page.screenshot({ path: job.screenshot, fullPage: true });
+
+  // Decode the PNG in a blank page of the same browser: no image library needed.
+  const reader = await browser.newPage();
+  const probes = await reader.evaluate(async ({ data, boxes, probes }) => {
+    const image = new Image();
+    image.src = `data:image/png;base64,${data}`;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    return probes.map((probe, i) => {
+      const box = boxes[i];
+      if (!box) return { box: null, columns: [] };
+      const top = Math.round(box.y);
+      const height = Math.round(box.height);
+      const columns = probe.columns.map((fraction) => {
+        const x = Math.min(Math.round(box.x + fraction * box.width), Math.round(box.x + box.width) - 1);
+        const pixels = context.getImageData(x, top, 1, height).data;
+        const rows = [];
+        for (let row = 0; row < height; row += 1) rows.push([pixels[row * 4], pixels[row * 4 + 1], pixels[row * 4 + 2]]);
+        return rows;
+      });
+      return { box, columns };
+    });
+  }, { data: png.toString("base64"), boxes, probes: job.probes });
+  console.log(JSON.stringify({ probes, texts, pageErrors, failedRequests }));
+} finally {
+  await browser.close();
+}
