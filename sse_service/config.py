@@ -56,6 +56,7 @@ class Settings:
     rollout_state: str = ".flagstream/rollout-state.json"   # a file, or a redis:// URL
     rollout_controller: bool = False       # run the rollout controller inside this service
     rollout_webhook: str = ""
+    rollout_status_interval: float = 2.0   # how often every instance re-reads the rollout state for the dashboard
     unleash_admin_token: str = ""          # the rollout controller changes flags through it
     prometheus_url: str = ""               # gates query Prometheus instead of scraping /metrics
     shutdown_grace: float = 10.0
@@ -79,7 +80,7 @@ _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "retry_ms": 0,
-    "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
+    "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1, "rollout_status_interval": 0.1,
 }
 _MAXIMUM = {"port": 65535, "batch_window_ms": 1000}
 
