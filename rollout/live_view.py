@@ -15,7 +15,7 @@ reads ``hold``: it passed, and the rollout still did not move.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from typing import Any
 
 from .observer import RolloutSnapshot
@@ -89,7 +89,7 @@ def check_verdict(check: CheckResult, transitions: list[Transition]) -> str:
 
 
 def _phase_at(time: float, transitions: list[Transition]) -> str | None:
-    index = bisect_right([t.time for t in transitions], time)
+    index = bisect_left([t.time for t in transitions], time)   # a check at a transition caused it: before it
     return transitions[index - 1].to_phase if index else None
 
 

@@ -1,15 +1,12 @@
 // The live SRE page: follows /dashboard/stream (same origin, session cookie) and draws
 // the last five minutes as small inline-SVG charts. No dependencies, no CDN, no build step:
 // plain ES modules served by the instance itself.
+import { redrawTimeline, renderRollout } from "./rollout-panel.js";
 import { areaPath, BASELINE, linePath, scale, segments, WIDTH } from "./sparkline.js";
 
 const WINDOW_SECONDS = 300;
 const SHORTEST_SPAN = 60; // a fresh instance still gets a readable minute-wide chart
 const SERIES = ["delivered", "errors", "overflow", "p50_ms", "p99_ms", "connections", "users", "cpu_percent", "rss_bytes"];
-const PHASES = {
-  pending: "warn", progressing: "good", paused: "warn", awaiting_approval: "warn",
-  rolled_back: "bad", completed: "good",
-};
 
 const points = new Map(); // unix second -> {delivered, errors, ...}
 
@@ -90,10 +87,7 @@ function render(doc) {
   setText("flag_refresh", flags.last_refresh ? flags.last_refresh.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "never");
   setText("flag_evaluations", counts(flags.evaluations));
 
-  const rollout = doc.rollout;
-  setBadge("rollout_phase", rollout.phase || "not reported", PHASES[rollout.phase] || "");
-  setText("rollout_percentage", rollout.percentage === null || rollout.percentage === undefined ? "–" : `${rollout.percentage} %`);
-  setText("rollout_share", rollout.enabled_share === null ? "no evaluations" : `${number(rollout.enabled_share * 100, 1)} %`);
+  renderRollout(doc);
 
   setText("connections_opened", number(doc.connections_opened));
   setText("connections_closed", counts(doc.connections_closed));
@@ -134,4 +128,5 @@ function follow() {
   });
 }
 
+addEventListener("resize", redrawTimeline);
 follow();

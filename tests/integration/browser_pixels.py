@@ -11,7 +11,7 @@ import asyncio
 import json
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ class Probe:
 class Picture:
     probes: list[Probe]
     texts: dict[str, str | None]
+    datasets: dict[str, dict[str, str] | None]
     page_errors: list[str]
     failed_requests: list[str]
 
@@ -80,20 +81,32 @@ async def take_picture(
     *,
     url: str,
     wait_for: str,
-    probes: Sequence[tuple[str, Sequence[float]]],
+    probes: Sequence[tuple[str, Sequence[float]]] = (),
+    timed_probes: Sequence[tuple[str, Sequence[float]]] = (),
     screenshot: str,
     feed: str | None = None,
     texts: Sequence[str] = (),
     viewport: dict[str, int] | None = None,
+    datasets: Sequence[str] = (),
+    ready: str | None = None,
+    when_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> Picture:
+    """Open ``url``; once ``ready`` holds in the page, run ``when_ready``; once ``wait_for`` holds, look.
+
+    ``ready`` and ``wait_for`` are JavaScript expressions, polled from outside the page.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
     job: dict[str, Any] = {
         "url": url,
         "waitFor": wait_for,
-        "probes": [{"selector": selector, "columns": list(columns)} for selector, columns in probes],
+        "probes": [{"selector": selector, "columns": list(columns)} for selector, columns in probes]
+        + [{"selector": selector, "times": list(times)} for selector, times in timed_probes],
         "screenshot": str(ARTIFACTS / screenshot),
         "texts": list(texts),
+        "datasets": list(datasets),
     }
+    if ready is not None:
+        job["ready"] = ready
     if feed is not None:
         job["feed"] = feed
     if viewport is not None:
@@ -104,12 +117,19 @@ async def take_picture(
         node, "pixels.mjs", str(job_file), cwd=BROWSER_DIR,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
+    if ready is not None:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+        assert line.strip() == b"READY", (line, (await process.stderr.read()).decode()[-3000:])  # type: ignore[union-attr]
+        if when_ready is not None:
+            await when_ready()
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, stderr.decode()[-3000:]
     seen = json.loads(stdout.decode().strip().splitlines()[-1])
     return Picture(
         probes=[Probe(p["box"], [[tuple(px) for px in column] for column in p["columns"]]) for p in seen["probes"]],
         texts=seen["texts"],
+        datasets=seen["datasets"],
         page_errors=seen["pageErrors"],
         failed_requests=seen["failedRequests"],
     )

@@ -2,12 +2,23 @@
 // a prepared body, takes a full-page screenshot and reads pixel columns out of it, so a test can
 // compare what was drawn with what the data says.
 // Usage: node pixels.mjs <job.json>   (job: see tests/integration/browser_pixels.py)
-// Prints one JSON line: {probes: [{box, columns: [[[r,g,b], …per row], …]}], texts, pageErrors, failedRequests}.
+// Prints READY once `job.ready` holds (if given), then one JSON line:
+// {probes: [{box, columns: [[[r,g,b], …per row], …]}], texts, datasets, pageErrors, failedRequests}.
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const job = JSON.parse(readFileSync(process.argv[2], "utf-8"));
 const DEADLINE_MS = 30000;
+
+// Polls from here (page.evaluate is not subject to the page's CSP; waitForFunction's in-page
+// polling of a string would need 'unsafe-eval').
+async function waitUntil(page, expression) {
+  const deadline = Date.now() + DEADLINE_MS;
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -26,17 +37,35 @@ try {
     }));
   }
   await page.goto(job.url);
-  await page.waitForFunction(job.waitFor, null, { timeout: DEADLINE_MS, polling: 100 });
-  const boxes = await page.evaluate((selectors) => selectors.map((selector) => {
-    const element = document.querySelector(selector);
+  if (job.ready) {
+    // The test changes something once the page shows its first state, then we wait for the change.
+    await waitUntil(page, job.ready);
+    console.log("READY");
+  }
+  await waitUntil(page, job.waitFor);
+  // A probe gives its columns as fractions of the element's width, or as data times placed by
+  // the scale the chart declares on itself (data-t0, data-t1, data-left, data-plot-width).
+  const boxes = await page.evaluate((probes) => probes.map((probe) => {
+    const element = document.querySelector(probe.selector);
     if (!element) return null;
     const r = element.getBoundingClientRect();
-    return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
-  }), job.probes.map((p) => p.selector));
+    const box = { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
+    if (probe.times) {
+      const d = element.dataset;
+      const x = (t) => Number(d.left) + ((t - Number(d.t0)) / (Number(d.t1) - Number(d.t0))) * Number(d.plotWidth);
+      box.fractions = probe.times.map((t) => x(t) / r.width);
+    }
+    return box;
+  }), job.probes);
+  for (const [i, probe] of job.probes.entries()) if (boxes[i] && boxes[i].fractions) probe.columns = boxes[i].fractions;
   const texts = await page.evaluate((selectors) => Object.fromEntries(selectors.map((s) => {
     const element = document.querySelector(s);
     return [s, element ? element.textContent.trim() : null];
   })), job.texts || []);
+  const datasets = await page.evaluate((selectors) => Object.fromEntries(selectors.map((s) => {
+    const element = document.querySelector(s);
+    return [s, element ? { ...element.dataset } : null];
+  })), job.datasets || []);
   const png = await page.screenshot({ path: job.screenshot, fullPage: true });
 
   // Decode the PNG in a blank page of the same browser: no image library needed.
@@ -65,7 +94,7 @@ try {
       return { box, columns };
     });
   }, { data: png.toString("base64"), boxes, probes: job.probes });
-  console.log(JSON.stringify({ probes, texts, pageErrors, failedRequests }));
+  console.log(JSON.stringify({ probes, texts, datasets, pageErrors, failedRequests }));
 } finally {
   await browser.close();
 }
