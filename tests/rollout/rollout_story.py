@@ -13,32 +13,10 @@ from rollout.controller import RolloutController
 from rollout.plan import parse_plan
 from rollout.store import StateStore
 from rollout.types import Plan
+from tests.rollout.conftest import PLAN
 from tests.rollout.rollout_support import FakeClock, MemoryFlagAdmin, ScriptedSource, healthy
 
-STORY_PLAN = """
-flag = "sse-delivery"
-failure_limit = 3
-min_traffic = 100
-bake_time = "10m"
-interval = "1m"
-
-[[steps]]
-name = "internal"
-allowlist = ["alice", "bob"]
-
-[[steps]]
-name = "five"
-percentage = 5
-
-[[steps]]
-name = "half"
-percentage = 50
-approval = true
-
-[[steps]]
-name = "all"
-percentage = 100
-"""
+STORY_PLAN = PLAN   # internal (allowlist) → five → half (needs approval) → all; failure_limit 3
 
 QUIET = healthy(delivered=20, latency_count=20, published=10, connection_attempts=2)
 BROKEN = healthy(errors=40, latency_p99=0.4, overflow_disconnects=12)
