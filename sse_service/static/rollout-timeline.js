@@ -59,14 +59,15 @@ function stepLine(doc, d, x, y) {
   return `<path class="step-line" d="${path}"/>`;
 }
 
-function eventMarks(doc, x) {
+function eventMarks(doc, x, width) {
   return doc.events.filter((e) => e.kind !== "automatic").map((e, i) => {
     const at = x(e.t).toFixed(1);
+    const leftwards = Number(at) > width - 140;   // labels near the right edge read leftwards
     const labelY = TOP + 4 + (i % 2) * 13;   // alternate rows, so neighbours do not overwrite each other
     const label = e.kind === "rollback" ? `rollback · ${e.actor}` : `${e.action} · ${e.actor}`;
     return `<g class="event ${e.kind}"><title>${escapeHtml(`${clock(e.t)} ${e.actor}: ${e.action} → ${e.to_step ?? "off"} (${e.percentage} %) — ${e.reason}`)}</title>` +
       `<line x1="${at}" y1="${TOP - 6}" x2="${at}" y2="${BOTTOM}"/>` +
-      `<text x="${Number(at) + 4}" y="${labelY}">${escapeHtml(label)}</text></g>`;
+      `<text x="${Number(at) + (leftwards ? -4 : 4)}" y="${labelY}" text-anchor="${leftwards ? "end" : "start"}">${escapeHtml(label)}</text></g>`;
   }).join("");
 }
 
@@ -94,7 +95,7 @@ export function drawTimeline(svg, doc) {
   Object.assign(svg.dataset, { t0: d.t0, t1: d.t1, left: LEFT, plotWidth: plot, top: TOP, bottom: BOTTOM, lane: LANE });
   svg.innerHTML = grid(LEFT, width - RIGHT, y) +
     `<text class="tick" x="${LEFT - 6}" y="${LANE + 4}" text-anchor="end">checks</text>` +
-    timeTicks(d, x) + eventMarks(doc, x) + stepLine(doc, d, x, y) + checkPoints(doc, x);
+    timeTicks(d, x) + eventMarks(doc, x, width) + stepLine(doc, d, x, y) + checkPoints(doc, x);
 }
 
 // The list under the chart: every transition, newest first, with who and why.
