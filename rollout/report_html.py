@@ -63,16 +63,19 @@ def _gate_verdict(check: CheckResult, verdict: str, transitions: list[Transition
 def _gate_figure(gate: Gate, checks: list[CheckResult], transitions: list[Transition], max_gap: float) -> Figure:
     limit = gate.max if gate.max is not None else gate.min
     readings = [(c, next((r for r in c.readings if r.gate == gate.name), None)) for c in checks]
-    values = [r.value for _, r in readings if r is not None and r.value is not None]
+    # A reading the controller could not judge (too little traffic) is a gap on the line and a
+    # grey mark on the lane below, whatever number the window happened to show.
+    judged = [(c, r) for c, r in readings if r is not None and r.value is not None and r.verdict.value != "no_data"]
+    values = [r.value for _, r in judged]
     frame = charts.time_frame([c.time for c in checks], max(values + [(limit or 0) * 1.5]))
-    points = [(c.time, r.value if r is not None else None) for c, r in readings]
-    judged = [(c.time, r.value, _gate_verdict(c, r.verdict.value, transitions), _title(c, r.verdict.value))
-              for c, r in readings if r is not None and r.value is not None]
-    unjudged = [(c.time, _title(c, "no_data")) for c, r in readings if r is None or r.value is None]
+    kept = {id(c) for c, _ in judged}
+    points = [(c.time, r.value if id(c) in kept and r is not None else None) for c, r in readings]
+    dots = [(c.time, r.value, _gate_verdict(c, r.verdict.value, transitions), _title(c, r.verdict.value)) for c, r in judged]
+    unjudged = [(c.time, _title(c, "no_data")) for c, _ in readings if id(c) not in kept]
     svg = (frame.open_svg(f"gate-{gate.name}", f"{gate.name} against {gate.threshold_text}")
            + charts.axes(frame, _gate_value)
            + (charts.threshold(frame, limit, f"want {gate.threshold_text}") if limit is not None else "")
-           + charts.line(frame, points, "#9aa3b5", max_gap) + charts.dots(frame, judged)
+           + charts.line(frame, points, "#9aa3b5", max_gap) + charts.dots(frame, dots)
            + charts.no_data_marks(frame, unjudged) + "</svg>")
     return Figure(f"gate-{gate.name}", f"{gate.name} (want {gate.threshold_text})", svg)
 
