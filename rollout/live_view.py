@@ -94,12 +94,15 @@ def _phase_at(time: float, transitions: list[Transition]) -> str | None:
 
 
 def _check(check: CheckResult, transitions: list[Transition]) -> dict[str, Any]:
+    verdict = check_verdict(check, transitions)
     return {
         "t": check.time,
         "step": check.step,
-        "verdict": check_verdict(check, transitions),
+        "verdict": verdict,
         "delivered": check.sample.delivered if check.sample is not None else None,
-        "gates": [reading.to_json() for reading in check.readings],
+        # Readings only where they explain something: a pass is "every gate passing" (keeps the
+        # document small: hundreds of checks travel to every open dashboard when one is added).
+        "gates": [] if verdict == "pass" else [reading.to_json() for reading in check.readings],
     }
 
 

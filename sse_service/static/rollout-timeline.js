@@ -30,6 +30,7 @@ export function domain(doc) {
 }
 
 function gates(check) {
+  if (!check.gates.length) return "every gate passing";
   const failing = check.gates.filter((g) => g.verdict !== "pass");
   const shown = failing.length ? failing : check.gates;
   return shown.map((g) => `${g.gate} = ${g.value === null ? "no data" : Number(g.value).toPrecision(3)} (want ${g.threshold})`).join("; ");
