@@ -44,3 +44,17 @@ def test_the_masking_filter_rewrites_formatted_records(caplog) -> None:
     finally:
         logger.filters.clear()
     assert "SECRET" not in caplog.text and "https://hooks.example/…" in caplog.text
+
+
+def test_a_cli_error_about_the_state_store_shows_no_password(tmp_path, capsys) -> None:
+    from sse_service.cli import main as flagstream
+    from tests.rollout.conftest import PLAN
+    from tests.support.redis_server import free_port
+
+    plan = tmp_path / "rollout.toml"
+    plan.write_text(PLAN)
+    state = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    code = flagstream(["rollout", "report", "--plan", str(plan), "--state", state])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "hunter2-secret" not in err and "redis://:***@127.0.0.1" in err
