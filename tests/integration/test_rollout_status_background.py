@@ -13,11 +13,13 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from rollout.store import open_store
 from rollout.types import ControllerState, GateReading, Phase, Transition, Verdict
@@ -73,13 +75,13 @@ async def poll_stats(url: str, until, timeout: float = 15.0) -> dict:
             await asyncio.sleep(0.1)
 
 
-async def write_rollout(target: str) -> None:
+async def write_rollout(target: str, flag: str = "sse-delivery") -> None:
     """A rollout at its second step, with one passing check, written with the real store."""
-    store = open_store(target, "sse-delivery")
+    store = open_store(target, flag)
     now = time.time()
     reading = GateReading("error_ratio", 0.0, "<= 0.01", 800, Verdict.PASS)
     await store.save(ControllerState(
-        flag="sse-delivery", phase=Phase.PROGRESSING, step=1, phase_since=now - 120, step_since=now - 120,
+        flag=flag, phase=Phase.PROGRESSING, step=1, phase_since=now - 120, step_since=now - 120,
         next_check_at=now + 30, last_check=(reading,), last_check_at=now - 30, message="all gates passing",
     ))
     await store.append_transition(Transition(
@@ -104,18 +106,17 @@ async def test_an_instance_without_the_controller_or_the_plan_shows_the_rollout(
 
 @pytest.mark.redis
 async def test_an_instance_reads_a_redis_rollout_state_with_the_plan(tmp_path: Path, redis_url: str, gate) -> None:
+    flag = f"test-{uuid.uuid4().hex[:12]}"          # the Redis is shared: keys of our own
     plan = tmp_path / "rollout.toml"
-    plan.write_text(PLAN)
-    await write_rollout(redis_url)
+    plan.write_text(PLAN.replace('"sse-delivery"', f'"{flag}"'))
+    await write_rollout(redis_url, flag)
     try:
         settings = server_settings(rollout_state=redis_url, rollout_plan=str(plan))
         async with serving(settings, flag_gate=gate) as served:
             body = await poll_stats(served.url, lambda r: r.get("phase") is not None)
     finally:
-        import redis
-
         with redis.Redis.from_url(redis_url) as client:
-            for key in client.scan_iter("flagstream:rollout:sse-delivery:*"):
+            for key in client.scan_iter(f"flagstream:rollout:{flag}:*"):
                 client.delete(key)
     rollout = body["rollout"]
     assert (rollout["phase"], rollout["step"], rollout["percentage"]) == ("progressing", "five", 5)
