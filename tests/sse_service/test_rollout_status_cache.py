@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rollout.observer import RolloutSnapshot
 from rollout.types import ControllerState, Phase, RolloutError
+from sse_service.config import ConfigError, load_settings
 from sse_service.rollout_wiring import RolloutStatusCache
 
 
@@ -45,3 +48,9 @@ async def test_a_failed_read_keeps_the_last_state_and_says_why() -> None:
     await cache.refresh(observer)  # type: ignore[arg-type]
     assert cache.status()["phase"] == "paused" and "error" not in cache.status()
     assert cache.timeline()[0] == version + 1
+
+
+def test_the_refresh_interval_is_validated() -> None:
+    assert load_settings(env={"FLAGSTREAM_ROLLOUT_STATUS_INTERVAL": "5"}).rollout_status_interval == 5.0
+    with pytest.raises(ConfigError, match="^FLAGSTREAM_ROLLOUT_STATUS_INTERVAL: must be at least 0.1"):
+        load_settings(env={"FLAGSTREAM_ROLLOUT_STATUS_INTERVAL": "0"})
