@@ -73,19 +73,29 @@ class RolloutStatusCache:
             self._timeline = timeline_document(snapshot) if snapshot.state is not None or snapshot.transitions else None
             self.version += 1
 
+    def _fail(self, exc: Exception) -> None:
+        from rollout.masking import mask_text
+
+        message = mask_text(f"{exc.__class__.__name__}: {exc}")
+        if message != self._error:
+            log.warning("reading the rollout state failed: %s", message)
+            self._error, self._error_since = message, self._clock()
+
     async def while_serving(self) -> AsyncIterator[None]:
         """For ``app.while_serving``: read now, then every ``interval``, until the app stops."""
-        observer = self._observer()
+        try:
+            observer = self._observer()
+        except Exception as exc:  # noqa: BLE001 — e.g. a malformed ROLLOUT_STATE URL: say so, serve on
+            self._fail(exc)
+            yield
+            return
 
         async def keep_reading() -> None:
             while True:
                 try:
                     await self.refresh(observer)
                 except Exception as exc:  # noqa: BLE001 — the panel shows it; the task must live on
-                    from rollout.masking import mask_text
-
-                    self._error, self._error_since = mask_text(f"{exc.__class__.__name__}: {exc}"), self._clock()
-                    log.warning("reading the rollout state failed: %s", self._error)
+                    self._fail(exc)
                 await asyncio.sleep(self.interval)
 
         task = asyncio.create_task(keep_reading(), name="rollout-status")

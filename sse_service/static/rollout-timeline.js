@@ -72,11 +72,13 @@ function eventMarks(doc, x, width) {
   }).join("");
 }
 
-function checkPoints(doc, x) {
+function checkPoints(doc, x, plot) {
+  // Smaller points when hundreds of checks share the width, so neighbours stay apart.
+  const radius = Math.max(1.5, Math.min(4.5, plot / Math.max(doc.checks.length, 1) / 2.5));
   return doc.checks.map((c) => {
     const verdict = VERDICTS.includes(c.verdict) ? c.verdict : "no_data";
     const why = verdict === "no_data" && c.delivered !== null ? `too little traffic (${c.delivered} delivered)` : gates(c);
-    return `<circle class="check ${verdict}" cx="${x(c.t).toFixed(1)}" cy="${LANE}" r="4.5">` +
+    return `<circle class="check ${verdict}" cx="${x(c.t).toFixed(1)}" cy="${LANE}" r="${radius.toFixed(1)}">` +
       `<title>${escapeHtml(`${clock(c.t)} ${verdict.replace("_", " ")}: ${why}`)}</title></circle>`;
   }).join("");
 }
@@ -96,7 +98,7 @@ export function drawTimeline(svg, doc) {
   Object.assign(svg.dataset, { t0: d.t0, t1: d.t1, left: LEFT, plotWidth: plot, top: TOP, bottom: BOTTOM, lane: LANE });
   svg.innerHTML = grid(LEFT, width - RIGHT, y) +
     `<text class="tick" x="${LEFT - 6}" y="${LANE + 4}" text-anchor="end">checks</text>` +
-    timeTicks(d, x) + eventMarks(doc, x, width) + stepLine(doc, d, x, y) + checkPoints(doc, x);
+    timeTicks(d, x) + eventMarks(doc, x, width) + stepLine(doc, d, x, y) + checkPoints(doc, x, plot);
 }
 
 // The list under the chart: every transition, newest first, with who and why.

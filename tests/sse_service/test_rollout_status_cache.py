@@ -54,3 +54,16 @@ def test_the_refresh_interval_is_validated() -> None:
     assert load_settings(env={"FLAGSTREAM_ROLLOUT_STATUS_INTERVAL": "5"}).rollout_status_interval == 5.0
     with pytest.raises(ConfigError, match="^FLAGSTREAM_ROLLOUT_STATUS_INTERVAL: must be at least 0.1"):
         load_settings(env={"FLAGSTREAM_ROLLOUT_STATUS_INTERVAL": "0"})
+
+
+async def test_an_observer_that_cannot_be_built_is_an_error_on_the_panel_not_a_failed_start() -> None:
+    def broken():  # type: ignore[no-untyped-def]
+        raise ValueError("Port could not be cast to integer value as 'x' for redis://:hunter2@cache:x/0")
+
+    cache = RolloutStatusCache(broken, 2.0, clock=lambda: 7.0)
+    lifecycle = cache.while_serving()
+    await anext(lifecycle)
+    status = cache.status()
+    assert status is not None and "hunter2" not in status["error"] and "redis://:***@cache" in status["error"]
+    with pytest.raises(StopAsyncIteration):
+        await anext(lifecycle)
