@@ -52,6 +52,10 @@ class Probe:
     def column(self, index: int) -> list[Pixel]:
         return self.columns[index]
 
+    def around(self, index: int) -> list[list[Pixel]]:
+        """The three columns sampled around point ``index`` of a spread probe."""
+        return self.columns[3 * index:3 * index + 3]
+
 
 @dataclass(frozen=True)
 class Picture:
@@ -83,6 +87,7 @@ async def take_picture(
     wait_for: str,
     probes: Sequence[tuple[str, Sequence[float]]] = (),
     timed_probes: Sequence[tuple[str, Sequence[float]]] = (),
+    spread_probes: Sequence[tuple[str, Sequence[float]]] = (),
     screenshot: str,
     feed: str | None = None,
     texts: Sequence[str] = (),
@@ -93,6 +98,10 @@ async def take_picture(
 ) -> Picture:
     """Open ``url``; once ``ready`` holds in the page, run ``when_ready``; once ``wait_for`` holds, look.
 
+    ``probes`` take columns at fractions of the element's width; ``timed_probes`` at data
+    times, placed by the scale the chart declares (``data-t0``…); ``spread_probes`` likewise,
+    plus the column either side of each (read them with :meth:`Probe.around`).
+
     ``ready`` and ``wait_for`` are JavaScript expressions, polled from outside the page.
     """
     ARTIFACTS.mkdir(exist_ok=True)
@@ -100,7 +109,8 @@ async def take_picture(
         "url": url,
         "waitFor": wait_for,
         "probes": [{"selector": selector, "columns": list(columns)} for selector, columns in probes]
-        + [{"selector": selector, "times": list(times)} for selector, times in timed_probes],
+        + [{"selector": selector, "times": list(times)} for selector, times in timed_probes]
+        + [{"selector": selector, "times": list(times), "spread": 1} for selector, times in spread_probes],
         "screenshot": str(ARTIFACTS / screenshot),
         "texts": list(texts),
         "datasets": list(datasets),

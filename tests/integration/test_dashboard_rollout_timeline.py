@@ -72,8 +72,8 @@ async def test_the_timeline_draws_steps_checks_and_actions_where_the_records_say
             timed_probes=[
                 (TIMELINE, [t for t, _ in checks]),
                 (TIMELINE, [t for t, _ in audience]),
-                (TIMELINE, [t for t, _ in actions]),
             ],
+            spread_probes=[(TIMELINE, [t for t, _ in actions])],
             datasets=[TIMELINE],
             texts=['[data-value="rollout_phase"]', '[data-value="rollout_events"]', '[data-value="rollout_step"]'],
             screenshot="dashboard-rollout-timeline.png",
@@ -96,7 +96,7 @@ async def test_the_timeline_draws_steps_checks_and_actions_where_the_records_say
         assert all(abs(row - want) <= 3 for row in blue), f"audience at {t} should be {percentage} % (y {want}), drawn at {blue}"
 
     for i, (t, colour) in enumerate(actions):
-        marked = [row for row in rows_near(on_actions.column(i), colour) if top <= row <= bottom]
+        marked = {row for column in on_actions.around(i) for row in rows_near(column, colour) if top <= row <= bottom}
         assert len(marked) >= 20, f"no action line at {t}"
 
     events = picture.texts['[data-value="rollout_events"]'] or ""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout.report_charts import THRESHOLD_COLOUR, VERDICT_COLOURS
+from rollout.report_charts import MANUAL_COLOUR, THRESHOLD_COLOUR, VERDICT_COLOURS
 from rollout.store import FileStateStore
 from sse_service.cli import main as flagstream
 from tests.integration.browser_pixels import hex_colour, is_ink, near, node_with_playwright, take_picture
@@ -55,15 +55,16 @@ async def test_the_report_draws_what_the_checks_recorded(node_with_playwright: s
             (ERRORS, [*at_half, between]),
             (P99_AT_FIVE, [*story.no_data, *five_passes[1:3]]),
             (CUTS, cut_windows),
-            (OVERVIEW, [story.rolled_back, story.approved, *story.no_data, *story.held]),
+            (OVERVIEW, [*story.no_data, *story.held]),
         ],
+        spread_probes=[(OVERVIEW, [story.rolled_back, story.approved])],
         probes=[('#step-half [data-figure="overflow"]', []), ("#suggestion-QUEUE_SIZE", [])],
         datasets=[ERRORS, P99_AT_FIVE, CUTS, OVERVIEW],
         screenshot="rollout-report.png",
         viewport={"width": 1200, "height": 900},
     )
     assert picture.page_errors == [] and picture.failed_requests == []
-    figure, aside, errors, p99, cuts, overview = picture.probes      # plain probes come first
+    figure, aside, errors, p99, cuts, overview, actions = picture.probes      # plain probes come first
 
     # Error ratio at half: each check's point where its value is, in its verdict's colour; the threshold line between.
     scale = picture.datasets[ERRORS]
@@ -95,12 +96,13 @@ async def test_the_report_draws_what_the_checks_recorded(node_with_playwright: s
     # The overview: the rollback and bob's approval marked; no-data and held checks on the lane in their colours.
     scale = picture.datasets[OVERVIEW]
     top, bottom, lane = int(scale["top"]), int(scale["bottom"]), int(scale["lane"])
-    assert sum(near(p, hex_colour(VERDICT_COLOURS["fail"])) for p in overview.column(0)[top:bottom]) >= 20
-    assert sum(near(p, hex_colour("#7c3aed")) for p in overview.column(1)[top:bottom]) >= 20
+    for i, colour in enumerate((VERDICT_COLOURS["fail"], MANUAL_COLOUR)):
+        marked = {row for column in actions.around(i) for row in range(top, bottom) if near(column[row], hex_colour(colour))}
+        assert len(marked) >= 20, f"action {i} not marked"
     for i in range(len(story.no_data)):
-        assert near(overview.column(2 + i)[lane], hex_colour(VERDICT_COLOURS["no_data"]))
+        assert near(overview.column(i)[lane], hex_colour(VERDICT_COLOURS["no_data"]))
     for i in range(len(story.held)):
-        assert near(overview.column(2 + len(story.no_data) + i)[lane], hex_colour(VERDICT_COLOURS["hold"]))
+        assert near(overview.column(len(story.no_data) + i)[lane], hex_colour(VERDICT_COLOURS["hold"]))
 
     # The QUEUE_SIZE suggestion is drawn beside the chart of slow-consumer cuts it cites.
     assert aside.box["x"] >= figure.box["x"] + figure.box["width"] - 1

@@ -84,8 +84,14 @@ try {
       if (!box) return { box: null, columns: [] };
       const top = Math.round(box.y);
       const height = Math.round(box.height);
-      const columns = probe.columns.map((fraction) => {
-        const x = Math.min(Math.round(box.x + fraction * box.width), Math.round(box.x + box.width) - 1);
+      // `spread`: also the columns either side (a 2 px line may land across two columns).
+      const spread = probe.spread || 0;
+      const xs = probe.columns.flatMap((fraction) => {
+        const x = Math.round(box.x + fraction * box.width);
+        return Array.from({ length: 2 * spread + 1 }, (_, k) => x - spread + k);
+      });
+      const columns = xs.map((column) => {
+        const x = Math.min(column, Math.round(box.x + box.width) - 1);
         const pixels = context.getImageData(x, top, 1, height).data;
         const rows = [];
         for (let row = 0; row < height; row += 1) rows.push([pixels[row * 4], pixels[row * 4 + 1], pixels[row * 4 + 2]]);
