@@ -61,6 +61,7 @@ class Probe:
 class Picture:
     probes: list[Probe]
     texts: dict[str, str | None]
+    ready_texts: dict[str, str | None] | None      # the same texts, when ``ready`` first held
     datasets: dict[str, dict[str, str] | None]
     page_errors: list[str]
     failed_requests: list[str]
@@ -139,6 +140,7 @@ async def take_picture(
     return Picture(
         probes=[Probe(p["box"], [[tuple(px) for px in column] for column in p["columns"]]) for p in seen["probes"]],
         texts=seen["texts"],
+        ready_texts=seen["readyTexts"],
         datasets=seen["datasets"],
         page_errors=seen["pageErrors"],
         failed_requests=seen["failedRequests"],

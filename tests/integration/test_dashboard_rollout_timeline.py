@@ -75,7 +75,8 @@ async def test_the_timeline_draws_steps_checks_and_actions_where_the_records_say
             ],
             spread_probes=[(TIMELINE, [t for t, _ in actions])],
             datasets=[TIMELINE],
-            texts=['[data-value="rollout_phase"]', '[data-value="rollout_events"]', '[data-value="rollout_step"]'],
+            texts=['[data-value="rollout_phase"]', '[data-value="rollout_events"]', '[data-value="rollout_step"]',
+                   '[data-value="rollout_message"]', '[data-value="rollout_gates"]'],
             screenshot="dashboard-rollout-timeline.png",
         )
     await store.close()
@@ -98,6 +99,12 @@ async def test_the_timeline_draws_steps_checks_and_actions_where_the_records_say
     for i, (t, colour) in enumerate(actions):
         marked = {row for column in on_actions.around(i) for row in rows_near(column, colour) if top <= row <= bottom}
         assert len(marked) >= 20, f"no action line at {t}"
+
+    # Before carol acted, the panel said where the rollout was and what made it roll back.
+    before = picture.ready_texts
+    assert before is not None and before['[data-value="rollout_phase"]'] == "rolled back"
+    assert before['[data-value="rollout_message"]'].startswith("3 consecutive failed checks: delivery_p99_seconds = 0.4")
+    assert "error_ratio0.0741<=0.01fail" in before['[data-value="rollout_gates"]'].replace(" ", "")
 
     events = picture.texts['[data-value="rollout_events"]'] or ""
     assert "carol start → five" in events and "bob approve → half (50 %)" in events

@@ -36,10 +36,16 @@ try {
       status: 200, contentType: "text/event-stream; charset=utf-8", body: job.feed,
     }));
   }
+  const readTexts = () => page.evaluate((selectors) => Object.fromEntries(selectors.map((s) => {
+    const element = document.querySelector(s);
+    return [s, element ? element.textContent.trim() : null];
+  })), job.texts || []);
   await page.goto(job.url);
+  let readyTexts = null;
   if (job.ready) {
     // The test changes something once the page shows its first state, then we wait for the change.
     await waitUntil(page, job.ready);
+    readyTexts = await readTexts();
     console.log("READY");
   }
   await waitUntil(page, job.waitFor);
@@ -58,10 +64,7 @@ try {
     return box;
   }), job.probes);
   for (const [i, probe] of job.probes.entries()) if (boxes[i] && boxes[i].fractions) probe.columns = boxes[i].fractions;
-  const texts = await page.evaluate((selectors) => Object.fromEntries(selectors.map((s) => {
-    const element = document.querySelector(s);
-    return [s, element ? element.textContent.trim() : null];
-  })), job.texts || []);
+  const texts = await readTexts();
   const datasets = await page.evaluate((selectors) => Object.fromEntries(selectors.map((s) => {
     const element = document.querySelector(s);
     return [s, element ? { ...element.dataset } : null];
@@ -100,7 +103,7 @@ try {
       return { box, columns };
     });
   }, { data: png.toString("base64"), boxes, probes: job.probes });
-  console.log(JSON.stringify({ probes, texts, datasets, pageErrors, failedRequests }));
+  console.log(JSON.stringify({ probes, texts, readyTexts, datasets, pageErrors, failedRequests }));
 } finally {
   await browser.close();
 }
