@@ -3,7 +3,8 @@
 from rollout.cli import add_commands
 from rollout.controller import RolloutController
 from rollout.plan import load_plan, parse_plan
-from rollout.stats import rollout_status_reader
+from rollout.live_view import status_document, timeline_document
+from rollout.observer import RolloutObserver, RolloutSnapshot
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
 from rollout.wiring import RolloutOptions, rollout_status, run_rollout_controller
 
@@ -14,11 +15,14 @@ __all__ = [
     "PlanError",
     "RolloutController",
     "RolloutError",
+    "RolloutObserver",
     "RolloutOptions",
+    "RolloutSnapshot",
     "add_commands",
     "load_plan",
     "parse_plan",
     "rollout_status",
-    "rollout_status_reader",
     "run_rollout_controller",
+    "status_document",
+    "timeline_document",
 ]

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from .cli_output import emit_json, print_history, print_report, print_status
 from .controller import RolloutController
@@ -111,14 +112,29 @@ def _history(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     async def work(controller: RolloutController) -> None:
-        summaries = summarise(controller.plan, await controller.store.checks())
+        checks = await controller.store.checks()
+        summaries = summarise(controller.plan, checks)
         suggestions = suggest(summaries)
+        if args.html:
+            from .report_html import render_report
+
+            page = render_report(controller.plan, checks, await controller.store.transitions(), summaries,
+                                 suggestions, controller.clock.now())
+            _write_report(args.html, page)
+            print(f"wrote {args.html}: {len(summaries)} steps, {len(checks)} checks", file=sys.stderr)
         if args.json:
             emit_json({"steps": [dataclasses.asdict(s) for s in summaries], "suggestions": [dataclasses.asdict(s) for s in suggestions]})
         else:
             print_report(summaries, suggestions)
 
     return _run(args, work, flags=False, metrics=False)
+
+
+def _write_report(path: str, page: str) -> None:
+    try:
+        Path(path).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise RolloutError(f"--html: cannot write {path}: {exc.strerror}") from None
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -226,7 +242,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         "--reason", default="", help="recorded in the audit log")
     command("history", "the audit log: every transition, who, why, and the gate values", _history).add_argument(
         "--limit", type=int, default=0, help="only the last N transitions")
-    command("report", "per-step latency, errors, connections per user, slow consumers, and setting suggestions", _report)
+    command("report", "per-step latency, errors, connections per user, slow consumers, and setting suggestions", _report).add_argument(
+        "--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts")
     watch = command("watch", "run the controller: check gates every interval, promote or roll back", _watch)
     watch.add_argument("--metrics-port", type=int, help="serve rollout metrics on this port")
     watch.add_argument("--webhook-url", default=os.environ.get("FLAGSTREAM_ROLLOUT_WEBHOOK"), help="POST each transition here as JSON")

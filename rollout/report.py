@@ -96,11 +96,16 @@ def _ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1000:.1f} ms"
 
 
+def widest(summaries: list[StepSummary]) -> StepSummary:
+    """The step whose numbers the suggestions come from: the most users, the most truth."""
+    return max(summaries, key=lambda summary: (summary.percentage, summary.checks))
+
+
 def suggest(summaries: list[StepSummary]) -> list[Suggestion]:
-    """Setting changes argued by the widest step that has data (the most users, the most truth)."""
+    """Setting changes argued by the widest step that has data (see :func:`widest`)."""
     if not summaries:
         return []
-    s = max(summaries, key=lambda summary: (summary.percentage, summary.checks))
+    s = widest(summaries)
     where = f"at step {s.step} ({s.percentage}%, {s.checks} checks over {s.minutes:.0f} min)"
     out: list[Suggestion] = []
     if s.overflow_per_minute > OVERFLOW_PER_MINUTE:

@@ -19,6 +19,7 @@ import filelock
 import redis.asyncio as aioredis
 from redis.exceptions import LockError, RedisError
 
+from .masking import mask_url
 from .records import (
     check_from_json,
     check_to_json,
@@ -207,7 +208,7 @@ def is_redis_url(target: str) -> bool:
 
 class RedisStateStore:
     def __init__(self, url: str, flag: str) -> None:
-        self.where = url
+        self.where = mask_url(url)   # named in messages and logs: never with its password
         self._client = aioredis.Redis.from_url(url, decode_responses=True)
         self._prefix = redis_prefix(flag)
 

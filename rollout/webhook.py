@@ -9,6 +9,7 @@ import random
 
 import httpx
 
+from .masking import MaskingFilter, mask_text, mask_url
 from .types import Transition
 
 log = logging.getLogger("flagstream.rollout.webhook")
@@ -49,6 +50,7 @@ class WebhookNotifier:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = url
+        self.where = mask_url(url)   # a Slack-style URL is itself the secret: logs show scheme and host
         self.flag = flag
         self.attempts = attempts
         self.first_delay = first_delay
@@ -58,8 +60,11 @@ class WebhookNotifier:
         self._queue: asyncio.Queue[Transition] = asyncio.Queue(maxsize=queue_size)
         self._client = client or httpx.AsyncClient(timeout=10.0)
         self._task: asyncio.Task[None] | None = None
+        # httpx logs every request's full URL at INFO.
+        self._masking = MaskingFilter(url, str(httpx.URL(url)))
 
     def start(self) -> None:
+        logging.getLogger("httpx").addFilter(self._masking)
         self._task = asyncio.create_task(self._deliver_forever(), name="rollout-webhook")
 
     def notify(self, transition: Transition) -> None:
@@ -88,13 +93,13 @@ class WebhookNotifier:
                 if response.status_code < 400:
                     return True
                 if response.status_code < 500 and response.status_code != 429:
-                    log.warning("webhook %s refused the transition: HTTP %s", self.url, response.status_code)
+                    log.warning("webhook %s refused the transition: HTTP %s", self.where, response.status_code)
                     return False
                 problem = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
-                problem = f"{exc.__class__.__name__}: {exc}"
+                problem = mask_text(f"{exc.__class__.__name__}: {exc}", self.url)
             if attempt == self.attempts:
-                log.warning("webhook %s failed %d times, giving up: %s", self.url, attempt, problem)
+                log.warning("webhook %s failed %d times, giving up: %s", self.where, attempt, problem)
                 return False
             # Full jitter, so many controllers retrying after one outage do not arrive together.
             await asyncio.sleep(random.uniform(0, delay))
@@ -110,3 +115,4 @@ class WebhookNotifier:
                 log.warning("webhook: %d transitions not delivered at shutdown", self._queue.qsize())
             self._task.cancel()
         await self._client.aclose()
+        logging.getLogger("httpx").removeFilter(self._masking)

@@ -26,7 +26,7 @@ from .openapi import openapi_document
 from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .readiness import BrokerProbe
 from .routes import Unauthorized, dev, health, notifications
-from .rollout_wiring import rollout_status, run_controller_while_serving
+from .rollout_wiring import run_controller_while_serving, watch_rollout_while_serving
 from .routes.admin import install_admin
 from .services import Services
 from .stats import RollingStats, StatsRecordingMetrics
@@ -78,7 +78,8 @@ def create_app(
     _register_errors(app)
     app.before_serving(services.start)
     app.after_serving(services.stop)
-    install_admin(app, stats, rollout_status=rollout_status(settings))
+    rollout = watch_rollout_while_serving(app, settings)
+    install_admin(app, stats, rollout_status=rollout.status, rollout_timeline=rollout.timeline)
     if settings.rollout_controller:
         run_controller_while_serving(app, settings)
     app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services))  # type: ignore[method-assign]

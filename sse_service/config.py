@@ -62,6 +62,7 @@ class Settings:
     rollout_state: str = ".flagstream/rollout-state.json"   # a file, or a redis:// URL
     rollout_controller: bool = False       # run the rollout controller inside this service
     rollout_webhook: str = ""
+    rollout_status_interval: float = 2.0   # how often every instance re-reads the rollout state for the dashboard
     unleash_admin_token: str = ""          # the rollout controller changes flags through it
     prometheus_url: str = ""               # gates query Prometheus instead of scraping /metrics
     shutdown_grace: float = 10.0
@@ -89,7 +90,7 @@ _MINIMUM = {
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "max_data_depth": 1, "retry_ms": 0,
     "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1, "ready_timeout": 0.01,
-    "dead_peer_timeout": 1,
+    "dead_peer_timeout": 1, "rollout_status_interval": 0.1,
 }
 _MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "ready_timeout": 60,
             "max_data_depth": 500}         # below any JSON reader's recursion limit

@@ -113,6 +113,7 @@ class RollingStats:
         self._clock = clock
         self._window = window_seconds
         self._ring = [_Second() for _ in range(window_seconds)]
+        self._since = int(clock())
         self._hub: Callable[[], HubSnapshot] | None = None
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # the first reading only starts the measurement
@@ -207,11 +208,20 @@ class RollingStats:
         )
 
     def series(self, seconds: int | None = None) -> dict[str, list]:
-        """One point per complete second, oldest first, for the dashboard's charts."""
+        """One point per complete second since the stats started, oldest first, for the charts.
+
+        A second without a slot (no event, and the sampler did not run: a stalled loop) is
+        still a point: its counters were truly zero, its gauges are unknown (None), so a
+        chart draws a gap there rather than a slope across it.
+        """
         seconds = self._window if seconds is None else min(seconds, self._window)
+        newest = int(self._clock()) - 1
         points: dict[str, list] = {name: [] for name in _SERIES}
-        for slot in self._seconds(seconds):
-            points["t"].append(slot.at)
+        for second in range(max(newest - seconds + 1, self._since), newest + 1):
+            slot = self._ring[second % self._window]
+            if slot.at != second:
+                slot = _Second(at=second)
+            points["t"].append(second)
             points["delivered"].append(slot.delivered)
             points["errors"].append(sum(slot.errors.values()))
             points["overflow"].append(slot.closed.get("overflow", 0))

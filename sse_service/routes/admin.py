@@ -42,26 +42,31 @@ DASHBOARD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 RolloutStatus = Callable[[], Mapping[str, Any] | None]
+RolloutTimeline = Callable[[], tuple[int, Mapping[str, Any] | None]]
 
 
 class AdminViews:
     """What the admin routes read, kept on the app (built by :func:`install_admin`)."""
 
-    def __init__(self, stats: RollingStats, session_key: bytes, rollout_status: RolloutStatus | None) -> None:
+    def __init__(self, stats: RollingStats, session_key: bytes, rollout_status: RolloutStatus | None,
+                 rollout_timeline: RolloutTimeline | None = None) -> None:
         self.stats = stats
         self.sessions = URLSafeTimedSerializer(session_key, salt="flagstream-dashboard")
         self.rollout_status = rollout_status
+        self.rollout_timeline = rollout_timeline
         self.sampler: asyncio.Task[None] | None = None
 
 
-def install_admin(app: Quart, stats: RollingStats, *, rollout_status: RolloutStatus | None = None) -> None:
+def install_admin(app: Quart, stats: RollingStats, *, rollout_status: RolloutStatus | None = None,
+                  rollout_timeline: RolloutTimeline | None = None) -> None:
     """Register the admin routes and the once-a-second stats sampler on ``app``.
 
-    ``rollout_status`` may return ``{"phase": ..., "percentage": ...}`` from the rollout
-    controller's store; without it the page shows the share of users the flag lets in.
+    ``rollout_status`` returns ``{"phase": ..., "percentage": ...}`` and ``rollout_timeline``
+    ``(version, document)``, both from a cache a background task keeps (never I/O on the
+    request path); without them the page shows the share of users the flag lets in.
     """
     services_ = app.extensions["flagstream"]
-    views = AdminViews(stats, _session_key(services_), rollout_status)
+    views = AdminViews(stats, _session_key(services_), rollout_status, rollout_timeline)
     app.extensions["flagstream.admin"] = views
     app.register_blueprint(blueprint)
 
@@ -160,12 +165,24 @@ def _admin_session() -> bool:
 async def _pushes(s: Services, v: AdminViews) -> AsyncIterator[bytes]:
     document = stats_document(s, v)
     document["series"] = v.stats.series()
+    sent_timeline = _add_timeline(document, v, None)
     yield ServerSentEvent(data=json.dumps(document), event="stats", retry=2000).encode()
     while not s.hub.draining:
         await asyncio.sleep(PUSH_INTERVAL - time.time() % PUSH_INTERVAL + 0.05)
         document = stats_document(s, v)
         document["series"] = v.stats.series(3)
+        sent_timeline = _add_timeline(document, v, sent_timeline)
         yield ServerSentEvent(data=json.dumps(document), event="stats").encode()
+
+
+def _add_timeline(document: dict[str, Any], v: AdminViews, sent: int | None) -> int | None:
+    """The rollout timeline rides along only when it changed since this page last got it."""
+    if v.rollout_timeline is None:
+        return sent
+    version, timeline = v.rollout_timeline()
+    if version != sent:
+        document["rollout_timeline"] = timeline
+    return version
 
 
 # -- the document ------------------------------------------------------------------------

@@ -1,14 +1,12 @@
 // The live SRE page: follows /dashboard/stream (same origin, session cookie) and draws
-// the last five minutes as small inline-SVG charts. No dependencies, no CDN.
-"use strict";
+// the last five minutes as small inline-SVG charts. No dependencies, no CDN, no build step:
+// plain ES modules served by the instance itself.
+import { redrawTimeline, renderRollout } from "./rollout-panel.js";
+import { areaPath, BASELINE, linePath, scale, segments, WIDTH } from "./sparkline.js";
 
 const WINDOW_SECONDS = 300;
 const SHORTEST_SPAN = 60; // a fresh instance still gets a readable minute-wide chart
 const SERIES = ["delivered", "errors", "overflow", "p50_ms", "p99_ms", "connections", "users", "cpu_percent", "rss_bytes"];
-const PHASES = {
-  pending: "warn", progressing: "good", paused: "warn", awaiting_approval: "warn",
-  rolled_back: "bad", completed: "good",
-};
 
 const points = new Map(); // unix second -> {delivered, errors, ...}
 
@@ -44,34 +42,18 @@ function merge(series) {
   for (const t of points.keys()) if (t <= oldest) points.delete(t);
 }
 
-function path(values, newest, span, max, close) {
-  let d = "";
-  let open = false;
-  values.forEach(([t, v]) => {
-    if (v === null || v === undefined) { open = false; return; }
-    const x = 300 - (newest - t) * (300 / span);
-    const y = 58 - (max > 0 ? (v / max) * 54 : 0);
-    d += (open ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
-    open = true;
-  });
-  if (close && d) {
-    const xs = values.filter(([, v]) => v !== null && v !== undefined).map(([t]) => 300 - (newest - t) * (300 / span));
-    d += `L${Math.max(...xs).toFixed(1)} 58L${Math.min(...xs).toFixed(1)} 58Z`;
-  }
-  return d;
-}
-
 function drawChart(svg, names) {
   if (!points.size) return;
   const newest = Math.max(...points.keys());
   const span = Math.min(WINDOW_SECONDS, Math.max(SHORTEST_SPAN, newest - Math.min(...points.keys())));
   const sorted = [...points.entries()].sort((a, b) => a[0] - b[0]);
-  const lines = names.map((name) => sorted.map(([t, p]) => [t, p[name]]));
-  const max = Math.max(0, ...lines.flat().map(([, v]) => v ?? 0));
-  let inner = `<line class="axis" x1="0" y1="58" x2="300" y2="58"/>`;
-  if (names.length === 1) inner += `<path class="area" d="${path(lines[0], newest, span, max, true)}"/>`;
-  lines.forEach((line, i) => {
-    inner += `<path class="line${i ? " second" : ""}" d="${path(line, newest, span, max, false)}"/>`;
+  const lines = names.map((name) => segments(sorted.map(([t, p]) => [t, p[name]])));
+  const max = Math.max(0, ...lines.flat(2).map(([, v]) => v));
+  const s = scale(newest, span, max);
+  let inner = `<line class="axis" x1="0" y1="${BASELINE}" x2="${WIDTH}" y2="${BASELINE}"/>`;
+  if (names.length === 1) inner += `<path class="area" d="${areaPath(lines[0], s)}"/>`;
+  lines.forEach((runs, i) => {
+    inner += `<path class="line${i ? " second" : ""}" d="${linePath(runs, s)}"/>`;
   });
   svg.innerHTML = inner;
 }
@@ -105,10 +87,7 @@ function render(doc) {
   setText("flag_refresh", flags.last_refresh ? flags.last_refresh.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "never");
   setText("flag_evaluations", counts(flags.evaluations));
 
-  const rollout = doc.rollout;
-  setBadge("rollout_phase", rollout.phase || "not reported", PHASES[rollout.phase] || "");
-  setText("rollout_percentage", rollout.percentage === null || rollout.percentage === undefined ? "–" : `${rollout.percentage} %`);
-  setText("rollout_share", rollout.enabled_share === null ? "no evaluations" : `${number(rollout.enabled_share * 100, 1)} %`);
+  renderRollout(doc);
 
   setText("connections_opened", number(doc.connections_opened));
   setText("connections_closed", counts(doc.connections_closed));
@@ -149,4 +128,5 @@ function follow() {
   });
 }
 
+addEventListener("resize", redrawTimeline);
 follow();

@@ -9,36 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
+from tests.integration.browser_pixels import ARTIFACTS, BROWSER_DIR, node_with_playwright
 from tests.integration.live_traffic import traffic
 from tests.support.inprocess import ADMIN, serving, server_settings
-from tests.support.requirements import missing, require_binary
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-BROWSER_DIR = Path(__file__).resolve().parent / "browser"
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def node_with_playwright() -> str:
-    node = require_binary("node", "nodejs")
-    require_binary("chromium", "chromium")
-    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            missing("`npm` not found: install the Debian package `npm` (for playwright-core)")
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=BROWSER_DIR,
-                                capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            missing(f"`npm install playwright-core` failed: {result.stderr.strip().splitlines()[-1:]}")
-    return node
+__all__ = ["node_with_playwright"]
 
 
 async def test_dashboard_numbers_move_while_traffic_flows(node_with_playwright: str, gate) -> None:

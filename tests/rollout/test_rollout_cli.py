@@ -12,6 +12,7 @@ from flags import FileFlagAdmin
 from rollout.controller import RolloutController
 from rollout.plan import load_plan
 from rollout.store import FileStateStore
+from rollout.types import RolloutError
 from sse_service.cli import main as flagstream
 from tests.rollout.conftest import PLAN
 from tests.rollout.rollout_support import FakeClock, ScriptedSource, healthy
@@ -174,24 +175,36 @@ def test_the_public_surface_is_pinned():
     import rollout
 
     assert sorted(rollout.__all__) == [
-        "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutOptions",
-        "add_commands", "load_plan", "parse_plan", "rollout_status", "rollout_status_reader", "run_rollout_controller",
+        "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutObserver",
+        "RolloutOptions", "RolloutSnapshot", "add_commands", "load_plan", "parse_plan", "rollout_status",
+        "run_rollout_controller", "status_document", "timeline_document",
     ]
 
 
-def test_the_admin_stats_reader_shows_phase_and_percentage(files, capsys):
-    from rollout import rollout_status_reader
+def test_the_observer_shows_phase_and_percentage_as_commands_change_them(files, capsys):
+    from rollout import RolloutObserver, status_document
 
-    assert rollout_status_reader(str(files["plan"].with_name("none.toml")), str(files["state"]))() is None
-    read = rollout_status_reader(str(files["plan"]), str(files["state"]))
+    def read(plan=files["plan"], state=files["state"]):
+        async def go():
+            observer = RolloutObserver(str(plan), str(state), "sse-delivery")
+            try:
+                return status_document(await observer.read(0.0), 0.0)
+            finally:
+                await observer.close()
+
+        return asyncio.run(go())
+
+    assert read(plan=files["plan"].with_name("none.toml")) is None
     assert read()["phase"] == "pending"
     assert run(capsys, rollout(files, "start"))[0] == 0
     assert run(capsys, rollout(files, "advance"))[0] == 0
     status = read()
     assert (status["phase"], status["step"], status["percentage"]) == ("progressing", "five", 5)
     files["state"].write_text("{torn")
-    assert "rollout state is unreadable" in read()["error"]
-    assert rollout_status_reader(str(files["plan"]), "redis://127.0.0.1:1/0")()["error"].startswith("redis ")
+    with pytest.raises(RolloutError, match="rollout state is unreadable"):
+        read()
+    with pytest.raises(RolloutError, match="^redis redis://:\\*\\*\\*@127.0.0.1:1/0: cannot read"):
+        read(state="redis://:pw@127.0.0.1:1/0")
 
 
 def test_watch_once_measures_one_interval_and_shows_the_gates(files, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from rollout.types import GateReading, Transition, Verdict
 from rollout.webhook import WebhookNotifier
@@ -54,3 +55,24 @@ async def test_notify_never_waits_even_when_nothing_answers():
         notifier.notify(ROLLBACK)          # returns at once; the oldest pending are dropped
     assert notifier.failed >= 2
     await notifier.close(grace=0.1)
+
+
+async def test_webhook_logs_show_scheme_and_host_never_the_secret_path(caplog):
+    """A Slack-style webhook URL is the credential: no log line may carry its path."""
+    caplog.set_level(logging.DEBUG)
+    receiver = Receiver(failures_first=10, status=404)
+    with webhook_receiver(receiver) as url:
+        secret_url = f"{url}/services/T0001/B0002/Xsecret0token0value"
+        notifier = WebhookNotifier(secret_url, "sse-delivery", first_delay=0.01)
+        notifier.start()
+        notifier.notify(ROLLBACK)
+        await until(lambda: notifier.failed == 1)
+        await notifier.close()
+        dead = WebhookNotifier("http://127.0.0.1:1/services/T1/B2/Ydead0secret", "sse-delivery", first_delay=0.01, attempts=2)
+        dead.start()
+        dead.notify(ROLLBACK)
+        await until(lambda: dead.failed == 1)
+        await dead.close()
+    assert "refused the transition" in caplog.text and "failed 2 times" in caplog.text
+    assert "Xsecret0token0value" not in caplog.text and "Ydead0secret" not in caplog.text
+    assert "http://127.0.0.1:1/…" in caplog.text

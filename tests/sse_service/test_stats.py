@@ -102,3 +102,27 @@ def test_recording_metrics_feed_prometheus_and_the_window_alike():
     assert summary.rejected["global_limit"] == 1
     assert metrics.registry is registry
     assert b"sse_events_delivered_total 3.0" in metrics.exposition()[0]
+
+
+def test_series_reports_a_quiet_stretch_as_zero_deliveries_and_unknown_gauges():
+    """A stalled sampler leaves seconds without a slot: counters were truly zero, gauges unknown."""
+    clock = Clock()
+    stats = RollingStats(clock)
+    stats.watch_hub(lambda: HubSnapshot(connections=4, users=2, users_by_connection_count={}))
+    stats.sample()
+    stats.events_delivered(3, [0.002] * 3)
+    clock.now += 5          # four seconds with no event and no sample
+    stats.sample()
+    clock.now += 1
+    series = stats.series()
+    assert series["t"] == list(range(1_000_000, 1_000_006))
+    assert series["delivered"] == [3, 0, 0, 0, 0, 0]
+    assert series["connections"] == [4, None, None, None, None, 4]
+    assert series["cpu_percent"][1:5] == [None] * 4
+
+
+def test_series_starts_when_the_stats_started():
+    clock = Clock()
+    stats = RollingStats(clock)
+    clock.now += 3
+    assert stats.series()["t"] == [1_000_000, 1_000_001, 1_000_002]
