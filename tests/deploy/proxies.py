@@ -39,11 +39,17 @@ http {{
 """
 
 
-def render(kind: str, listen: str, upstream: str, read_timeout: str) -> str:
-    text = TEMPLATES[kind].read_text()
-    for name, value in (("LISTEN", listen), ("UPSTREAM", upstream), ("READ_TIMEOUT", read_timeout)):
-        text = text.replace("{{" + name + "}}", value)
-    assert "{{" not in text, "a placeholder of the template was left unreplaced"
+def render(kind: str, listen: str, upstreams: list[str], read_timeout: str) -> str:
+    """The shipped file with its placeholders filled; the {{UPSTREAM}} line once per instance."""
+    lines = []
+    for line in TEMPLATES[kind].read_text().splitlines(keepends=True):
+        if "{{UPSTREAM}}" in line and not line.lstrip().startswith("#"):
+            lines += [line.replace("{{UPSTREAM}}", u).replace("{{N}}", str(n)) for n, u in enumerate(upstreams, 1)]
+        else:
+            lines.append(line)
+    text = "".join(lines).replace("{{LISTEN}}", listen).replace("{{READ_TIMEOUT}}", read_timeout)
+    body = "".join(line for line in text.splitlines(keepends=True) if not line.lstrip().startswith("#"))
+    assert "{{" not in body, "a placeholder of the template was left unreplaced"
     return text
 
 
@@ -59,15 +65,16 @@ class RunningProxy:
 
 
 @contextmanager
-def running_proxy(kind: str, upstream_url: str, read_timeout_s: float) -> Iterator[RunningProxy]:
-    """`kind` (nginx | haproxy) on 127.0.0.1:<free port> in front of `upstream_url`."""
+def running_proxy(kind: str, upstream_urls: str | list[str], read_timeout_s: float) -> Iterator[RunningProxy]:
+    """`kind` (nginx | haproxy) on 127.0.0.1:<free port> in front of the upstream URL(s)."""
     path, package = BINARIES[kind]
     binary = path if os.access(path, os.X_OK) else require_binary(kind, package)
     port = free_port()
-    upstream = upstream_url.removeprefix("http://")
+    urls = [upstream_urls] if isinstance(upstream_urls, str) else upstream_urls
+    upstreams = [url.removeprefix("http://") for url in urls]
     timeout = f"{int(read_timeout_s * 1000)}ms"
     directory = tempfile.mkdtemp(prefix=f"flagstream-{kind}-")
-    text = render(kind, f"127.0.0.1:{port}", upstream, timeout)
+    text = render(kind, f"127.0.0.1:{port}", upstreams, timeout)
     if kind == "nginx":
         Path(directory, "flagstream.conf").write_text(text)
         main = Path(directory, "nginx.conf")

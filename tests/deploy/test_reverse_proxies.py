@@ -56,22 +56,26 @@ def behind_proxy(kind: str) -> Iterator[tuple[RunningServer, RunningProxy]]:
 
 
 async def test_events_pass_through_the_proxy_within_100ms(behind_proxy) -> None:
+    """Stored → read by the client through the proxy. An id's first part is the moment the
+    event was stored (ms, the same clock), so the publisher's own request does not count."""
     server, proxy = behind_proxy
     user = f"proxied-{uuid.uuid4().hex[:8]}"
     latencies = []
-    async with _client() as client, aconnect_sse(client, "GET", f"{proxy.url}/v1/stream",
-                                                 headers={"Authorization": f"Bearer {server.user_token(user)}"}) as source:
+    publish_headers = {"Authorization": f"Bearer {server.publish_token}"}
+    async with _client() as client, httpx.AsyncClient(timeout=10) as publisher, \
+            aconnect_sse(client, "GET", f"{proxy.url}/v1/stream",
+                         headers={"Authorization": f"Bearer {server.user_token(user)}"}) as source:
         assert source.response.status_code == 200
         events = source.aiter_sse()
         assert (await anext(events)).event == "connected"
         for n in range(7):
-            started = time.perf_counter()
-            ids = await asyncio.to_thread(server.publish, {"user_id": user, "data": {"n": n}})
+            answer = await publisher.post(f"{server.url}/v1/notifications", headers=publish_headers,
+                                          json={"user_id": user, "data": {"n": n}})
             while (event := await asyncio.wait_for(anext(events), 5)).event == "ping":
                 pass
-            latencies.append(time.perf_counter() - started)
-            assert event.id == ids[0]
-    print(f"{proxy.kind}: publish→received through the proxy, ms: {[round(x * 1000, 1) for x in latencies]}")
+            latencies.append(time.time() - int(event.id.split("-")[0]) / 1000)
+            assert event.id == answer.json()["ids"][0]
+    print(f"{proxy.kind}: stored→received through the proxy, ms: {[round(x * 1000, 1) for x in latencies]}")
     # The median, not the maximum: two shared cores can stall any one event; a buffering
     # proxy (HAProxy without http-no-delay: ~200 ms each) fails every one of them.
     assert statistics.median(latencies) < 0.100, latencies
