@@ -82,7 +82,7 @@ class CorsMiddleware:
             await send_json(send, 403, {"error": "origin_not_allowed", "detail": "this origin is not in CORS_ORIGINS"},
                             {"vary": "Origin"})
             return
-        extra = [(b"vary", b"Origin")]
+        extra = [(b"vary", b"Origin")]      # even without Origin: a cache must not serve one origin's answer to another
         if allowed:
             extra += self._allow(origin)  # type: ignore[arg-type]
             extra.append((b"access-control-expose-headers", EXPOSED_HEADERS.encode()))

@@ -137,3 +137,20 @@ async def test_an_expired_cookie_is_refused(cors_served) -> None:
         r = await client.get(cors_served.url + "/v1/notifications")
         exchange = await client.post(cors_served.url + "/v1/stream-session", headers={"Authorization": f"Bearer {expired}"})
     assert (r.status_code, exchange.status_code) == (401, 401)
+
+
+async def test_answers_without_an_origin_still_vary_on_it(cors_served) -> None:
+    async with httpx.AsyncClient() as client:
+        r = await client.get(cors_served.url + "/v1/notifications", headers=cors_served.auth("u1"))
+    assert r.headers["vary"] == "Origin" and "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize("trusted, secure", [("127.0.0.1/32", True), ("", False)])
+async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy(trusted, secure) -> None:
+    """A TLS-terminating proxy talks plain http to 127.0.0.1: only its X-Forwarded-Proto,
+    believed from TRUSTED_PROXIES, tells that the browser is on https."""
+    settings = server_settings(stream_cookie=True, trusted_proxies=trusted)
+    async with serving(settings) as s, httpx.AsyncClient() as client:
+        r = await client.post(s.url + "/v1/stream-session", headers={**s.auth("u1"), "X-Forwarded-Proto": "https"})
+    assert r.status_code == 200
+    assert all(("Secure" in c) is secure for c in r.headers.get_list("set-cookie"))
