@@ -95,7 +95,7 @@ describe('a page on another origin', () => {
     expect(page.problems).toEqual([]);
   });
 
-  it('streams with the useSSE hook', async () => {
+  it('streams and polls with the useSSE hook', async () => {
     server = await startCrossOriginServer();
     const user = newUser();
     const token = await server.userToken(user);
@@ -105,7 +105,11 @@ describe('a page on another origin', () => {
     const first = await server.publish(user, { text: 'one' });
     const second = await server.publish(user, { text: 'two' });
     await waitFor(async () => (await page.evaluate(() => window.app.hookIds)).length === 2);
-    expect(await page.evaluate(() => window.app.hookIds)).toEqual([first, second]);
+    server.setRollout(false);
+    await waitFor(async () => (await page.evaluate(() => window.app.hookMode)) === 'polling', { message: 'useSSE polling' });
+    const polled = await server.publish(user, { text: 'polled' });
+    await waitFor(async () => (await page.evaluate(() => window.app.hookIds)).length === 3, { timeout: 15_000 });
+    expect(await page.evaluate(() => window.app.hookIds)).toEqual([first, second, polled]);
     expect(page.problems).toEqual([]);
   });
 

@@ -12,6 +12,7 @@ const app = {
   clientState: null,
   hookIds: [],
   hookStatus: null,
+  hookMode: null,
   cookieStream: { opened: false, errors: 0, ids: [], names: [] },
 
   startClient(url, token) {
@@ -23,8 +24,11 @@ const app = {
 
   startHook(url, token) {
     function Notifications() {
-      const { status, events } = useSSE({ url, user: 'hook', getToken: async () => token, shareConnection: false });
+      const { status, events, state } = useSSE({
+        url, user: 'hook', getToken: async () => token, shareConnection: false, pollInterval: 500,
+      });
       app.hookStatus = status;
+      app.hookMode = state?.mode ?? null;
       app.hookIds = events.map((event) => event.id);
       return createElement('p', null, `${status}: ${events.length}`);
     }
