@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.inprocess import open_stream, serving, server_settings
+from tests.support.inprocess import open_stream, server_settings, serving
 
 APP = "http://app.test:3000"
 OTHER = "http://evil.test"

@@ -42,7 +42,7 @@ class AnswerSwallowingRelay:
                 w.close()
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator["AnswerSwallowingRelay"]:
+    async def running(self) -> AsyncIterator[AnswerSwallowingRelay]:
         server = await asyncio.start_server(self.handle, "127.0.0.1", self.port)
         async with server:
             yield self

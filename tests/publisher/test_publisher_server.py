@@ -9,7 +9,6 @@ import uuid
 
 import httpx
 import pytest
-
 from flagstream_publisher import (
     AsyncPublisher,
     InvalidNotification,
@@ -19,7 +18,8 @@ from flagstream_publisher import (
     RetryPolicy,
     Unauthorized,
 )
-from tests.support.inprocess import PUBLISH, serving, server_settings
+
+from tests.support.inprocess import PUBLISH, server_settings, serving
 from tests.support.redis_server import free_port, private_redis, start_redis
 from tests.support.server import start_server
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from flagstream_publisher import InvalidNotification, Notification, PublishRefused, PublishUnavailable, RetryPolicy, Unauthorized
 from flagstream_publisher.attempts import Attempts, Stored, Wait
 from flagstream_publisher.publisher import _Common
@@ -14,7 +13,7 @@ from flagstream_publisher.retry import parse_retry_after
 
 
 def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:05 GMT", now=now) == 5.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None

@@ -18,12 +18,12 @@ DEFAULT_MAX_BATCH = 1000        # the server's MAX_BATCH default; set it to the 
 
 class _Common:
     def __init__(self, url: str, token: str, *, max_batch: int = DEFAULT_MAX_BATCH,
-                 retry: RetryPolicy = RetryPolicy(), timeout: float = 10.0) -> None:
+                 retry: RetryPolicy | None = None, timeout: float = 10.0) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.endpoint = url.rstrip("/") + "/v1/notifications"
         self.max_batch = max_batch
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -100,7 +100,7 @@ class Publisher(_Common):
         if self._own:
             self._client.close()
 
-    def __enter__(self) -> "Publisher":
+    def __enter__(self) -> Publisher:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -139,7 +139,7 @@ class AsyncPublisher(_Common):
         if self._own:
             await self._client.aclose()
 
-    async def __aenter__(self) -> "AsyncPublisher":
+    async def __aenter__(self) -> AsyncPublisher:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

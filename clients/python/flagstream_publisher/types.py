@@ -16,19 +16,19 @@ class Notification:
     idempotency_key: str | None = None
 
     @classmethod
-    def to_user(cls, user_id: str, data: Any, *, event: str = "notification", idempotency_key: str | None = None) -> "Notification":
+    def to_user(cls, user_id: str, data: Any, *, event: str = "notification", idempotency_key: str | None = None) -> Notification:
         return cls(data, (user_id,), event=event, idempotency_key=idempotency_key)
 
     @classmethod
     def to_users(cls, user_ids: list[str] | tuple[str, ...], data: Any, *, event: str = "notification",
-                 idempotency_key: str | None = None) -> "Notification":
+                 idempotency_key: str | None = None) -> Notification:
         return cls(data, tuple(user_ids), event=event, idempotency_key=idempotency_key)
 
     @classmethod
-    def to_everyone(cls, data: Any, *, event: str = "notification", idempotency_key: str | None = None) -> "Notification":
+    def to_everyone(cls, data: Any, *, event: str = "notification", idempotency_key: str | None = None) -> Notification:
         return cls(data, broadcast=True, event=event, idempotency_key=idempotency_key)
 
-    def with_key(self) -> "Notification":
+    def with_key(self) -> Notification:
         """This notification with an idempotency key (a fresh random one if it had none)."""
         return self if self.idempotency_key else replace(self, idempotency_key=f"fsp-{uuid.uuid4().hex}")
 
