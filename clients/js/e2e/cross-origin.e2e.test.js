@@ -134,6 +134,29 @@ describe('a page on another origin', () => {
     expect(await page.evaluate(() => document.cookie)).not.toContain(token);
   });
 
+  it('keeps the token out of every URL with the JS client over EventSource and the stream cookie', async () => {
+    server = await startCrossOriginServer({ redis: true, env: { FLAGSTREAM_RETRY_MS: '300' } });
+    const user = newUser();
+    const token = await server.userToken(user);
+    const page = await openPage();
+    const streamUrls = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/v1/stream')) streamUrls.push(request.url());
+    });
+    await page.evaluate(([url, jwt]) => window.app.startClient(url, jwt, { transport: 'eventsource', streamCookie: true }),
+      [server.url, token]);
+    await waitFor(async () => (await clientStatus(page)) === 'open', { message: 'the EventSource stream to open' });
+    const first = await server.publish(user, { text: 'over EventSource' });
+    await waitFor(async () => (await clientIds(page)).length === 1);
+    await server.restart();
+    const second = await server.publish(user, { text: 'after a restart' });
+    await waitFor(async () => (await clientIds(page)).length === 2, { timeout: 20_000, message: 'the resumed event' });
+    expect(await clientIds(page)).toEqual([first, second]);
+    expect(streamUrls.some((url) => url.includes('/v1/stream?') && url.includes('last_event_id='))).toBe(true);
+    expect(streamUrls.filter((url) => url.includes('access_token') || url.includes(token))).toEqual([]);
+    expect(page.problems).toEqual([]);
+  });
+
   it('is refused when its origin is not in CORS_ORIGINS', async () => {
     server = await startCrossOriginServer();
     const user = newUser();

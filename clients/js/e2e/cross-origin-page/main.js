@@ -15,9 +15,10 @@ const app = {
   hookMode: null,
   cookieStream: { opened: false, errors: 0, ids: [], names: [] },
 
-  startClient(url, token) {
-    app.client = createClient({ url, getToken: async () => token, shareConnection: false, pollInterval: 500 });
-    app.client.on('*', (event) => app.clientIds.push(event.id));
+  startClient(url, token, options = {}) {
+    app.client = createClient({ url, getToken: async () => token, shareConnection: false, pollInterval: 500, ...options });
+    // EventSource hears only the names listened to when it opened: no '*' there.
+    app.client.on(options.transport === 'eventsource' ? 'notification' : '*', (event) => app.clientIds.push(event.id));
     app.client.onState((state) => { app.clientState = { ...state }; });
     app.client.start();
   },
