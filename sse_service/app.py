@@ -22,10 +22,12 @@ from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .hub import Hub, HubLimits
+from .cors import CorsMiddleware, CorsPolicy, parse_origins
 from .openapi import openapi_document
+from .proxy_headers import TrustedProxyHeaders, parse_networks
 from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .readiness import BrokerProbe
-from .routes import Unauthorized, dev, health, notifications
+from .routes import Unauthorized, dev, health, notifications, stream_session
 from .rollout_wiring import run_controller_while_serving, watch_rollout_while_serving
 from .routes.admin import install_admin
 from .services import Services
@@ -68,7 +70,7 @@ def create_app(
     app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024
     app.extensions["flagstream"] = services
-    for blueprint in (health.blueprint, notifications.blueprint):
+    for blueprint in (health.blueprint, notifications.blueprint, stream_session.blueprint):
         app.register_blueprint(blueprint)
     if settings.dev_mode:
         app.register_blueprint(dev.blueprint)
@@ -93,7 +95,18 @@ def create_app(
             tracing=tracing,
         )
     app.after_serving(_async(tracing.shutdown))
+    _install_deployment_middleware(app, settings)
     return app
+
+
+def _install_deployment_middleware(app: Quart, settings: Settings) -> None:
+    """Outermost: the real client and scheme behind trusted proxies, then CORS."""
+    origins = parse_origins(settings.cors_origins)
+    if origins or settings.stream_cookie:
+        app.asgi_app = CorsMiddleware(app.asgi_app, CorsPolicy(origins, credentials=settings.stream_cookie))  # type: ignore[method-assign]
+    networks = parse_networks(settings.trusted_proxies)
+    if networks:
+        app.asgi_app = TrustedProxyHeaders(app.asgi_app, networks)  # type: ignore[method-assign]
 
 
 def route_template(app: Quart):

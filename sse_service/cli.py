@@ -134,7 +134,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    import httpx
+    from flagstream_publisher import Notification, Publisher, PublishRefused, PublishUnavailable, RetryPolicy
 
     settings = _settings(args)
     try:
@@ -142,26 +142,22 @@ def _publish(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"flagstream publish: --data is not JSON: {exc}", file=sys.stderr)
         return 2
-    body: dict[str, object] = {"event": args.event, "data": data}
+    key = args.idempotency_key
     if args.broadcast:
-        body["broadcast"] = True
-    elif len(args.user) == 1:
-        body["user_id"] = args.user[0]
+        notification = Notification.to_everyone(data, event=args.event, idempotency_key=key)
     else:
-        body["user_ids"] = args.user
-    if args.idempotency_key:
-        body["idempotency_key"] = args.idempotency_key
+        notification = Notification.to_users(args.user, data, event=args.event, idempotency_key=key)
     url = (args.url or os.environ.get("FLAGSTREAM_URL") or f"http://{settings.host}:{settings.port}").rstrip("/")
     try:
-        response = httpx.post(f"{url}/v1/notifications", json=body, timeout=10,
-                              headers={"Authorization": f"Bearer {settings.publish_token}"})
-    except httpx.HTTPError as exc:
-        print(f"flagstream publish: cannot reach {url}: {exc}", file=sys.stderr)
+        with Publisher(url, settings.publish_token, retry=RetryPolicy(deadline=30)) as publisher:
+            ids = publisher.publish(notification)
+    except PublishRefused as exc:
+        print(f"flagstream publish: refused: {exc}", file=sys.stderr)
+        return 2
+    except PublishUnavailable as exc:
+        print(f"flagstream publish: {url} unavailable: {exc}", file=sys.stderr)
         return 1
-    if response.status_code != 202:
-        print(f"flagstream publish: {response.status_code} {response.text.strip()}", file=sys.stderr)
-        return 1
-    print(json.dumps(response.json()))
+    print(json.dumps({"ids": ids}))
     return 0
 
 

@@ -73,6 +73,11 @@ class Settings:
     dev_mode: bool = False
     log_level: str = "info"
     metrics_enabled: bool = True           # off: NoopMetrics (benchmarks measure what metrics cost)
+    cors_origins: str = ""                 # comma-separated exact origins allowed to call the user routes
+    stream_cookie: bool = False            # POST /v1/stream-session sets a cookie the stream and inbox accept
+    stream_cookie_samesite: str = "lax"    # lax | strict | none (none: only with CORS_ORIGINS, cross-site pages)
+    trusted_proxies: str = ""              # comma-separated CIDRs whose X-Forwarded-For/-Proto are believed
+    access_log: bool = False               # one line per request on stderr (always on at LOG_LEVEL=debug)
 
     def replace(self, **changes: Any) -> "Settings":
         return validate(dataclasses.replace(self, **changes))
@@ -83,6 +88,7 @@ _CHOICES = {
     "user_limit_policy": ("reject", "evict_oldest"),
     "flags_failsafe": ("off", "on"),
     "log_level": ("debug", "info", "warning", "error"),
+    "stream_cookie_samesite": ("lax", "strict", "none"),
 }
 _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
@@ -182,6 +188,24 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"FLAGSTREAM_UNLEASH_URL: not an http(s) URL: {s.unleash_url!r}")
     if s.flags_file and not s.unleash_url and not Path(s.flags_file).is_file():
         raise ConfigError(f"FLAGSTREAM_FLAGS_FILE: no such file: {s.flags_file}")
+    _validate_deployment(s)
     if s.jwt_public_key and s.jwks_url:
         raise ConfigError("FLAGSTREAM_JWKS_URL: set either JWT_PUBLIC_KEY or JWKS_URL, not both")
     return s
+
+
+def _validate_deployment(s: Settings) -> None:
+    """Cross-origin, cookie and proxy settings (see docs/deploy.md)."""
+    from .cors import parse_origins
+    from .proxy_headers import parse_networks
+
+    try:
+        parse_origins(s.cors_origins)
+    except ValueError as exc:
+        raise ConfigError(f"FLAGSTREAM_CORS_ORIGINS: {exc}") from None
+    try:
+        parse_networks(s.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"FLAGSTREAM_TRUSTED_PROXIES: {exc}") from None
+    if s.stream_cookie_samesite == "none" and not s.cors_origins.strip():
+        raise ConfigError("FLAGSTREAM_STREAM_COOKIE_SAMESITE: none is for pages on another site; set CORS_ORIGINS to them first")

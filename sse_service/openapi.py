@@ -59,6 +59,7 @@ def openapi_document(*, dev_mode: bool = False, max_batch: int = 1000, max_page:
             "200": {"description": "the file", "content": {"*/*": {"schema": {}}}},
             "404": _error("no such file"),
         }, params=[{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}])},
+        "/v1/stream-session": _stream_session(),
         "/openapi.json": {"get": _op("This document", {
             "200": _json({"type": "object", "required": ["openapi", "paths"]}, "OpenAPI 3.1"),
         })},
@@ -123,6 +124,25 @@ def _publish(max_batch: int) -> dict[str, Any]:
             "503": _error("the store is unavailable; nothing was stored", headers=_retry_after()),
         }, security=PUBLISHER),
         "requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": "#/components/schemas/PublishRequest"}}}},
+    }
+
+
+def _stream_session() -> dict[str, Any]:
+    cookie = {"Set-Cookie": {"schema": {"type": "string"}, "description": "the HttpOnly stream cookie"}}
+    return {
+        "post": _op("Exchange a user JWT (Authorization header only) for the stream cookie", {
+            "200": _json({"type": "object", "required": ["user_id", "expires_at", "paths"],
+                          "properties": {"user_id": {"type": "string"}, "expires_at": {"type": "string"},
+                                         "paths": {"type": "array", "items": {"type": "string"}}}},
+                         "cookie set for the stream and inbox paths", headers=cookie),
+            "401": _error("bad, missing or expired token"),
+            "403": _error("an origin outside CORS_ORIGINS"),
+            "404": _error("STREAM_COOKIE is off"),
+        }, security=USER_HEADER_ONLY),
+        "delete": _op("Clear the stream cookie (sign-out)", {
+            "204": {"description": "cookie cleared", "headers": cookie},
+            "403": _error("an origin outside CORS_ORIGINS"),
+        }),
     }
 
 

@@ -90,7 +90,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.dead_peer = DeadPeerDetection.after(settings.dead_peer_timeout)
     config.bind = [f"{settings.host}:{settings.port}"]
     config.logger_class = RedactingLogger
-    config.accesslog = "-" if settings.log_level == "debug" else None
+    config.accesslog = "-" if settings.access_log or settings.log_level == "debug" else None
     # The full request line, query included: RedactingLogger makes that safe.
     config.access_log_format = '%(h)s %(t)s "%(R)s" %(s)s %(b)s "%(a)s"'
     config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once

@@ -57,7 +57,8 @@ class Services:
         self.flags.subscribe(self.apply_flag_changes)
         self.metrics.watch_hub(self.hub.snapshot)
         self._tasks = [
-            asyncio.create_task(self._every(1.0, self.hub.tick), name="hub-ticker"),
+            # About once a second (reauth within a second of `exp`), more often for a shorter PING_INTERVAL.
+            asyncio.create_task(self._every(min(1.0, self.settings.ping_interval), self.hub.tick), name="hub-ticker"),
             asyncio.create_task(self._every(self.settings.lease_ttl / 3, self._renew_leases), name="lease-renewer"),
         ]
 

@@ -23,6 +23,7 @@ from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
 from .hub import rfc3339
 from .rate_limit import refusal as rate_limited
 from .sse import ServerSentEvent
+from .stream_cookie import cookie_token
 from .types import EventId, PublishRefused, StoredEvent
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class StreamEndpoint:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = bearer_token(headers.get("authorization"), _first(query, "access_token"))
+        if token is None and s.settings.stream_cookie:
+            token = cookie_token(headers.get("cookie"))
         try:
             identity = s.verifier.user(token)
         except AuthError as exc:

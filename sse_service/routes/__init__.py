@@ -8,6 +8,7 @@ from quart import current_app, request
 
 from ..auth import AuthError, Identity, bearer_token
 from ..services import Services
+from ..stream_cookie import STREAM_COOKIE
 
 
 def services() -> Services:
@@ -27,16 +28,20 @@ class Unauthorized(Exception):
         self.detail = detail
 
 
-def request_token(allow_query: bool = False) -> str | None:
+def request_token(allow_query: bool = False, allow_cookie: bool = False) -> str | None:
     query = request.args.get("access_token") if allow_query else None
-    return bearer_token(request.headers.get("Authorization"), query)
+    token = bearer_token(request.headers.get("Authorization"), query)
+    if token is None and allow_cookie and services().settings.stream_cookie:
+        token = request.cookies.get(STREAM_COOKIE) or None
+    return token
 
 
-def authenticate(kind: str, allow_query: bool = False) -> Identity:
-    """`kind` is user, publisher or admin; raises Unauthorized (answered as 401 JSON)."""
+def authenticate(kind: str, allow_query: bool = False, allow_cookie: bool = False) -> Identity:
+    """`kind` is user, publisher or admin; raises Unauthorized (answered as 401 JSON).
+    `allow_cookie`: the stream cookie too, when STREAM_COOKIE is on (user routes only)."""
     verifier = services().verifier
     check = {"user": verifier.user, "publisher": verifier.publisher, "admin": verifier.admin}[kind]
     try:
-        return check(request_token(allow_query))
+        return check(request_token(allow_query, allow_cookie))
     except AuthError as exc:
         raise Unauthorized(str(exc)) from None

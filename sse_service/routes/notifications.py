@@ -39,7 +39,7 @@ async def publish():
 
 @blueprint.get("/v1/notifications")
 async def inbox():
-    user = authenticate("user", allow_query=True)
+    user = authenticate("user", allow_query=True, allow_cookie=True)
     problems = []
     after = None
     if request.args.get("after"):

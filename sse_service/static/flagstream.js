@@ -208,6 +208,7 @@ export class FlagstreamClient {
       EventSource: this.options.EventSource,
       baseUrl: this.baseUrl,
       token,
+      streamCookie: Boolean(this.options.streamCookie),
       lastEventId: this.state.lastEventId,
       eventNames: [...CONTROL_EVENTS, 'message', ...this._listeners.keys()].filter((name) => name !== '*'),
       signal: attempt.signal,
@@ -363,8 +364,19 @@ export class FlagstreamClient {
     if (this._token) return this._token;
     const token = await this._getToken();
     if (typeof token !== 'string' || token === '') throw new Error('getToken() returned no token');
+    if (this.options.streamCookie) await this._openCookieSession(token);
     this._token = token;
     return token;
+  }
+
+  /** `streamCookie`: exchange each new token for the HttpOnly stream cookie, so that the
+   *  EventSource transport never puts the token in a URL. */
+  async _openCookieSession(token) {
+    const response = await this._fetch(new URL('/v1/stream-session', this.baseUrl).href, {
+      method: 'POST', credentials: 'include', cache: 'no-store', headers: { Authorization: `Bearer ${token}` },
+    });
+    await response.body?.cancel().catch(() => {});
+    if (response.status !== 200) throw new Error(`POST /v1/stream-session: HTTP ${response.status}`);
   }
 
   _setOffline(offline) {

@@ -91,13 +91,13 @@ export async function readFetchStream({ fetch, url, headers, signal, onOpen, onE
  * }} options
  * @returns {Promise<AttemptOutcome>}
  */
-export function readEventSource({ EventSource, url, eventNames, signal, onOpen, onEvent, probe }) {
+export function readEventSource({ EventSource, url, eventNames, signal, onOpen, onEvent, probe, withCredentials = false }) {
   return new Promise((resolve) => {
     if (signal.aborted) {
       resolve({ kind: 'aborted' });
       return;
     }
-    const source = new EventSource(url);
+    const source = withCredentials ? new EventSource(url, { withCredentials: true }) : new EventSource(url);
     let opened = false;
     let finished = false;
     const finish = (outcome) => {
@@ -163,6 +163,7 @@ function asError(error) {
  * @param {{
  *   transport: 'auto'|'fetch'|'eventsource', fetch: typeof fetch, EventSource?: typeof EventSource,
  *   baseUrl: string, token: string, lastEventId: string | null, eventNames: string[],
+ *   streamCookie?: boolean,
  *   signal: AbortSignal, onEvent: (event: WireEvent) => void, onRetry: (ms: number) => void,
  * }} options
  * @returns {Promise<AttemptOutcome>}
@@ -179,10 +180,11 @@ export function openStream(options) {
   if (!useEventSource) {
     return readFetchStream({ fetch, url: url.href, headers, signal, onOpen: () => {}, onEvent, onRetry });
   }
-  // Native EventSource cannot send headers: the token and last id travel in the query
-  // (API.md allows both; the server redacts access_token from its logs).
+  // Native EventSource cannot send headers: the token travels in the stream cookie (set by
+  // POST /v1/stream-session: the client's `streamCookie`) or else in the query (API.md allows
+  // it; the server redacts access_token from its logs); the last id in the query.
   const sourceUrl = new URL(url);
-  sourceUrl.searchParams.set('access_token', token);
+  if (!options.streamCookie) sourceUrl.searchParams.set('access_token', token);
   if (lastEventId) sourceUrl.searchParams.set('last_event_id', lastEventId);
   return readEventSource({
     EventSource,
@@ -192,6 +194,7 @@ export function openStream(options) {
     onOpen: () => {},
     onEvent,
     probe: () => probeStreamStatus({ fetch, url: url.href, headers, signal }),
+    withCredentials: Boolean(options.streamCookie),
   });
 }
 

@@ -16,7 +16,7 @@
  *   streamRetryInterval?: number, pageSize?: number, lastEventId?: string,
  *   transport?: 'auto'|'fetch'|'eventsource', shareConnection?: boolean, shareKey?: string,
  *   watchdogFactor?: number, fetch?: typeof fetch, EventSource?: typeof EventSource,
- *   BroadcastChannel?: typeof BroadcastChannel, locks?: object|null,
+ *   BroadcastChannel?: typeof BroadcastChannel, locks?: object|null, streamCookie?: boolean,
  * }} ClientOptions
  */
 

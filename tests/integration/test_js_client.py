@@ -71,10 +71,19 @@ def test_js_client_unit_and_real_server_suites_pass(npm_installed: None, js_env:
     _vitest(js_env)
 
 
-@pytest.mark.browser
-def test_demo_page_in_headless_chromium(npm_installed: None, js_env: dict[str, str]) -> None:
+def _chromium(js_env: dict[str, str]) -> dict[str, str]:
     chromium = require_binary("chromium", "chromium")
     if not os.access(chromium, os.X_OK):
         missing("chromium is not executable: reinstall the Debian package `chromium`")
-    js_env["FLAGSTREAM_CHROMIUM"] = chromium
-    _vitest(js_env, "--config", "vitest.e2e.config.js")
+    return {**js_env, "FLAGSTREAM_CHROMIUM": chromium}
+
+
+@pytest.mark.browser
+def test_demo_page_in_headless_chromium(npm_installed: None, js_env: dict[str, str]) -> None:
+    _vitest(_chromium(js_env), "--config", "vitest.e2e.config.js", "e2e/browser.e2e.test.js")
+
+
+@pytest.mark.browser
+def test_a_page_on_another_origin_in_headless_chromium(npm_installed: None, js_env: dict[str, str]) -> None:
+    """CORS and the stream cookie: the page on a Vite dev server, flagstream on another port."""
+    _vitest(_chromium(js_env), "--config", "vitest.e2e.config.js", "e2e/cross-origin.e2e.test.js")

@@ -53,3 +53,24 @@ def test_every_api_setting_exists() -> None:
                      "FLAGS_FILE", "UNLEASH_URL", "UNLEASH_API_TOKEN", "UNLEASH_APP_NAME", "ROLLOUT_FLAG",
                      "SHUTDOWN_GRACE", "MAX_BATCH", "FLAGS_REFRESH_INTERVAL", "METRICS_TOKEN"):
         assert required in names
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"FLAGSTREAM_CORS_ORIGINS": "*"}, "FLAGSTREAM_CORS_ORIGINS"),
+    ({"FLAGSTREAM_CORS_ORIGINS": "https://*.example.com"}, "FLAGSTREAM_CORS_ORIGINS"),
+    ({"FLAGSTREAM_CORS_ORIGINS": "https://app.example.com/path"}, "FLAGSTREAM_CORS_ORIGINS"),
+    ({"FLAGSTREAM_CORS_ORIGINS": "app.example.com"}, "FLAGSTREAM_CORS_ORIGINS"),
+    ({"FLAGSTREAM_TRUSTED_PROXIES": "10.0.0.0/40"}, "FLAGSTREAM_TRUSTED_PROXIES"),
+    ({"FLAGSTREAM_STREAM_COOKIE_SAMESITE": "none"}, "FLAGSTREAM_STREAM_COOKIE_SAMESITE"),
+    ({"FLAGSTREAM_STREAM_COOKIE_SAMESITE": "loose"}, "FLAGSTREAM_STREAM_COOKIE_SAMESITE"),
+])
+def test_invalid_deployment_settings_name_the_setting(env, name) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env=env)
+
+
+def test_cors_origins_are_normalised_as_browsers_send_them() -> None:
+    from sse_service.cors import parse_origins
+
+    assert parse_origins("https://App.Example.com:443/, http://127.0.0.1:3000") == {
+        "https://app.example.com", "http://127.0.0.1:3000"}

@@ -17,6 +17,9 @@ from sse_service.auth import mint_token
 from .redis_server import free_port
 
 SECRET = "e2e-secret-0123456789abcdef0123456789"
+# How every end-to-end test starts the service; the Dockerfile's ENTRYPOINT runs the same
+# (tests/deploy/test_container_image.py).
+SERVE_ARGS = ("-m", "sse_service.cli", "serve")
 
 
 @dataclass
@@ -73,7 +76,7 @@ def start_server(env: dict[str, str] | None = None, wait_ready: bool = True) -> 
     }
     log_path = os.path.join(state_dir, "server.log")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "sse_service.cli", "serve"], env=full_env,
+        process = subprocess.Popen([sys.executable, *SERVE_ARGS], env=full_env,
                                    stdout=log, stderr=subprocess.STDOUT)
     server = RunningServer(f"http://127.0.0.1:{port}", process, full_env, log_path=log_path,
                            jwt_secret=full_env["FLAGSTREAM_JWT_SECRET"],
