@@ -120,3 +120,19 @@ async def test_leases_reject_or_evict_the_oldest(broker) -> None:
 async def test_check_reports_a_usable_broker(broker) -> None:
     b, _ = broker
     assert await b.check() is None
+
+
+async def test_regression_a_cursor_from_before_a_wipe_resets_even_when_it_looks_valid(broker, request) -> None:
+    """Issue 10 defect 2: after a wipe without persistence the new ids passed the old
+    cursor, which then looked valid: what was accepted before the wipe was silently lost."""
+    b, _ = broker
+    before = await b.append("p", [note("w", data=str(i)) for i in range(3)])
+    cursor = EventId.parse(before.ids[0][0])
+    if b.name == "memory":
+        b = MemoryBroker(5, 3600)
+        await b.start(Received().listeners())
+    else:
+        from tests.support.redis_server import delete_prefix
+        delete_prefix(request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix"))
+    await b.append("p", [note("w", data=str(i)) for i in range(3, 8)])
+    assert (await b.history("w", cursor, 100)).reset
