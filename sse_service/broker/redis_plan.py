@@ -25,7 +25,8 @@ class Target:
 
 class AppendCall:
     def __init__(self, prefix: str, publisher: str, notifications: Sequence[Notification], targets: Sequence[Target],
-                 *, read_broadcast: bool, broadcast_position: str, publish_command: str) -> None:
+                 *, read_broadcast: bool, broadcast_position: str, publish_command: str,
+                 stamps: dict[int, str] | None = None) -> None:
         self.keys: list[str] = []
         self._kinds: list[str] = []
         self._index: dict[str, int] = {}
@@ -47,7 +48,8 @@ class AppendCall:
                 record = self._key(keys.idempotency(prefix, digest), "v") if digest else 0
                 plan_targets.append([self._stream(prefix, target.user_id), record])
             items.append({"t": plan_targets, "f": fingerprint(n), "e": n.event, "d": n.data_json,
-                          "c": repr(self._created), "x": json.dumps(n.trace) if n.trace else ""})
+                          "c": repr(self._created), "x": json.dumps(n.trace) if n.trace else "",
+                          "bp": (stamps or {}).get(index, "")})
             self.targets.append(group)
         plan: dict[str, object] = {"s": self._stream_plans, "n": items, "pub": publish_command,
                                    "bh": 0, "bm": 0, "be": new_epoch(), "bp": broadcast_position}

@@ -13,7 +13,8 @@ the wrong type fails the call before anything is stored.
 #       (0 when not in this call), and its epoch if new; bp: "<epoch>.<offset>" read
 #       beforehand when the broadcast stream is in another slot ('' when unknown)
 #   n: notifications: [{t: [[stream, idempotency key or 0] per recipient], f: fingerprint,
-#       e: event, d: data json, c: created at, x: trace carrier json or ''}]
+#       e: event, d: data json, c: created at, x: trace carrier json or '',
+#       bp: this notification's broadcast position when known per notification, else ''}]
 #   pub: 'PUBLISH' or 'SPUBLISH'
 # Returns JSON: {"conflict": i} (nothing written) or {"r": per notification, per recipient
 #   {"dup": id} or {"p": epoch, "o": offset, "s": broadcast stamp, "i": id}}.
@@ -91,6 +92,7 @@ end
 local out = {}
 for i, n in ipairs(plan.n) do
   local res = {}
+  if n.bp ~= '' then b_epoch, b_offset = string.match(n.bp, '^(%x+)%.(%d+%-%d+)$') end
   for j, target in ipairs(n.t) do
     local dup = dups[i .. ':' .. j]
     if dup then
