@@ -30,6 +30,9 @@ from .redis_pubsub import Subscriptions
 from .redis_url import masked
 
 log = logging.getLogger(__name__)
+# Anything but our own answers is a store failure: redis-py can surface a failover as a
+# RedisError, an OSError, or (mid-reconnect) an AttributeError from its connection.
+OURS = (IdempotencyConflict, BrokerUnavailable)
 UNAVAILABLE = "the notification store is unavailable; retry later"
 
 
@@ -78,7 +81,9 @@ class RedisBroker:
         events = []
         try:
             results = await self._append_targets(publisher, notifications, targets_of(notifications))
-        except RedisError as exc:
+        except OURS:
+            raise
+        except Exception as exc:
             raise self._unavailable("append", exc) from exc
         fresh = set()
         for target, event_id, event in results:
@@ -109,14 +114,16 @@ class RedisBroker:
 
         try:
             return await read_history(read, after, limit)
-        except RedisError as exc:
+        except OURS:
+            raise
+        except Exception as exc:
             raise self._unavailable("history", exc) from exc
 
     async def position(self, user_id: str) -> EventId:
         nowhere = StreamPosition("", ZERO)
         try:
             user, broadcast = await self._read_both(user_id, nowhere, nowhere, 0)
-        except RedisError as exc:
+        except Exception as exc:
             raise self._unavailable("position", exc) from exc
         return EventId(user.position, broadcast.position)
 
@@ -161,7 +168,7 @@ class RedisBroker:
                 keys=[user_keys(user_id).leases(self._p)],
                 args=[now, now + self._lease_ms, connection_id, limit, "1" if evict_oldest else "0"],
             )
-        except RedisError as exc:
+        except Exception as exc:
             raise self._unavailable("lease", exc) from exc
         return LeaseResult(bool(int(result[0])), tuple(result[1:]))
 

@@ -24,6 +24,8 @@ def require_replicas(cluster: "LocalCluster") -> bool:
 @dataclass
 class LocalCluster:
     ports: list[int]
+    binary: str = ""
+    directory: str = ""
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -55,6 +57,18 @@ class LocalCluster:
             return True
         slaves = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
         return all(s.get("state") == "online" for s in slaves) and (info.get("connected_slaves", 0) > 0 or not require_replicas(self))
+
+    def restart(self, port: int) -> None:
+        """Bring a killed node back (same port, same nodes.conf): it rejoins as a replica."""
+        self.processes[port] = _start_node(self.binary, port, self.directory)
+
+    def kill_and_recover(self, port: int) -> None:
+        """What an orchestrator does: the master dies, a replica is promoted, the dead node
+        comes back and syncs as a replica of the new master."""
+        self.kill(port)
+        self.wait_until_healthy()
+        self.restart(port)
+        self.wait_until_healthy()
 
     def wait_until_healthy(self, timeout: float = 30) -> None:
         """Every live node says cluster_state:ok and all 16384 slots are served."""
@@ -99,7 +113,7 @@ def local_cluster() -> Iterator[LocalCluster]:
     server = require_binary("redis-server", "redis-server")
     cli = require_binary("redis-cli", "redis-server")
     directory = tempfile.mkdtemp(prefix="flagstream-cluster-")
-    cluster = LocalCluster([])
+    cluster = LocalCluster([], server, directory)
     while len(cluster.ports) < 6:
         port = _free_node_port()
         if port not in cluster.ports:
