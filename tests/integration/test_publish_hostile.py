@@ -94,3 +94,26 @@ async def test_regression_recipients_per_request_are_capped(make_server) -> None
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == "notifications"
         assert await inbox(served, "r0") == []
         assert (await post(served, {"notifications": [{"user_ids": users, "data": 1}, {"broadcast": True, "data": 2}]})).status_code == 202
+
+
+@pytest.mark.redis
+async def test_regression_a_503_never_echoes_redis_or_lua_internals(redis_url: str, redis_prefix: str) -> None:
+    """14.13: the 503 body carried the Redis error (`WRONGTYPE …`, script internals)."""
+    import redis as sync_redis
+
+    from sse_service.broker.keys import user_keys
+    from tests.support.inprocess import serving, server_settings
+
+    settings = server_settings(broker="redis", redis_url=redis_url, redis_prefix=redis_prefix)
+    async with serving(settings) as served:
+        plain = sync_redis.Redis.from_url(redis_url)
+        plain.set(user_keys("blocked").history(redis_prefix), "foreign")
+        r = await post(served, {"user_ids": ["ok", "blocked"], "data": 1})
+        plain.close()
+        assert r.status_code == 503 and r.headers["retry-after"]
+        text = r.text.lower()
+        assert not any(word in text for word in ("wrongtype", "redis", "script", "lua", "flagstream wrong")), r.text
+        async with httpx.AsyncClient(timeout=10) as client:
+            i = await client.get(f"{served.url}/v1/notifications", headers=served.auth("blocked"))
+        assert i.status_code == 503 and "redis" not in i.text.lower()
+        assert await inbox(served, "ok") == []                   # all or nothing
