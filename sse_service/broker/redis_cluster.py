@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, SlotNotCoveredError
@@ -79,9 +81,12 @@ class RedisClusterBroker(RedisBroker):
         client = self._nodes.get(node.name)
         if client is None:
             first = urlparse(self._url.split(",")[0].strip())
+            # No silent reconnects: a failure must reach our own routing and resubscription
+            # (a pub/sub reconnecting by itself to a node that came back as a replica would
+            # keep subscriptions on the wrong shard).
             client = self._nodes[node.name] = aioredis.Redis(
                 host=node.host, port=node.port, password=first.password, username=first.username,
-                decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+                decode_responses=True, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
         return client
 
     async def master_of(self, key: str) -> ClusterNode:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .redis_cluster import RedisClusterBroker
 
 log = logging.getLogger(__name__)
+CHECK_OWNERS_EVERY = 5.0      # seconds: compare each subscription's node with the slot map
 
 
 class _Shard:
@@ -151,10 +152,31 @@ class ShardedSubscriptions:
         self._lost.set()
         self._broker.fanout_lost()
 
+    async def _check_owners(self) -> None:
+        """A subscription on a node that no longer owns the channel's slot (a failover or
+        a migration nobody told us about) is moved, and streams resume from history."""
+        try:
+            await self._broker.refresh()
+            current = {channel: (await self._broker.master_of(channel)).name for channel in self._owner}
+        except (RedisError, OSError, asyncio.TimeoutError):
+            return
+        moved = [channel for channel, owner in self._owner.items() if current.get(channel, owner) != owner]
+        for channel in moved:
+            shard = self._shards.get(self._owner.pop(channel))
+            if shard is not None:
+                shard.channels.discard(channel)
+                await _quietly(shard.pubsub.sunsubscribe(channel))
+        if moved:
+            self._mark_lost(RuntimeError(f"{len(moved)} channel(s) found on a node that no longer owns their slot"))
+
     async def _resync_forever(self) -> None:
         delay = 0.1
         while True:
-            await self._lost.wait()
+            try:
+                await asyncio.wait_for(self._lost.wait(), CHECK_OWNERS_EVERY)
+            except asyncio.TimeoutError:
+                await self._check_owners()
+                continue
             await asyncio.sleep(delay)
             self._lost.clear()
             try:

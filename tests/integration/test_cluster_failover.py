@@ -22,14 +22,15 @@ PER_USER = 25
 
 
 async def publish_until_accepted(client: httpx.AsyncClient, served: Served, user: str, n: int) -> float:
-    """Retry a refused publish with the same idempotency key; return when accepted."""
-    deadline = time.monotonic() + 30
+    """Retry a refused publish with the same idempotency key; return how long it was refused."""
+    started = time.monotonic()
+    deadline = started + 30
     while True:
         try:
             r = await client.post(f"{served.url}/v1/notifications", headers={"Authorization": f"Bearer {PUBLISH}"},
                                   json={"user_id": user, "event": "n", "data": {"n": n}, "idempotency_key": f"{user}-{n}"})
             if r.status_code == 202:
-                return time.monotonic()
+                return time.monotonic() - started
             assert r.status_code == 503, r.text
             assert "redis" not in r.text.lower()
         except httpx.TransportError:
@@ -44,6 +45,7 @@ class Consumer:
     def __init__(self, served: Served, user: str) -> None:
         self.served, self.user = served, user
         self.ns: list[int] = []
+        self.ids: set[str] = set()
         self.last: str | None = None
         self.resets = self.connects = 0
         self.ready = asyncio.Event()
@@ -72,6 +74,7 @@ class Consumer:
             self.ready.set()
         elif sse.event == "n":
             self.ns.append(json.loads(sse.data)["n"])
+            self.ids.add(sse.id)
             self.last = sse.id
         elif sse.event == "reset":
             self.resets += 1
@@ -87,7 +90,8 @@ class Consumer:
                                  params={"limit": 1000, **({"after": after} if after else {})})
             page = r.json()
             for item in page["notifications"]:
-                if item["data"]["n"] not in self.ns:
+                if item["id"] not in self.ids:       # as a real client would: by id
+                    self.ids.add(item["id"])
                     self.ns.append(item["data"]["n"])
             if page["next"] is None:
                 return
@@ -108,13 +112,14 @@ async def test_a_master_killed_under_load_loses_and_duplicates_nothing_accepted(
 
             async def publisher(user: str) -> None:
                 for n in range(PER_USER):
-                    await publish_until_accepted(client, served, user, n)
+                    refused.append(await publish_until_accepted(client, served, user, n))
                     if user == users[0] and n == PER_USER // 3:
                         killed_at.append(time.monotonic())
                         recovery.append(asyncio.create_task(asyncio.to_thread(cluster.kill_and_recover, victim)))
                     await asyncio.sleep(0.02)
 
             killed_at: list[float] = []
+            refused: list[float] = []
             recovery: list[asyncio.Task[None]] = []
             started = time.monotonic()
             await asyncio.wait_for(asyncio.gather(*(publisher(u) for u in users)), 90)
@@ -130,5 +135,5 @@ async def test_a_master_killed_under_load_loses_and_duplicates_nothing_accepted(
             assert sorted(set(c.ns)) == list(range(PER_USER)), f"{c.user} lost {set(range(PER_USER)) - set(c.ns)}"
             assert len(c.ns) == len(set(c.ns)), f"{c.user} got duplicates"
             assert c.ns == sorted(c.ns), f"{c.user} out of order"
-        print(f"failover: killed {victim} after {killed_at[0] - started:.1f}s; "
+        print(f"failover: killed {victim} after {killed_at[0] - started:.1f}s; longest refusal {max(refused):.2f}s; "
               f"reconnects {sum(c.connects - 1 for c in consumers)}, resets {sum(c.resets for c in consumers)}")
