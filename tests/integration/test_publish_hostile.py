@@ -117,3 +117,10 @@ async def test_regression_a_503_never_echoes_redis_or_lua_internals(redis_url: s
             i = await client.get(f"{served.url}/v1/notifications", headers=served.auth("blocked"))
         assert i.status_code == 503 and "redis" not in i.text.lower()
         assert await inbox(served, "ok") == []                   # all or nothing
+
+
+async def test_a_lone_surrogate_in_a_users_token_subject_reads_an_empty_inbox_not_an_error(served: Served) -> None:
+    token = mint_token(served.settings.jwt_secret, "a\ud800")
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.get(f"{served.url}/v1/notifications", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["notifications"] == []
