@@ -136,6 +136,12 @@ def _async(action):
 
 
 def build_broker(settings: Settings) -> Broker:
+    if settings.broker == "redis-cluster":
+        from .broker.redis_cluster import RedisClusterBroker
+
+        return RedisClusterBroker(settings.redis_url, settings.redis_prefix, settings.history_size, settings.history_ttl,
+                                  settings.lease_ttl, wait_replicas=settings.redis_cluster_wait_replicas,
+                                  wait_timeout_ms=settings.redis_cluster_wait_timeout_ms)
     if settings.broker == "redis":
         from .broker.redis import RedisBroker
 

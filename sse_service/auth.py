@@ -76,7 +76,8 @@ class TokenVerifier:
             raise AuthError("missing bearer token")
         if static and hmac.compare_digest(token.encode(), static.encode()):
             return Identity(subject=f"static-{scope}", expires_at=None, scopes=frozenset({scope}))
-        identity = self._decode(token, require=["exp"])
+        # `sub` names the publisher: idempotency keys are scoped to it, so it is required.
+        identity = self._decode(token, require=["exp", "sub"])
         if scope not in identity.scopes:
             raise AuthError(f"token lacks the {scope!r} scope")
         return identity

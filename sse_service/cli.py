@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="a TOML file of settings (keys as in FLAGSTREAM_<NAME>, lower case)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--broker", choices=["memory", "redis"])
+    serve.add_argument("--broker", choices=["memory", "redis", "redis-cluster"])
     serve.add_argument("--redis-url")
     serve.add_argument("--flags-file")
     serve.add_argument("--dev", action="store_true", help="dev mode: demo helpers, print a dev token and a curl command")

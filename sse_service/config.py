@@ -34,6 +34,8 @@ class Settings:
     broker: str = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "flagstream:"
+    redis_cluster_wait_replicas: int = 1   # BROKER=redis-cluster: a publish is acknowledged once this many replicas have it
+    redis_cluster_wait_timeout_ms: int = 500
     workers: int = 1
     max_connections: int = 20000
     max_connections_per_user: int = 5
@@ -50,6 +52,7 @@ class Settings:
     publish_burst: int = 5000
     stream_rate: float = 2.0               # stream attempts per second per user (0: no limit)
     stream_burst: int = 60
+    max_recipients_per_request: int = 1000  # events one publish request may create (recipients + broadcasts)
     retry_ms: int = 3000
     flags_file: str = ""                   # empty: the shipped default (sse-delivery on)
     unleash_url: str = ""
@@ -84,7 +87,7 @@ class Settings:
 
 
 _CHOICES = {
-    "broker": ("memory", "redis"),
+    "broker": ("memory", "redis", "redis-cluster"),
     "user_limit_policy": ("reject", "evict_oldest"),
     "flags_failsafe": ("off", "on"),
     "log_level": ("debug", "info", "warning", "error"),
@@ -94,11 +97,13 @@ _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "max_data_depth": 1, "retry_ms": 0,
+    "max_recipients_per_request": 1, "redis_cluster_wait_replicas": 0, "redis_cluster_wait_timeout_ms": 1,
     "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1, "ready_timeout": 0.01,
     "dead_peer_timeout": 1, "rollout_status_interval": 0.1,
 }
 _MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "ready_timeout": 60,
+            "max_recipients_per_request": 100_000, "redis_cluster_wait_timeout_ms": 60_000,
             "max_data_depth": 500}         # below any JSON reader's recursion limit
 
 
@@ -183,7 +188,10 @@ def validate(s: Settings) -> Settings:
             "use FLAGSTREAM_BROKER=redis to run more than one worker"
         )
     if s.broker == "redis" and urlparse(s.redis_url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"FLAGSTREAM_REDIS_URL: not a redis:// URL: {s.redis_url!r}")
+        raise ConfigError(f"FLAGSTREAM_REDIS_URL: not a redis:// URL: {_masked(s.redis_url)!r}")
+    if s.broker == "redis-cluster" and not all(urlparse(u.strip()).scheme in ("redis", "rediss") and urlparse(u.strip()).port
+                                               for u in s.redis_url.split(",")):
+        raise ConfigError("FLAGSTREAM_REDIS_URL: redis-cluster needs redis://host:port seed URLs, comma-separated")
     if s.unleash_url and urlparse(s.unleash_url).scheme not in ("http", "https"):
         raise ConfigError(f"FLAGSTREAM_UNLEASH_URL: not an http(s) URL: {s.unleash_url!r}")
     if s.flags_file and not s.unleash_url and not Path(s.flags_file).is_file():
@@ -209,3 +217,6 @@ def _validate_deployment(s: Settings) -> None:
         raise ConfigError(f"FLAGSTREAM_TRUSTED_PROXIES: {exc}") from None
     if s.stream_cookie_samesite == "none" and not s.cors_origins.strip():
         raise ConfigError("FLAGSTREAM_STREAM_COOKIE_SAMESITE: none is for pages on another site; set CORS_ORIGINS to them first")
+def _masked(url: str) -> str:
+    from sse_service.broker.redis_url import masked
+    return masked(url)

@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from .types import StoredEvent
+from .types import EventId, StoredEvent
 
 QueueItem = StoredEvent | bytes
 ABORT_STUCK_WRITE_AFTER = 2.0
@@ -33,7 +33,7 @@ class Connection:
 
     __slots__ = (
         "id", "user_id", "expires_at", "ping_interval", "next_ping", "batch_window",
-        "last_seq", "closing", "sending", "task", "_queue", "_limit", "_waiter",
+        "cursor", "closing", "sending", "task", "_queue", "_limit", "_waiter",
     )
 
     def __init__(self, user_id: str, *, queue_size: int, ping_interval: float,
@@ -44,7 +44,7 @@ class Connection:
         self.ping_interval = ping_interval
         self.next_ping = now + ping_interval
         self.batch_window = batch_window
-        self.last_seq = 0
+        self.cursor: EventId | None = None     # where the client stands (both streams)
         self.closing: Closing | None = None
         self.sending = False
         self.task: asyncio.Task[object] | None = None

@@ -10,6 +10,7 @@ from .auth import valid_user_id
 from .types import EVENT_NAME, Notification
 
 MAX_RECIPIENTS = 1000
+MAX_RECIPIENTS_PER_REQUEST = 1000     # default of the setting: events one request may create
 MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_MAX_DATA_DEPTH = 64
 _FIELDS = {"user_id", "user_ids", "broadcast", "event", "data", "idempotency_key"}
@@ -34,8 +35,26 @@ class PublishInvalid(Exception):
         return {"error": error, "detail": [{"field": p.field, "message": p.message} for p in self.problems]}
 
 
+@dataclass(frozen=True)
+class PublishRequest:
+    notifications: list[Notification]
+    labels: list[str]                  # "notifications[i]" in a batch, "" for a single notification
+
+    def field(self, index: int, name: str) -> str:
+        label = self.labels[index]
+        return f"{label}.{name}" if label else name
+
+
 def parse_publish(body: bytes, *, max_batch: int, max_payload_bytes: int,
+                  max_recipients: int = MAX_RECIPIENTS_PER_REQUEST,
                   max_data_depth: int = DEFAULT_MAX_DATA_DEPTH) -> list[Notification]:
+    return parse_publish_request(body, max_batch=max_batch, max_payload_bytes=max_payload_bytes,
+                                 max_recipients=max_recipients, max_data_depth=max_data_depth).notifications
+
+
+def parse_publish_request(body: bytes, *, max_batch: int, max_payload_bytes: int,
+                          max_recipients: int = MAX_RECIPIENTS_PER_REQUEST,
+                          max_data_depth: int = DEFAULT_MAX_DATA_DEPTH) -> PublishRequest:
     try:
         document, poison = strict_json.decode(body, max_data_depth)
     except strict_json.NotJson as exc:
@@ -58,11 +77,29 @@ def parse_publish(body: bytes, *, max_batch: int, max_payload_bytes: int,
     problems: list[Problem] = []
     oversized: list[Problem] = []
     notifications = [_one(label, item, max_payload_bytes, max_data_depth, problems, oversized) for label, item in labelled]
+    if not problems:
+        _check_request(labelled, notifications, max_recipients, problems)  # type: ignore[arg-type]
     if problems:
         raise PublishInvalid(422, problems)
     if oversized:
         raise PublishInvalid(413, oversized)
-    return notifications  # type: ignore[return-value]
+    return PublishRequest(notifications, [label for label, _ in labelled])  # type: ignore[arg-type]
+
+
+def _check_request(labelled: list[tuple[str, Any]], notifications: list[Notification], max_recipients: int,
+                   problems: list[Problem]) -> None:
+    """Limits of the request as a whole: how many events it creates (one per recipient,
+    one per broadcast), and idempotency keys used once each."""
+    total = sum(len(n.user_ids) or 1 for n in notifications)
+    if total > max_recipients:
+        field = "notifications" if labelled[0][0] else "user_ids"
+        problems.append(Problem(field, f"{total} recipients in one request; at most MAX_RECIPIENTS_PER_REQUEST ({max_recipients})"))
+    seen: set[str] = set()
+    for (label, _), n in zip(labelled, notifications):
+        if n.idempotency_key is not None:
+            if n.idempotency_key in seen:
+                problems.append(Problem(f"{label}.idempotency_key" if label else "idempotency_key", "used twice in one request"))
+            seen.add(n.idempotency_key)
 
 
 def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list[Problem],
@@ -81,7 +118,7 @@ def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list
     if len(targets) != 1:
         problems.append(Problem(field("user_id"), "give exactly one of user_id, user_ids or broadcast: true"))
     elif targets[0] == "user_id":
-        if valid_user_id(item["user_id"]):
+        if valid_user_id(item["user_id"]) and _storable(item["user_id"]):
             user_ids = (item["user_id"],)
         else:
             problems.append(Problem(field("user_id"), "expected a non-empty string (at most 256 characters, no control characters)"))
@@ -89,7 +126,7 @@ def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list
         ids = item["user_ids"]
         if not isinstance(ids, list) or not ids or len(ids) > MAX_RECIPIENTS:
             problems.append(Problem(field("user_ids"), f"expected a list of 1 to {MAX_RECIPIENTS} user ids"))
-        elif not all(valid_user_id(u) for u in ids):
+        elif not all(valid_user_id(u) and _storable(u) for u in ids):
             problems.append(Problem(field("user_ids"), "every user id must be a non-empty string without control characters"))
         else:
             user_ids = tuple(dict.fromkeys(ids))
@@ -135,3 +172,12 @@ def _render(path: strict_json.Path, limit: int = 120) -> str:
 
 def _ascii(key: str) -> str:
     return key.encode("ascii", "backslashreplace").decode()[:40]
+
+
+def _storable(user_id: str) -> bool:
+    """Valid UTF-8 (a lone surrogate is not): stored and compared the same on every broker."""
+    try:
+        user_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

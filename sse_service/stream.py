@@ -24,7 +24,8 @@ from .hub import rfc3339
 from .rate_limit import refusal as rate_limited
 from .sse import ServerSentEvent
 from .stream_cookie import cookie_token
-from .types import EventId, PublishRefused, StoredEvent
+from .broker.cursors import advance
+from .types import EventId, PublishRefused, StoredEvent, is_legacy_id
 
 if TYPE_CHECKING:
     from .services import Services
@@ -67,11 +68,15 @@ class StreamEndpoint:
             await send_json(send, 503, {"error": refusal}, {"retry-after": _retry_after(s.settings.retry_ms)})
             return
         last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
-        try:
-            after = parse_event_id(last_id_text) if last_id_text else None
-        except ValueError:
-            await send_json(send, 422, {"error": "invalid", "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}]})
-            return
+        after: EventId | str | None = None
+        if last_id_text:
+            try:
+                after = parse_event_id(last_id_text)
+            except ValueError:
+                if not is_legacy_id(last_id_text):
+                    await send_json(send, 422, {"error": "invalid", "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}]})
+                    return
+                after = RESET      # an id of the scheme before epochs: answered with `reset`, never misread
         knobs = s.flags.knobs(user_id)
         connection = Connection(
             user_id,
@@ -105,7 +110,7 @@ class StreamEndpoint:
             else:
                 await self._s.broker.evict(user_id, connection_id)
 
-    async def _serve(self, connection: Connection, after: EventId | None, receive: Any, send: Send) -> None:
+    async def _serve(self, connection: Connection, after: EventId | str | None, receive: Any, send: Send) -> None:
         s = self._s
         connection.task = asyncio.current_task()
         s.hub.register(connection)
@@ -115,7 +120,7 @@ class StreamEndpoint:
             try:
                 # A fresh stream starts "now": the store's position before subscribing. If
                 # anything was stored while the subscription became live, it is replayed.
-                start = await s.broker.position() if after is None else None
+                start = await s.broker.position(connection.user_id) if after is None else None
                 await s.broker.subscribe(connection.user_id)
             except PublishRefused:
                 s.metrics.error("subscribe")
@@ -125,13 +130,15 @@ class StreamEndpoint:
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
             await send({"type": "http.response.body", "body": self._connected(connection, start), "more_body": True})
             watcher = asyncio.create_task(_watch_disconnect(receive, connection))
-            if after is not None:
+            if after is RESET:
+                await self._reset(connection, send)
+            elif isinstance(after, EventId):
                 await self._replay(connection, after, send)
             elif start is not None:
-                if await s.broker.position() != start:
+                if await s.broker.position(connection.user_id) != start:
                     await self._replay(connection, start, send)
                 else:
-                    connection.last_seq = max(connection.last_seq, start.seq)
+                    connection.cursor = start
             await _write_until_closed(connection, send, s)
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -170,30 +177,44 @@ class StreamEndpoint:
 
     async def _replay(self, connection: Connection, after: EventId, send: Send) -> None:
         """Everything after `after`, oldest first; live events queued meanwhile are
-        deduplicated by the writer through `connection.last_seq`."""
+        deduplicated by the writer through `connection.cursor`."""
         s = self._s
         cursor: EventId | None = after
         while cursor is not None:
             page = await s.broker.history(connection.user_id, cursor, REPLAY_PAGE)
             if page.reset:
-                await send({"type": "http.response.body", "body": ServerSentEvent(data="{}", event="reset").encode(), "more_body": True})
+                connection.cursor = page.position
+                await send({"type": "http.response.body", "body": RESET_EVENT, "more_body": True})
                 return
+            connection.cursor = cursor
             if not page.events:
                 break
-            await send({"type": "http.response.body", "body": b"".join(map(wire, page.events)), "more_body": True})
-            connection.last_seq = page.events[-1].seq
+            await send({"type": "http.response.body", "more_body": True,
+                        "body": b"".join(with_id(event_id, event) for event, event_id in zip(page.events, page.ids))})
+            connection.cursor = page.ids[-1]
             s.metrics.events_replayed(len(page.events))
-            cursor = page.events[-1].id if len(page.events) == REPLAY_PAGE else None
-        if connection.last_seq == 0:
-            connection.last_seq = after.seq
+            cursor = page.ids[-1] if len(page.events) == REPLAY_PAGE else None
+
+    async def _reset(self, connection: Connection, send: Send) -> None:
+        connection.cursor = await self._s.broker.position(connection.user_id)
+        await send({"type": "http.response.body", "body": RESET_EVENT, "more_body": True})
+
+
+RESET = "reset"
+RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
 def wire(event: StoredEvent) -> bytes:
-    """The event's SSE block, encoded once however many streams carry it."""
+    """The event's SSE block without its `id:` line, encoded once however many streams
+    carry it; each stream prepends its own id (the cursor right after the event)."""
     encoded = event._wire
     if encoded is None:
-        encoded = event._wire = ServerSentEvent(data=event.data_json, event=event.event, id=str(event.id)).encode()
+        encoded = event._wire = ServerSentEvent(data=event.data_json, event=event.event).encode()
     return encoded
+
+
+def with_id(event_id: EventId, event: StoredEvent) -> bytes:
+    return b"id: " + str(event_id).encode() + b"\n" + (event._wire or wire(event))
 
 
 async def _write_until_closed(connection: Connection, send: Send, s: "Services") -> None:
@@ -206,19 +227,19 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
             chunks: list[bytes] = []
             sent: list[StoredEvent] = []
             carriers: list[dict[str, str]] = []       # only traced events: nothing to do when tracing is off
-            last = connection.last_seq
+            cursor = connection.cursor
             for item in items:
                 if item.__class__ is bytes:
                     chunks.append(item)               # type: ignore[arg-type]
                     continue
-                seq = item.id.seq                     # type: ignore[union-attr]
-                if seq > last:
-                    last = seq
-                    chunks.append(item._wire or wire(item))  # type: ignore[union-attr, arg-type]
+                moved = advance(cursor, item) if cursor is not None else item.id   # type: ignore[arg-type, union-attr]
+                if moved is not None:
+                    cursor = moved
+                    chunks.append(with_id(moved, item))   # type: ignore[arg-type]
                     sent.append(item)                 # type: ignore[arg-type]
                     if item.trace is not None:        # type: ignore[union-attr]
                         carriers.append(item.trace)   # type: ignore[union-attr]
-            connection.last_seq = last
+            connection.cursor = cursor
             if chunks:
                 connection.sending = True
                 await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})

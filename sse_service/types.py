@@ -7,33 +7,94 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_U64 = 2**64       # both parts of an id are 64-bit, as in Redis stream ids
+_U64 = 2**64       # both parts of an offset are 64-bit, as in Redis stream ids
+EPOCH_LENGTH = 12  # hex digits of a stream's epoch
+MAX_CURSOR_LENGTH = 2 * (EPOCH_LENGTH + 1 + 41) + 1
+_OFFSET = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+_CURSOR = re.compile(r"([0-9a-f]{%d})\.([0-9]{1,20}-[0-9]{1,20})\.([0-9a-f]{%d})\.([0-9]{1,20}-[0-9]{1,20})" % (EPOCH_LENGTH, EPOCH_LENGTH))
+_LEGACY = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class EventId:
-    """An event id as clients see it: ``"<ms>-<seq>"``, opaque to them.
-
-    ``seq`` is one counter for the whole deployment, so it alone orders events across a
-    user's own history and the broadcast history; ``ms`` is the store's clock when the
-    event was accepted, which lets the store trim by age.
-    """
+class Offset:
+    """A position inside one history stream: a Redis stream entry id ``<ms>-<n>``
+    (the memory broker issues the same shape). ``0-0`` is "before anything"."""
 
     ms: int
-    seq: int
+    n: int
 
     def __str__(self) -> str:
-        return f"{self.ms}-{self.seq}"
+        return f"{self.ms}-{self.n}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Offset":
+        match = _OFFSET.fullmatch(text)
+        if match is None:
+            raise ValueError(f"not a stream offset: {text[:50]!r}")
+        value = cls(int(match[1]), int(match[2]))
+        if value.ms >= _U64 or value.n >= _U64:
+            raise ValueError(f"not a stream offset: {text[:50]!r}")
+        return value
+
+
+ZERO = Offset(0, 0)
+NO_EPOCH = "0" * EPOCH_LENGTH          # never issued: a cursor carrying it always resets
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPosition:
+    """Where a reader stands in one history stream: the stream's epoch and an offset.
+
+    The epoch is a random token written once when the stream is created; a store that
+    was wiped starts a new epoch, so an old cursor can never be misread as valid.
+    """
+
+    epoch: str
+    offset: Offset
+
+    def __str__(self) -> str:
+        return f"{self.epoch}.{self.offset}"
+
+    def covers(self, epoch: str, offset: Offset) -> bool:
+        """True when the entry at (epoch, offset) is at or before this position."""
+        return epoch == self.epoch and offset <= self.offset
+
+
+@dataclass(frozen=True, slots=True)
+class EventId:
+    """The one opaque cursor clients see (SSE ``id:``, inbox ``id``/``next``, ``after``,
+    ``Last-Event-ID``): a position in the user's own history stream and one in the
+    broadcast stream, ``<uEpoch>.<uMs>-<uN>.<bEpoch>.<bMs>-<bN>``.
+
+    No global counter: each stream is tracked separately, so replay after a cursor is
+    exactly once however the two streams interleave.
+    """
+
+    user: StreamPosition
+    broadcast: StreamPosition
+
+    def __str__(self) -> str:
+        return f"{self.user}.{self.broadcast}"
 
     @classmethod
     def parse(cls, text: str) -> "EventId":
-        ms, sep, seq = text.strip().partition("-")
-        if not sep or not ms.isdigit() or not seq.isdigit() or len(text) > 42:
+        """A cursor this service issued; ValueError for anything else (old ``<ms>-<seq>``
+        ids included: see `is_legacy_id`)."""
+        match = _CURSOR.fullmatch(text) if len(text) <= MAX_CURSOR_LENGTH else None
+        if match is None:
             raise ValueError(f"not an event id: {text[:50]!r}")
-        value = cls(int(ms), int(seq))
-        if value.ms >= _U64 or value.seq >= _U64:
-            raise ValueError(f"not an event id: {text[:50]!r}")
-        return value
+        return cls(StreamPosition(match[1], Offset.parse(match[2])), StreamPosition(match[3], Offset.parse(match[4])))
+
+    def with_user(self, epoch: str, offset: Offset) -> "EventId":
+        return EventId(StreamPosition(epoch, offset), self.broadcast)
+
+    def with_broadcast(self, epoch: str, offset: Offset) -> "EventId":
+        return EventId(self.user, StreamPosition(epoch, offset))
+
+
+def is_legacy_id(text: str) -> bool:
+    """An id of the scheme before epochs (``<ms>-<seq>``): answered with `reset`, never misread."""
+    return len(text) <= 42 and _LEGACY.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,28 +116,42 @@ class Notification:
 class StoredEvent:
     """An event as stored and fanned out: `user_id` is None for a broadcast.
 
-    `wire` caches the SSE encoding so that a broadcast is encoded once per process, not
-    once per connection.
+    `epoch`/`offset` place it in its own history stream. A user event also carries
+    `broadcast_at`, the broadcast stream's position when it was published: it orders the
+    event among broadcasts on replay, and makes its publish id (`id`) the id it gets in
+    the stream and the inbox in the common case. `_wire` caches the SSE block without its
+    `id:` line, so a broadcast is encoded once per process, not once per connection.
     """
 
-    id: EventId
     user_id: str | None
+    epoch: str
+    offset: Offset
     event: str
     data_json: str
     created_at: float              # unix seconds when the publish was accepted
     trace: dict[str, str] | None = None
+    broadcast_at: StreamPosition | None = None
     _wire: bytes | None = field(default=None, repr=False)
 
     @property
-    def seq(self) -> int:
-        return self.id.seq
+    def position(self) -> StreamPosition:
+        return StreamPosition(self.epoch, self.offset)
 
-    def as_inbox_item(self) -> dict[str, Any]:
+    @property
+    def id(self) -> EventId:
+        """The id the publisher is given: for a user event its own position and the
+        broadcast position it was published at; for a broadcast, its position with a user
+        part that never matches (as a cursor it resets: it names no user's progress)."""
+        if self.user_id is None:
+            return EventId(StreamPosition(NO_EPOCH, ZERO), self.position)
+        return EventId(self.position, self.broadcast_at or StreamPosition(NO_EPOCH, ZERO))
+
+    def as_inbox_item(self, event_id: EventId) -> dict[str, Any]:
         import json
         from datetime import datetime, timezone
 
         return {
-            "id": str(self.id),
+            "id": str(event_id),
             "event": self.event,
             "data": json.loads(self.data_json),
             "created_at": datetime.fromtimestamp(self.created_at, timezone.utc).isoformat().replace("+00:00", "Z"),
@@ -85,9 +160,13 @@ class StoredEvent:
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    """Events after a cursor, oldest first; `reset` when the cursor fell out of retention."""
+    """Events after a cursor, oldest first, each with its id (the cursor right after it);
+    `reset` when the cursor fell out of retention or is from another epoch (the page
+    then starts at the oldest retained event); `position` is where both streams stood."""
 
     events: list[StoredEvent]
+    ids: list[EventId]
+    position: EventId
     reset: bool = False
 
 
@@ -100,4 +179,22 @@ class LeaseResult:
 
 
 class PublishRefused(Exception):
-    """The store cannot accept notifications right now (e.g. Redis is down)."""
+    """The store cannot accept notifications right now (e.g. Redis is down).
+
+    The message is generic and safe to return; details go to the log only."""
+
+
+class BrokerUnavailable(PublishRefused):
+    """The broker failed a read or a write (every Redis error becomes this)."""
+
+
+class IdempotencyConflict(Exception):
+    """An idempotency key was reused with a different notification (answered 409)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"notification {index}: idempotency key reused with a different notification")
+        self.index = index
+
+
+class UnusableUserId(ValueError):
+    """A user id that cannot be stored (e.g. a lone surrogate): refused with 422."""

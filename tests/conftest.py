@@ -9,6 +9,7 @@ import pytest
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import Served, serving, server_settings
 from tests.support.server import RunningServer, start_server
+from tests.support.redis_cluster import LocalCluster, local_cluster
 from tests.support.redis_server import delete_prefix, new_prefix, redis_url as _redis_url
 
 logging.getLogger("UnleashClient").setLevel(logging.ERROR)
@@ -20,18 +21,35 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """A local 3 masters + 3 replicas Redis Cluster for the whole session."""
+    with local_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster: LocalCluster) -> str:
+    return redis_cluster.url
+
+
 @pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
+def redis_prefix(request: pytest.FixtureRequest) -> Iterator[str]:
     prefix = new_prefix()
     yield prefix
-    delete_prefix(redis_url, prefix)
+    for name in ("redis_url", "redis_cluster_url"):
+        if name in request.fixturenames:
+            delete_prefix(request.getfixturevalue(name), prefix)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", pytest.param("redis-cluster", marks=pytest.mark.redis_cluster)])
 def broker_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings that select each broker in turn: the same test runs against both."""
+    """Settings that select each broker in turn: the same test runs against every one."""
     if request.param == "memory":
         return {"broker": "memory"}
+    if request.param == "redis-cluster":
+        return {"broker": "redis-cluster", "redis_url": request.getfixturevalue("redis_cluster_url"),
+                "redis_prefix": request.getfixturevalue("redis_prefix")}
     url = request.getfixturevalue("redis_url")
     return {"broker": "redis", "redis_url": url, "redis_prefix": request.getfixturevalue("redis_prefix")}
 

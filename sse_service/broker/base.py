@@ -41,15 +41,21 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
     async def append(self, publisher: str, notifications: Sequence[Notification]) -> Accepted:
-        """Store and fan out atomically; raises PublishRefused when the store is unusable."""
+        """Store and fan out, all or nothing (per cluster slot in cluster mode).
+
+        `publisher` is the publisher's identity (idempotency keys are scoped to it).
+        Raises IdempotencyConflict (a key reused with another notification),
+        UnusableUserId, or BrokerUnavailable (a PublishRefused: nothing was acknowledged).
+        """
         ...
 
     async def history(self, user_id: str, after: EventId | None, limit: int) -> HistoryPage:
-        """The user's events (own + broadcast) after `after`, oldest first."""
+        """The user's events (own + broadcast) after `after`, oldest first, with their ids."""
         ...
 
-    async def position(self) -> EventId:
-        """The id of the newest event stored anywhere: "now" as a replay cursor."""
+    async def position(self, user_id: str) -> EventId:
+        """Where the user's stream and the broadcast stream stand now: "now" as a cursor.
+        Creates a stream's epoch when it has none yet, so every cursor carries a real one."""
         ...
 
     async def subscribe(self, user_id: str) -> None:

@@ -1,32 +1,57 @@
-"""The embedded broker: everything in this process (one worker only)."""
+"""The embedded broker: everything in this process (one worker only).
+
+The same model as the Redis broker: one history stream per user plus the broadcast
+stream, each with an epoch and `<ms>-<n>` offsets; idempotency records per recipient.
+A request is checked whole before anything is written, so it is all-or-nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from ..types import EventId, HistoryPage, LeaseResult, Notification, StoredEvent
+from ..types import EPOCH_LENGTH, NO_EPOCH, ZERO, EventId, HistoryPage, IdempotencyConflict, LeaseResult, Notification, Offset, StoredEvent, StreamPosition
 from .base import Accepted, BrokerListeners
-from .retention import Retention
+from .cursors import StreamRead, read_history
+from .keys import check_user_ids, fingerprint, idempotency_digest
+
+MAX_IDEMPOTENCY_RECORDS = 200_000     # oldest dropped beyond this (and every record after HISTORY_TTL)
+
+
+def new_epoch() -> str:
+    while True:
+        epoch = os.urandom(EPOCH_LENGTH // 2).hex()
+        if epoch != NO_EPOCH:
+            return epoch
+
+
+@dataclass
+class _Stream:
+    epoch: str
+    touched: float
+    last: Offset = ZERO
+    trimmed: Offset = ZERO
+    stamp: StreamPosition | None = None           # newest broadcast position stamped on a user event
+    entries: deque[StoredEvent] = field(default_factory=deque)
 
 
 class MemoryBroker:
     name = "memory"
 
     def __init__(self, history_size: int, history_ttl: float, clock=time.time) -> None:
-        self._retention = Retention(history_size, history_ttl)
+        self._size = history_size
+        self._ttl = history_ttl
         self._clock = clock
-        # Seeded from the clock so that ids issued after a restart sort after the old ones.
-        self._last_ms = int(clock() * 1000)
-        self._seq = self._last_ms * 1000
-        self._histories: dict[str | None, deque[StoredEvent]] = {}
-        self._trimmed: dict[str | None, int] = {}          # highest seq dropped, per history
-        self._idempotency: dict[tuple[str, str], tuple[float, list[str]]] = {}
+        self._streams: dict[str | None, _Stream] = {}
+        self._idempotency: OrderedDict[tuple[str | None, str], tuple[float, str, str]] = OrderedDict()
         self._leases: dict[str, dict[str, float]] = {}     # user → connection → opened at
         self._listeners: BrokerListeners | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._swept = clock()
 
     async def start(self, listeners: BrokerListeners) -> None:
         self._listeners = listeners
@@ -35,34 +60,81 @@ class MemoryBroker:
     async def close(self) -> None:
         self._listeners = None
 
+    @property
+    def tracked_users(self) -> int:
+        """Users with any state here (history or epoch): bounded by pruning."""
+        return sum(1 for key in self._streams if key is not None)
+
     async def append(self, publisher: str, notifications: Sequence[Notification]) -> Accepted:
+        check_user_ids(list(notifications))
         now = self._clock()
-        ms = max(int(now * 1000), self._last_ms)
-        self._last_ms = ms
-        self._expire_idempotency(now)
+        self._prune(now)
+        # Check every idempotency record first: a conflict refuses the request whole.
+        known: dict[tuple[int, str | None], str] = {}
+        for index, n in enumerate(notifications):
+            if not n.idempotency_key:
+                continue
+            digest, print_ = idempotency_digest(publisher, n.idempotency_key), fingerprint(n)
+            for user_id in n.user_ids or (None,):
+                record = self._idempotency.get((user_id, digest))
+                if record is not None and record[0] >= now:
+                    if record[1] != print_:
+                        raise IdempotencyConflict(index)
+                    known[(index, user_id)] = record[2]
         ids: list[list[str]] = []
         created: list[StoredEvent] = []
         duplicates = 0
-        for n in notifications:
-            key = (publisher, n.idempotency_key) if n.idempotency_key else None
-            if key and key in self._idempotency:
-                ids.append(self._idempotency[key][1])
-                duplicates += 1
-                continue
+        for index, n in enumerate(notifications):
             these = []
             for user_id in n.user_ids or (None,):
-                self._seq += 1
-                event = StoredEvent(EventId(ms, self._seq), user_id, n.event, n.data_json, now, n.trace)
-                self._store(event, ms)
+                old = known.get((index, user_id))
+                if old is not None:
+                    these.append(old)
+                    continue
+                event = self._write(user_id, n, now)
                 these.append(str(event.id))
                 created.append(event)
-            if key:
-                self._idempotency[key] = (now + self._retention.ttl, these)
+                if n.idempotency_key:
+                    record_key = (user_id, idempotency_digest(publisher, n.idempotency_key))
+                    self._idempotency[record_key] = (now + self._ttl, fingerprint(n), these[-1])
+                    self._idempotency.move_to_end(record_key)
+            if all((index, u) in known for u in n.user_ids or (None,)):
+                duplicates += 1
             ids.append(these)
         if created and self._listeners is not None and self._loop is not None:
             # Fan out after the publisher has its answer: the caller never waits for it.
             self._loop.call_soon(self._fan_out, created)
         return Accepted(ids, created, duplicates)
+
+    def _stream(self, user_id: str | None, now: float) -> _Stream:
+        stream = self._streams.get(user_id)
+        if stream is None:
+            stream = self._streams[user_id] = _Stream(new_epoch(), now)
+        stream.touched = now
+        return stream
+
+    def _write(self, user_id: str | None, n: Notification, now: float) -> StoredEvent:
+        stream = self._stream(user_id, now)
+        ms = int(now * 1000)
+        offset = Offset(ms, 0) if ms > stream.last.ms else Offset(stream.last.ms, stream.last.n + 1)
+        stamp = None
+        if user_id is not None:
+            broadcast = self._stream(None, now)
+            stamp = StreamPosition(broadcast.epoch, broadcast.last)
+            if stream.stamp is not None and stream.stamp.epoch == stamp.epoch and stream.stamp.offset > stamp.offset:
+                stamp = stream.stamp
+            stream.stamp = stamp
+        event = StoredEvent(user_id, stream.epoch, offset, n.event, n.data_json, now, n.trace, stamp)
+        stream.last = offset
+        stream.entries.append(event)
+        self._trim(stream, ms)
+        return event
+
+    def _trim(self, stream: _Stream, now_ms: int) -> None:
+        horizon = now_ms - int(self._ttl * 1000)
+        entries = stream.entries
+        while entries and (len(entries) > self._size or entries[0].offset.ms < horizon):
+            stream.trimmed = entries.popleft().offset
 
     def _fan_out(self, events: list[StoredEvent]) -> None:
         if self._listeners is not None:
@@ -70,31 +142,40 @@ class MemoryBroker:
             for event in events:
                 on_event(event)
 
-    def _store(self, event: StoredEvent, now_ms: int) -> None:
-        history = self._histories.setdefault(event.user_id, deque())
-        history.append(event)
-        dropped = self._retention.trim(history, now_ms)
-        if dropped:
-            self._trimmed[event.user_id] = max(self._trimmed.get(event.user_id, 0), dropped)
+    def _read(self, user_id: str | None, after: StreamPosition, count: int) -> StreamRead:
+        now = self._clock()
+        stream = self._stream(user_id, now)
+        self._trim(stream, int(now * 1000))
+        from_start = after.epoch != stream.epoch
+        floor = ZERO if from_start else after.offset
+        entries = [e for e in stream.entries if e.offset > floor][:count]
+        return StreamRead(stream.epoch, stream.last, stream.trimmed, entries, from_start or floor == ZERO)
 
     async def history(self, user_id: str, after: EventId | None, limit: int) -> HistoryPage:
-        now_ms = int(self._clock() * 1000)
-        for key in (user_id, None):
-            history = self._histories.get(key)
-            if history is not None:
-                dropped = self._retention.trim(history, now_ms)
-                if dropped:
-                    self._trimmed[key] = max(self._trimmed.get(key, 0), dropped)
-        trimmed = (self._trimmed.get(user_id, 0), self._trimmed.get(None, 0))
-        reset = after is not None and self._retention.lost(after, now_ms, trimmed, self._seq)
-        floor = after.seq if after else 0
-        merged = [e for e in self._histories.get(user_id, ()) if e.seq > floor]
-        merged += [e for e in self._histories.get(None, ()) if e.seq > floor]
-        merged.sort(key=lambda e: e.seq)
-        return HistoryPage(merged[:limit], reset)
+        async def read(user_after: StreamPosition, broadcast_after: StreamPosition, count: int) -> tuple[StreamRead, StreamRead]:
+            return self._read(user_id, user_after, count), self._read(None, broadcast_after, count)
 
-    async def position(self) -> EventId:
-        return EventId(self._last_ms, self._seq)
+        return await read_history(read, after, limit)
+
+    async def position(self, user_id: str) -> EventId:
+        now = self._clock()
+        user, broadcast = self._stream(user_id, now), self._stream(None, now)
+        return EventId(StreamPosition(user.epoch, user.last), StreamPosition(broadcast.epoch, broadcast.last))
+
+    def _prune(self, now: float) -> None:
+        """Forget users untouched for HISTORY_TTL (their history has expired anyway) and
+        expired idempotency records; cap the records. Runs at most every TTL/2 (≤ 60 s)."""
+        while self._idempotency:
+            key, (expires, _, _) = next(iter(self._idempotency.items()))
+            if expires >= now and len(self._idempotency) <= MAX_IDEMPOTENCY_RECORDS:
+                break
+            del self._idempotency[key]
+        if now - self._swept < min(self._ttl / 2, 60.0):
+            return
+        self._swept = now
+        stale = [k for k, s in self._streams.items() if k is not None and s.touched < now - self._ttl]
+        for key in stale:
+            del self._streams[key]
 
     async def subscribe(self, user_id: str) -> None:
         return None
@@ -131,8 +212,3 @@ class MemoryBroker:
 
     async def check(self) -> str | None:
         return None
-
-    def _expire_idempotency(self, now: float) -> None:
-        if len(self._idempotency) > 1024:
-            for key in [k for k, (expires, _) in self._idempotency.items() if expires < now]:
-                del self._idempotency[key]

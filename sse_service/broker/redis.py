@@ -1,48 +1,66 @@
-"""The scaled broker: Redis streams for history and replay, pub/sub for fan-out.
+"""The scaled broker on one Redis: streams for history and replay, pub/sub for fan-out.
 
-Each user has a stream ``<prefix>h:<user>`` and a channel ``<prefix>c:<user>``; broadcasts
-share ``<prefix>b`` and ``<prefix>cb``. An instance subscribes only to the channels of
-users it holds streams for. Appending to history and publishing happen in one Lua
-script, so a subscriber can never see an event that is not yet in history.
+Keys are in `keys.py` (one hash tag per user). Appending to history, the idempotency
+records and the fan-out publish happen in one Lua script per request, so a request is
+all or nothing, and a subscriber never sees an event that is not yet in history.
+An instance subscribes only to the channels of users it holds streams for, plus the
+broadcast channel. Every Redis error becomes `BrokerUnavailable` with a generic
+message; the details (credentials masked) go to the log.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..types import EventId, HistoryPage, LeaseResult, Notification, PublishRefused, StoredEvent
+from ..types import ZERO, BrokerUnavailable, EventId, HistoryPage, IdempotencyConflict, LeaseResult, Notification, Offset, StreamPosition
 from . import redis_scripts
 from .base import Accepted, BrokerListeners
-from .retention import Retention
+from .cursors import StreamRead, read_history
+from .keys import BROADCAST, check_user_ids, user_keys
+from .memory import new_epoch
+from .redis_plan import AppendCall, Target, event_from_entry, event_from_message, targets_of
+from .redis_pubsub import Subscriptions
+from .redis_url import masked
 
 log = logging.getLogger(__name__)
+# Anything but our own answers is a store failure: redis-py can surface a failover as a
+# RedisError, an OSError, or (mid-reconnect) an AttributeError from its connection.
+OURS = (IdempotencyConflict, BrokerUnavailable)
+UNAVAILABLE = "the notification store is unavailable; retry later"
 
 
 class RedisBroker:
     name = "redis"
+    publish_command = "PUBLISH"
 
     def __init__(self, url: str, prefix: str, history_size: int, history_ttl: float, lease_ttl: float) -> None:
         self._url = url
         self._p = prefix
-        self._retention = Retention(history_size, history_ttl)
+        self._size = history_size
+        self._ttl_ms = int(history_ttl * 1000)
         self._lease_ms = int(lease_ttl * 1000)
-        self._redis = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
-        self._append = self._redis.register_script(redis_scripts.APPEND)
-        self._acquire = self._redis.register_script(redis_scripts.ACQUIRE_LEASE)
-        self._renew = self._redis.register_script(redis_scripts.RENEW_LEASES)
-        self._subscriptions = _Subscriptions(self)
+        self._redis = self._client(url)
+        self._scripts = {name: self._redis.register_script(getattr(redis_scripts, name))
+                         for name in ("APPEND", "READ", "ACQUIRE_LEASE", "RENEW_LEASES")}
+        self._subscriptions = self._new_subscriptions()
         self._listeners: BrokerListeners | None = None
 
+    def _client(self, url: str) -> Any:
+        return aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+
+    def _new_subscriptions(self) -> Any:
+        return Subscriptions(self)
+
     @property
-    def control_channel(self) -> str:
-        return self._p + "ctl"
+    def broadcast_channel(self) -> str:
+        return BROADCAST.channel(self._p)
 
     async def start(self, listeners: BrokerListeners) -> None:
         self._listeners = listeners
@@ -52,240 +70,142 @@ class RedisBroker:
         await self._subscriptions.stop()
         await self._redis.aclose()
 
+    def _unavailable(self, what: str, exc: BaseException) -> BrokerUnavailable:
+        log.warning("redis %s failed (%s): %s", what, masked(self._url), masked(str(exc)))
+        return BrokerUnavailable(UNAVAILABLE)
+
+    # -- publishing -------------------------------------------------------------------
     async def append(self, publisher: str, notifications: Sequence[Notification]) -> Accepted:
-        items = [
-            {
-                "u": list(n.user_ids),
-                "e": n.event,
-                "d": n.data_json,
-                "k": f"{publisher}:{n.idempotency_key}" if n.idempotency_key else None,
-                "x": n.trace,
-                "c": repr(time.time()),
-            }
-            for n in notifications
-        ]
+        check_user_ids(list(notifications))
+        ids: list[list[str]] = [[""] * len(n.user_ids or (None,)) for n in notifications]
+        events = []
         try:
-            raw = await self._append(args=[self._p, self._retention.size, int(self._retention.ttl * 1000), json.dumps(items)])
-        except RedisError as exc:
-            raise PublishRefused(f"redis: {exc}") from exc
-        ids: list[list[str]] = []
-        events: list[StoredEvent] = []
-        duplicates = 0
-        for n, item, result in zip(notifications, items, json.loads(raw)):
-            if "dup" in result:
-                ids.append(result["dup"])
-                duplicates += 1
-                continue
-            these = result["ids"] or []
-            ids.append(these)
-            for user_id, id_text in zip(n.user_ids or (None,), these):
-                events.append(StoredEvent(EventId.parse(id_text), user_id, n.event, n.data_json, float(item["c"]), n.trace))
-        return Accepted(ids, events, duplicates)
+            results = await self._append_targets(publisher, notifications, targets_of(notifications))
+        except OURS:
+            raise
+        except Exception as exc:
+            raise self._unavailable("append", exc) from exc
+        fresh = set()
+        for target, event_id, event in results:
+            ids[target.index][target.slot] = event_id
+            if event is not None:
+                events.append(event)
+                fresh.add(target.index)
+        return Accepted(ids, events, len(notifications) - len(fresh))
 
+    async def _append_targets(self, publisher: str, notifications: Sequence[Notification],
+                              targets: list[Target]) -> list[tuple[Target, str, Any]]:
+        """One script call for the whole request: all or nothing."""
+        call = AppendCall(self._p, publisher, notifications, targets, read_broadcast=True, broadcast_position="",
+                          publish_command=self.publish_command)
+        return await self._run_append(call, self._redis)
+
+    async def _run_append(self, call: AppendCall, client: Any) -> list[tuple[Target, str, Any]]:
+        raw = await self._scripts["APPEND"](keys=call.keys, args=[self._size, self._ttl_ms, call.plan], client=client)
+        answer = json.loads(raw)
+        if "conflict" in answer:
+            raise IdempotencyConflict(call.targets[answer["conflict"]][0].index)
+        return call.results(answer)
+
+    # -- reading ----------------------------------------------------------------------
     async def history(self, user_id: str, after: EventId | None, limit: int) -> HistoryPage:
-        keys = (self._p + "h:" + user_id, self._p + "b")
-        start = f"({after}" if after else "-"
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.xrange(key, min=start, count=limit)
-            pipe.get(self._p + "seq")
-            pipe.get(self._p + "lastms")
-            for key in keys:
-                pipe.get(key + ":trimmed")
-            results = await pipe.execute()
-        reset = False
-        if after is not None:
-            now_ms = max(int(time.time() * 1000), int(results[3] or 0))
-            trimmed = (int(results[4] or 0), int(results[5] or 0))
-            reset = self._retention.lost(after, now_ms, trimmed, int(results[2] or 0))
-        merged = [self._from_entry(entry, user_id) for entry in results[0]]
-        merged += [self._from_entry(entry, None) for entry in results[1]]
-        merged.sort(key=lambda e: e.seq)
-        return HistoryPage(merged[:limit], reset)
+        async def read(user_after: StreamPosition, broadcast_after: StreamPosition, count: int) -> tuple[StreamRead, StreamRead]:
+            return await self._read_both(user_id, user_after, broadcast_after, count)
 
-    @staticmethod
-    def _from_entry(entry: tuple[str, dict[str, str]], user_id: str | None) -> StoredEvent:
-        id_text, fields = entry
-        trace = json.loads(fields["x"]) if fields.get("x") else None
-        return StoredEvent(EventId.parse(id_text), user_id, fields["e"], fields["d"], float(fields["c"]), trace)
-
-    def event_from_message(self, raw: str) -> StoredEvent:
-        m = json.loads(raw)
-        user_id = m["u"] if isinstance(m["u"], str) else None
-        trace = json.loads(m["x"]) if m.get("x") else None
-        return StoredEvent(EventId.parse(m["i"]), user_id, m["e"], m["d"], float(m["c"]), trace)
-
-    async def position(self) -> EventId:
         try:
-            last_ms, seq = await self._redis.mget(self._p + "lastms", self._p + "seq")
-        except RedisError as exc:
-            raise PublishRefused(f"redis: {exc}") from exc
-        return EventId(int(last_ms or 0), int(seq or 0))
+            return await read_history(read, after, limit)
+        except OURS:
+            raise
+        except Exception as exc:
+            raise self._unavailable("history", exc) from exc
 
+    async def position(self, user_id: str) -> EventId:
+        nowhere = StreamPosition("", ZERO)
+        try:
+            user, broadcast = await self._read_both(user_id, nowhere, nowhere, 0)
+        except Exception as exc:
+            raise self._unavailable("position", exc) from exc
+        return EventId(user.position, broadcast.position)
+
+    async def _read_both(self, user_id: str, user_after: StreamPosition, broadcast_after: StreamPosition,
+                         count: int) -> tuple[StreamRead, StreamRead]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._read_call(pipe, user_keys(user_id), user_after, count)
+            await self._read_call(pipe, BROADCAST, broadcast_after, count)
+            raw_user, raw_broadcast = await pipe.execute()
+        return _stream_read(raw_user, user_id), _stream_read(raw_broadcast, None)
+
+    def _read_call(self, client: Any, keys: Any, after: StreamPosition, count: int) -> Any:
+        return self._scripts["READ"](keys=[keys.history(self._p), keys.meta(self._p)],
+                                     args=[new_epoch(), self._ttl_ms, after.epoch, str(after.offset), count], client=client)
+
+    # -- fan-out ----------------------------------------------------------------------
     async def subscribe(self, user_id: str) -> None:
-        await self._subscriptions.add(self._p + "c:" + user_id)
+        await self._subscriptions.add(user_keys(user_id).channel(self._p), user_id)
 
     async def unsubscribe(self, user_id: str) -> None:
-        await self._subscriptions.remove(self._p + "c:" + user_id)
+        await self._subscriptions.remove(user_keys(user_id).channel(self._p))
 
-    async def acquire_lease(self, user_id: str, connection_id: str, limit: int, evict_oldest: bool) -> LeaseResult:
-        now = int(time.time() * 1000)
-        result = await self._acquire(
-            keys=[self._p + "lease:" + user_id],
-            args=[now, now + self._lease_ms, connection_id, limit, "1" if evict_oldest else "0"],
-        )
-        return LeaseResult(bool(int(result[0])), tuple(result[1:]))
-
-    async def release_lease(self, user_id: str, connection_id: str) -> None:
-        await self._redis.zrem(self._p + "lease:" + user_id, connection_id)
-
-    async def renew_leases(self, leases: Sequence[tuple[str, str]]) -> None:
-        by_user: dict[str, list[str]] = {}
-        for user_id, connection_id in leases:
-            by_user.setdefault(user_id, []).append(connection_id)
-        expiry = int(time.time() * 1000) + self._lease_ms
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, connections in by_user.items():
-                self._renew(keys=[self._p + "lease:" + user_id], args=[expiry, *connections], client=pipe)
-            await pipe.execute()
-
-    async def evict(self, user_id: str, connection_id: str) -> None:
-        await self._redis.publish(self.control_channel, json.dumps({"evict": [user_id, connection_id]}))
-
-    async def check(self) -> str | None:
-        try:
-            await self._redis.ping()
-        except RedisError as exc:
-            return f"redis unreachable: {exc}"
-        return self._subscriptions.problem
-
-    # called by _Subscriptions
-    def dispatch(self, channel: str, data: str) -> None:
+    def dispatch(self, user_id: str | None, data: str) -> None:
+        """A message on a user's channel (an event or an eviction) or the broadcast one."""
         listeners = self._listeners
         if listeners is None:
             return
-        if channel == self.control_channel:
-            user_id, connection_id = json.loads(data)["evict"]
-            listeners.on_evict(user_id, connection_id)
+        if user_id is not None and data.startswith('{"evict"'):
+            listeners.on_evict(user_id, json.loads(data)["evict"])
         else:
-            listeners.on_event(self.event_from_message(data))
+            listeners.on_event(event_from_message(data, user_id))
 
     def fanout_lost(self) -> None:
         if self._listeners is not None:
             self._listeners.on_fanout_lost()
 
+    # -- leases -----------------------------------------------------------------------
+    async def acquire_lease(self, user_id: str, connection_id: str, limit: int, evict_oldest: bool) -> LeaseResult:
+        now = int(time.time() * 1000)
+        try:
+            result = await self._scripts["ACQUIRE_LEASE"](
+                keys=[user_keys(user_id).leases(self._p)],
+                args=[now, now + self._lease_ms, connection_id, limit, "1" if evict_oldest else "0"],
+            )
+        except Exception as exc:
+            raise self._unavailable("lease", exc) from exc
+        return LeaseResult(bool(int(result[0])), tuple(result[1:]))
+
+    async def release_lease(self, user_id: str, connection_id: str) -> None:
+        await self._redis.zrem(user_keys(user_id).leases(self._p), connection_id)
+
+    async def renew_leases(self, leases: Sequence[tuple[str, str]]) -> None:
+        expiry = int(time.time() * 1000) + self._lease_ms
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key, connections in _by_user(leases, self._p).items():
+                await self._scripts["RENEW_LEASES"](keys=[key], args=[expiry, *connections], client=pipe)
+            await pipe.execute()
+
+    async def evict(self, user_id: str, connection_id: str) -> None:
+        await self._redis.execute_command(self.publish_command, user_keys(user_id).channel(self._p),
+                                          json.dumps({"evict": connection_id}))
+
+    async def check(self) -> str | None:
+        try:
+            await self._redis.ping()
+        except RedisError as exc:
+            log.warning("redis ping failed (%s): %s", masked(self._url), masked(str(exc)))
+            return "redis unreachable"
+        return self._subscriptions.problem
+
     def pubsub(self) -> aioredis.client.PubSub:
         return self._redis.pubsub(ignore_subscribe_messages=False)
 
-    @property
-    def base_channels(self) -> tuple[str, ...]:
-        return (self._p + "cb", self.control_channel)
+
+def _by_user(leases: Sequence[tuple[str, str]], prefix: str) -> dict[str, list[str]]:
+    by_key: dict[str, list[str]] = {}
+    for user_id, connection_id in leases:
+        by_key.setdefault(user_keys(user_id).leases(prefix), []).append(connection_id)
+    return by_key
 
 
-class _Subscriptions:
-    """One pub/sub connection, its reader task, and reconnection after Redis goes away.
-
-    `add` waits for Redis to confirm the subscription, so a stream never reads history
-    before its live subscription is in place (that is what makes replay gap-free).
-    """
-
-    def __init__(self, broker: RedisBroker) -> None:
-        self._broker = broker
-        self._channels: dict[str, int] = {}
-        self._pending: dict[str, asyncio.Future[None]] = {}   # done once Redis confirmed
-        self._pubsub: aioredis.client.PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
-        self.problem: str | None = "not connected"
-
-    async def start(self) -> None:
-        """Connect if Redis answers; if not, keep trying in the background (not ready meanwhile)."""
-        try:
-            await self._connect()
-        except (RedisError, OSError) as exc:
-            self._lost(exc)
-        self._reader = asyncio.create_task(self._read_forever(), name="redis-pubsub-reader")
-
-    async def stop(self) -> None:
-        if self._reader:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
-
-    async def _connect(self) -> None:
-        self._pubsub = self._broker.pubsub()
-        await self._pubsub.subscribe(*self._broker.base_channels, *self._channels)
-        self._connected.set()
-        self.problem = None
-
-    async def add(self, channel: str) -> None:
-        """Count one more stream on `channel`; return once Redis confirmed the subscription."""
-        self._channels[channel] = self._channels.get(channel, 0) + 1
-        confirmed = self._pending.get(channel)
-        try:
-            if confirmed is None:
-                confirmed = asyncio.get_running_loop().create_future()
-                self._pending[channel] = confirmed
-                assert self._pubsub is not None
-                await self._pubsub.subscribe(channel)
-            await asyncio.wait_for(asyncio.shield(confirmed), timeout=5)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            await self.remove(channel)
-            raise PublishRefused(f"redis subscribe failed: {exc!r}") from exc
-
-    async def remove(self, channel: str) -> None:
-        count = self._channels.get(channel, 0) - 1
-        if count > 0:
-            self._channels[channel] = count
-            return
-        self._channels.pop(channel, None)
-        self._pending.pop(channel, None)
-        if self._pubsub is not None and self.problem is None:
-            try:
-                await self._pubsub.unsubscribe(channel)
-            except RedisError:
-                pass
-
-    async def _read_forever(self) -> None:
-        delay = 0.1
-        while True:
-            if self.problem is not None:
-                await self._reconnect(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            try:
-                assert self._pubsub is not None
-                message = await self._pubsub.get_message(timeout=1.0)
-                delay = 0.1
-            except (RedisError, OSError) as exc:
-                self._lost(exc)
-                continue
-            if message is None:
-                continue
-            kind = message["type"]
-            if kind == "message":
-                try:
-                    self._broker.dispatch(message["channel"], message["data"])
-                except Exception:           # one bad message must not stop fan-out
-                    log.exception("could not dispatch a message from %s", message["channel"])
-            elif kind == "subscribe":
-                confirmed = self._pending.get(message["channel"])
-                if confirmed is not None and not confirmed.done():
-                    confirmed.set_result(None)
-
-    def _lost(self, exc: BaseException) -> None:
-        if self.problem is None or self.problem == "not connected":
-            log.warning("redis pub/sub unavailable (%s); reconnecting in the background", exc)
-        self.problem = f"redis pub/sub disconnected: {exc}"
-        self._broker.fanout_lost()
-
-    async def _reconnect(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        try:
-            if self._pubsub is not None:
-                await self._pubsub.aclose()
-            await self._connect()
-        except (RedisError, OSError):
-            return
-        log.warning("redis pub/sub reconnected")
+def _stream_read(raw: list[Any], user_id: str | None) -> StreamRead:
+    epoch, last, trimmed, from_start, entries = raw
+    return StreamRead(epoch, Offset.parse(last), Offset.parse(trimmed),
+                      [event_from_entry(entry, user_id, epoch) for entry in entries], bool(int(from_start)))

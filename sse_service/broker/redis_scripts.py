@@ -1,89 +1,176 @@
-"""Lua scripts run atomically inside Redis by the Redis broker."""
+"""Lua scripts run atomically inside Redis by the Redis brokers.
 
-# KEYS: none (keys are derived from the prefix; a cluster would need hash tags).
-# ARGV[1] prefix, ARGV[2] history size, ARGV[3] ttl ms, ARGV[4] JSON list of items:
-#   {"u": [user ids] or [] for broadcast, "e": event, "d": data json, "k": idem key or null,
-#    "x": trace carrier or null, "c": created_at seconds}
-# Returns a JSON list: per item either {"dup": [ids]} or {"ids": [ids]}.
-APPEND = """
-local p = ARGV[1]
-local size = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local items = cjson.decode(ARGV[4])
-local t = redis.call('TIME')
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local last = tonumber(redis.call('GET', p .. 'lastms') or '0')
-if ms < last then ms = last end
-redis.call('SET', p .. 'lastms', ms)
-local horizon = (ms - ttl) .. '-0'
--- Trim a history and remember the highest seq it dropped (<key>:trimmed), so that a
--- reader can tell whether events after its cursor are gone (then the client resets).
-local function trim(key)
-  local dropped = nil
-  local excess = redis.call('XLEN', key) - size
-  if excess > 0 then
-    local gone = redis.call('XRANGE', key, '-', '+', 'COUNT', excess)
-    dropped = gone[#gone][1]
-    redis.call('XTRIM', key, 'MAXLEN', size)
+Every key a script touches is passed in KEYS (in cluster mode all of one call's keys
+share a slot); every key's type is checked before the first write, so a foreign key of
+the wrong type fails the call before anything is stored.
+"""
+
+# KEYS: the keys named by the plan (histories, metas, idempotency records, channels).
+# ARGV[1] history size, ARGV[2] ttl ms, ARGV[3] plan (JSON, indexes are 1-based into KEYS):
+#   k: one type code per key ('s' stream, 'h' hash, 'v' string, '-' unchecked)
+#   s: streams written: [{h, m, c, b (true for the broadcast stream), e (epoch if new)}]
+#   bh, bm, be: the broadcast stream's history/meta keys to read its position from
+#       (0 when not in this call), and its epoch if new; bp: "<epoch>.<offset>" read
+#       beforehand when the broadcast stream is in another slot ('' when unknown)
+#   n: notifications: [{t: [[stream, idempotency key or 0] per recipient], f: fingerprint,
+#       e: event, d: data json, c: created at, x: trace carrier json or '',
+#       bp: this notification's broadcast position when known per notification, else ''}]
+#   pub: 'PUBLISH' or 'SPUBLISH'
+# Returns JSON: {"conflict": i} (nothing written) or {"r": per notification, per recipient
+#   {"dup": id} or {"p": epoch, "o": offset, "s": broadcast stamp, "i": id}}.
+APPEND = r"""
+local size = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local plan = cjson.decode(ARGV[3])
+local NO = '000000000000'
+local kinds = {s = 'stream', h = 'hash', v = 'string'}
+for i = 1, #KEYS do
+  local want = kinds[string.sub(plan.k, i, i)]
+  if want then
+    local t = redis.call('TYPE', KEYS[i])['ok']
+    if t ~= 'none' and t ~= want then return redis.error_reply('FLAGSTREAM wrong key type') end
   end
-  local old = redis.call('XREVRANGE', key, '(' .. horizon, '-', 'COUNT', 1)
+end
+local function parse(o)
+  local ms, n = string.match(o, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(n)
+end
+local function newer(a, b)
+  local am, an = parse(a)
+  local bm, bn = parse(b)
+  return am > bm or (am == bm and an > bn)
+end
+-- The epoch of a stream: written once; a new one when the history vanished while its
+-- meta survived (so no cursor into the lost history is ever misread).
+local function ensure(h, m, candidate)
+  if h > 0 and redis.call('EXISTS', KEYS[h]) == 0 and redis.call('HEXISTS', KEYS[m], 'o') == 1 then
+    redis.call('DEL', KEYS[m])
+  end
+  if redis.call('HSETNX', KEYS[m], 'e', candidate) == 1 then redis.call('PEXPIRE', KEYS[m], ttl) end
+  return redis.call('HGET', KEYS[m], 'e')
+end
+local dups = {}
+for i, n in ipairs(plan.n) do
+  for j, t in ipairs(n.t) do
+    if t[2] > 0 then
+      local record = redis.call('GET', KEYS[t[2]])
+      if record then
+        local r = cjson.decode(record)
+        if r.f ~= n.f then return cjson.encode({conflict = i - 1}) end
+        dups[i .. ':' .. j] = r.i
+      end
+    end
+  end
+end
+local b_epoch, b_offset = nil, nil
+if plan.bm > 0 then
+  b_epoch = ensure(plan.bh, plan.bm, plan.be)
+  b_offset = redis.call('HGET', KEYS[plan.bm], 'o') or '0-0'
+elseif plan.bp ~= '' then
+  b_epoch, b_offset = string.match(plan.bp, '^(%x+)%.(%d+%-%d+)$')
+end
+local t = redis.call('TIME')
+local horizon = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - ttl) .. '-0'
+local function trim(h, m)
+  local dropped = nil
+  local excess = redis.call('XLEN', h) - size
+  if excess > 0 then
+    local gone = redis.call('XRANGE', h, '-', '+', 'COUNT', excess)
+    dropped = gone[#gone][1]
+    redis.call('XTRIM', h, 'MAXLEN', size)
+  end
+  local old = redis.call('XREVRANGE', h, '(' .. horizon, '-', 'COUNT', 1)
   if #old > 0 then
     dropped = old[1][1]
-    redis.call('XTRIM', key, 'MINID', horizon)
+    redis.call('XTRIM', h, 'MINID', horizon)
   end
   if dropped then
-    local seq = tonumber(string.match(dropped, '-(%d+)$'))
-    local mark = key .. ':trimmed'
-    local known = tonumber(redis.call('GET', mark) or '0')
-    if seq > known then redis.call('SET', mark, seq, 'PX', ttl) end
+    local known = redis.call('HGET', m, 't')
+    if not known or newer(dropped, known) then redis.call('HSET', m, 't', dropped) end
   end
 end
 local out = {}
-for i, it in ipairs(items) do
-  local dup = false
-  if it.k ~= cjson.null and it.k ~= nil then
-    dup = redis.call('GET', p .. 'idem:' .. it.k)
-  end
-  if dup then
-    out[i] = {dup = cjson.decode(dup)}
-  else
-    local ids = {}
-    local targets = it.u
-    local broadcast = #targets == 0
-    if broadcast then targets = {false} end
-    for j, user in ipairs(targets) do
-      local seq = redis.call('INCR', p .. 'seq')
-      local id = ms .. '-' .. seq
-      local key, channel
-      if broadcast then
-        key = p .. 'b'
-        channel = p .. 'cb'
-      else
-        key = p .. 'h:' .. user
-        channel = p .. 'c:' .. user
+for i, n in ipairs(plan.n) do
+  local res = {}
+  if n.bp ~= '' then b_epoch, b_offset = string.match(n.bp, '^(%x+)%.(%d+%-%d+)$') end
+  for j, target in ipairs(n.t) do
+    local dup = dups[i .. ':' .. j]
+    if dup then
+      res[j] = {dup = dup}
+    else
+      local s = plan.s[target[1]]
+      local h, m = KEYS[s.h], KEYS[s.m]
+      local epoch = ensure(s.h, s.m, s.e)
+      local stamp = ''
+      if not s.b and b_epoch then
+        local stamped = b_offset
+        local previous = redis.call('HGET', m, 'bp')
+        if previous then
+          local pe, po = string.match(previous, '^(%x+)%.(%d+%-%d+)$')
+          if pe == b_epoch and newer(po, stamped) then stamped = po end
+        end
+        stamp = b_epoch .. '.' .. stamped
+        redis.call('HSET', m, 'bp', stamp)
       end
-      local trace = ''
-      if it.x ~= cjson.null and it.x ~= nil then trace = cjson.encode(it.x) end
-      redis.call('XADD', key, id, 'e', it.e, 'd', it.d, 'c', it.c, 'x', trace)
-      trim(key)
-      redis.call('PEXPIRE', key, ttl)
-      local message = cjson.encode({i = id, u = user, e = it.e, d = it.d, c = it.c, x = trace})
-      redis.call('PUBLISH', channel, message)
-      ids[j] = id
+      local offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp)
+      redis.call('HSET', m, 'o', offset)
+      trim(h, m)
+      redis.call('PEXPIRE', h, ttl)
+      redis.call('PEXPIRE', m, ttl)
+      local id
+      if s.b then
+        b_epoch, b_offset = epoch, offset     -- later user events are stamped after it
+        id = NO .. '.0-0.' .. epoch .. '.' .. offset
+      else
+        if stamp == '' then id = epoch .. '.' .. offset .. '.' .. NO .. '.0-0'
+        else id = epoch .. '.' .. offset .. '.' .. stamp end
+      end
+      if target[2] > 0 then
+        redis.call('SET', KEYS[target[2]], cjson.encode({f = n.f, i = id}), 'PX', ttl)
+      end
+      redis.call(plan.pub, KEYS[s.c], cjson.encode({o = offset, p = epoch, e = n.e, d = n.d, c = n.c, x = n.x, s = stamp}))
+      res[j] = {p = epoch, o = offset, s = stamp, i = id}
     end
-    if it.k ~= cjson.null and it.k ~= nil then
-      redis.call('SET', p .. 'idem:' .. it.k, cjson.encode(ids), 'PX', ttl)
-    end
-    out[i] = {ids = ids}
   end
+  out[i] = res
 end
-return cjson.encode(out)
+return cjson.encode({r = out})
+"""
+
+# KEYS[1] history stream, KEYS[2] its meta hash.
+# ARGV[1] epoch if new, ARGV[2] ttl ms, ARGV[3] the reader's epoch, ARGV[4] its offset,
+# ARGV[5] how many entries (0: position only).
+# Returns {epoch, last offset, highest trimmed offset, 1 if read from the start, entries}.
+READ = r"""
+for i, want in ipairs({'stream', 'hash'}) do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  if t ~= 'none' and t ~= want then return redis.error_reply('FLAGSTREAM wrong key type') end
+end
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('HEXISTS', KEYS[2], 'o') == 1 then
+  redis.call('DEL', KEYS[2])
+end
+if redis.call('HSETNX', KEYS[2], 'e', ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+local meta = redis.call('HMGET', KEYS[2], 'e', 'o', 't')
+local count = tonumber(ARGV[5])
+local entries = {}
+local from_start = 1
+if count > 0 then
+  local start = '-'
+  if meta[1] == ARGV[3] and ARGV[4] ~= '0-0' then
+    start = '(' .. ARGV[4]
+    from_start = 0
+  end
+  entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', count)
+end
+return {meta[1], meta[2] or '0-0', meta[3] or '0-0', from_start, entries}
 """
 
 # KEYS[1] lease zset of one user (member: connection id, score: lease expiry ms)
 # ARGV[1] now ms, ARGV[2] expiry ms, ARGV[3] connection id, ARGV[4] limit, ARGV[5] "1" to evict oldest
 # Connection ids start with their creation time, so sorting members sorts by age.
 ACQUIRE_LEASE = """
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'none' and t ~= 'zset' then return redis.error_reply('FLAGSTREAM wrong key type') end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local limit = tonumber(ARGV[4])
 local held = redis.call('ZRANGE', KEYS[1], 0, -1)

@@ -18,7 +18,8 @@ from ..client.backoff import Backoff, retry_after_seconds
 from ..client.types import BackoffPolicy
 from .types import StreamTally
 
-OUR_EVENTS = re.compile(rb'id: (\d+)-(\d+)\nevent: lt\ndata: \{"k": "(\w)", "n": (\d+), "t": ([0-9.e+-]+)\}')
+# Ids are opaque: taken whole up to the line end, never parsed.
+OUR_EVENTS = re.compile(rb'id: ([^\n]+)\nevent: lt\ndata: \{"k": "(\w)", "n": (\d+), "t": ([0-9.e+-]+)\}')
 STORM_BACKOFF = BackoffPolicy(minimum=0.5, maximum=10.0, factor=2.0)
 GIVE_UP_STATUSES = (204, 401, 403, 404, 422)
 
@@ -117,7 +118,7 @@ class StreamSlot:
         self.handshakes = handshakes
         self.on_connected = on_connected
         self.last_event_id: str | None = None
-        self.last_id_key = -1
+        self.last_id = b""                  # the last event id received (opaque bytes)
         self.backoff = Backoff(STORM_BACKOFF)
         self.protocol: StreamProtocol | None = None
         self.connected = False
@@ -233,31 +234,29 @@ class StreamSlot:
         self._settle_handshake(True)
         self.on_connected(self)
 
-    def on_ours(self, events: list[tuple[bytes, bytes, bytes, bytes, bytes]], now: float) -> None:
-        """Many of our own events at once: (ms, seq, kind, n, sent_at) as matched by OUR_EVENTS."""
-        tally, last = self.tally, self.last_id_key
+    def on_ours(self, events: list[tuple[bytes, bytes, bytes, bytes]], now: float) -> None:
+        """Many of our own events at once: (id, kind, n, sent_at) as matched by OUR_EVENTS.
+
+        Order and exactly-once are checked on the generator's own sequence numbers (`n`);
+        ids are opaque, so of them only this is checked: each event gets a new one."""
+        tally, last = self.tally, self.last_id
         latencies = self.totals.latencies
-        for _, seq, kind, n, sent_at in events:
-            key = int(seq)          # one counter for the deployment: seq alone orders ids
-            if key <= last:
+        for event_id, kind, n, sent_at in events:
+            if event_id == last:
                 tally.out_of_order_ids += 1
-            else:
-                last = key
+            last = event_id
             (tally.user_ns if kind == b"u" else tally.broadcast_ns).append(int(n))
             latencies.append(now - float(sent_at))
-        self.last_id_key = last
-        ms, seq = events[-1][0], events[-1][1]
-        self.last_event_id = f"{ms.decode()}-{seq.decode()}"
+        self.last_id = last
+        self.last_event_id = last.decode()
         self.totals.received += len(events)
 
     def _delivered(self, event_id: bytes | None, data: bytes | None, now: float) -> None:
         payload = parse_payload(data)  # type: ignore[arg-type]
         if event_id is not None:
-            key = int(event_id.partition(b"-")[2])
-            if key <= self.last_id_key:
+            if event_id == self.last_id:
                 self.tally.out_of_order_ids += 1
-            else:
-                self.last_id_key = key
+            self.last_id = event_id
             self.last_event_id = event_id.decode()
         kind, n, sent_at = payload
         (self.tally.user_ns if kind == b"u" else self.tally.broadcast_ns).append(n)

@@ -39,7 +39,7 @@ class StreamTally:
     user_id: str
     user_ns: array = field(default_factory=lambda: array("q"))   # per-user sequence numbers, as received
     broadcast_ns: array = field(default_factory=lambda: array("q"))
-    out_of_order_ids: int = 0
+    out_of_order_ids: int = 0          # an event that repeated the previous event's id (ids are opaque)
     resets: int = 0
     connects: int = 0
     unanchored_reconnects: int = 0      # came back with no Last-Event-ID to resume from

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 from quart import Blueprint, request
 
+from ..auth import Identity
 from ..client_input import parse_event_id, parse_limit
-from ..publishing import PublishInvalid, parse_publish
+from ..publishing import PublishInvalid, parse_publish_request
 from ..rate_limit import refusal
-from ..types import PublishRefused
+from ..types import EventId, IdempotencyConflict, PublishRefused, UnusableUserId, is_legacy_id
 from . import authenticate, error, services
 
 blueprint = Blueprint("notifications", __name__)
 MAX_PAGE = 1000
+
+
+def publisher_identity(identity: Identity) -> str:
+    """Who scopes idempotency keys, encoded unambiguously: the static publish token
+    (it has no expiry) or a publisher JWT's `sub` (JWTs always carry `exp`)."""
+    return json.dumps(["static"] if identity.expires_at is None else ["jwt", identity.subject])
 
 
 @blueprint.post("/v1/notifications")
@@ -25,15 +34,21 @@ async def publish():
         return body, 429, headers
     data = await request.get_data(cache=False)
     try:
-        notifications = parse_publish(data, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes,
-                                      max_data_depth=s.settings.max_data_depth)
+        parsed = parse_publish_request(data, max_batch=s.settings.max_batch, max_payload_bytes=s.settings.max_payload_bytes,
+                                       max_recipients=s.settings.max_recipients_per_request,
+                                       max_data_depth=s.settings.max_data_depth)
     except PublishInvalid as exc:
         s.metrics.publish_rejected("too_large" if exc.status == 413 else "invalid")
         return exc.body(), exc.status
     try:
-        ids = await s.worker.publish(publisher.subject, notifications)
-    except PublishRefused as exc:
-        return error(503, "unavailable", str(exc), {"Retry-After": "1"})
+        ids = await s.worker.publish(publisher_identity(publisher), parsed.notifications)
+    except IdempotencyConflict as exc:
+        field = parsed.field(exc.index, "idempotency_key")
+        return error(409, "conflict", [{"field": field, "message": "this idempotency key was used for a different notification"}])
+    except UnusableUserId:
+        return error(422, "invalid", [{"field": "user_id", "message": "not a valid user id"}])
+    except PublishRefused:
+        return error(503, "unavailable", "the notification store is unavailable; retry later", {"Retry-After": "1"})
     return {"ids": ids}, 202
 
 
@@ -41,12 +56,15 @@ async def publish():
 async def inbox():
     user = authenticate("user", allow_query=True, allow_cookie=True)
     problems = []
-    after = None
+    after: EventId | None = None
+    legacy = False
     if request.args.get("after"):
         try:
             after = parse_event_id(request.args["after"])
         except ValueError:
-            problems.append({"field": "after", "message": "not an id this service issued"})
+            legacy = is_legacy_id(request.args["after"])
+            if not legacy:
+                problems.append({"field": "after", "message": "not an id this service issued"})
     limit = 100
     if "limit" in request.args:
         try:
@@ -57,8 +75,11 @@ async def inbox():
         return error(422, "invalid", problems)
     try:
         page = await services().broker.history(user.subject, after, limit)
-    except Exception as exc:
+    except Exception:
         services().metrics.error("inbox")
-        return error(503, "unavailable", f"store unavailable: {type(exc).__name__}", {"Retry-After": "1"})
-    items = [event.as_inbox_item() for event in page.events]
-    return {"notifications": items, "next": items[-1]["id"] if items else None}
+        return error(503, "unavailable", "the notification store is unavailable; retry later", {"Retry-After": "1"})
+    items = [event.as_inbox_item(event_id) for event, event_id in zip(page.events, page.ids)]
+    body: dict[str, object] = {"notifications": items, "next": items[-1]["id"] if items else None}
+    if page.reset or legacy:
+        body["reset"] = True          # the cursor is gone (or from before epochs): the page starts at the oldest
+    return body

@@ -36,7 +36,6 @@ async def test_redis_restart_with_aof_loses_nothing_accepted(fault_run) -> None:
     assert_recovered(await fault_run("redis-restart-aof", hold=1.0))
 
 
-@pytest.mark.xfail(strict=True, reason="silent loss across a Redis wipe: needs epoch ids (issue 10 defect 2)")
 async def test_redis_wipe_never_loses_silently(fault_run) -> None:
     """Without persistence what was accepted before the wipe is gone; a client must be told
     (`reset`, then the inbox), never left with a cursor that now looks valid."""

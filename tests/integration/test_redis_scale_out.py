@@ -7,6 +7,7 @@ import contextlib
 import httpx
 import pytest
 
+from sse_service.types import EventId
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import open_stream, serving, server_settings
 
@@ -27,8 +28,10 @@ async def test_publish_on_one_instance_reaches_streams_on_the_other(redis_url: s
             await on_b.next(), await on_a.next()
             ids = await a.publish({"user_id": "x", "data": "hi"})
             ids += await b.publish({"broadcast": True, "data": "all"})
-            assert [e.id for e in await on_b.take(2)] == ids
-            assert [e.id for e in await on_a.take(2)] == ids
+            expected = [ids[0], str(EventId.parse(ids[0]).with_broadcast(EventId.parse(ids[1]).broadcast.epoch,
+                                                                         EventId.parse(ids[1]).broadcast.offset))]
+            assert [e.id for e in await on_b.take(2)] == expected
+            assert [e.id for e in await on_a.take(2)] == expected
 
 
 async def test_replay_works_across_instances(redis_url: str, redis_prefix: str) -> None:
@@ -61,6 +64,7 @@ async def test_evict_oldest_reaches_the_instance_holding_the_old_stream(redis_ur
 async def test_leases_of_a_dead_instance_expire(redis_url: str, redis_prefix: str) -> None:
     import redis.asyncio as aioredis
 
+    from sse_service.broker.keys import user_keys
     from sse_service.broker.redis import RedisBroker
 
     broker = RedisBroker(redis_url, redis_prefix, 100, 3600, lease_ttl=1)
@@ -69,8 +73,9 @@ async def test_leases_of_a_dead_instance_expire(redis_url: str, redis_prefix: st
     assert not (await broker.acquire_lease("dead", "0002", 1, False)).granted
     client = aioredis.Redis.from_url(redis_url)
     # the instance died: nobody renews; once the lease's expiry passes, the slot is free
-    expiry = await client.zscore(redis_prefix + "lease:dead", "0001")
-    await client.zadd(redis_prefix + "lease:dead", {"0001": expiry - 2000})
+    leases = user_keys("dead").leases(redis_prefix)
+    expiry = await client.zscore(leases, "0001")
+    await client.zadd(leases, {"0001": expiry - 2000})
     assert (await broker.acquire_lease("dead", "0002", 1, False)).granted
     await client.aclose()
     await broker._redis.aclose()

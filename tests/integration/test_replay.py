@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from sse_service.types import EventId
 from tests.support.inprocess import Served, open_stream
 
 
@@ -20,11 +21,15 @@ async def test_reconnect_replays_missed_events_then_continues_live_without_gap_o
             first = await served.publish({"user_id": "r", "data": 0})
             assert await _ids(stream, 1) == first
         missed = await served.publish({"notifications": [{"user_id": "r", "data": i} for i in range(1, 6)]})
-        missed += await served.publish({"broadcast": True, "data": "all"})
+        [broadcast] = await served.publish({"broadcast": True, "data": "all"})
         headers = {**served.auth("r"), "Last-Event-ID": first[0]}
         async with open_stream(client, served.url, headers) as stream:
             assert (await stream.next()).event == "connected"
-            assert await _ids(stream, len(missed)) == missed
+            replayed = await _ids(stream, len(missed) + 1)
+            assert replayed[:-1] == missed
+            # a broadcast's id is the user's cursor: this user's position, that broadcast's position
+            assert EventId.parse(replayed[-1]) == EventId.parse(missed[-1]).with_broadcast(
+                EventId.parse(broadcast).broadcast.epoch, EventId.parse(broadcast).broadcast.offset)
             live = await served.publish({"user_id": "r", "data": "live"})
             assert await _ids(stream, 1) == live
 
@@ -103,3 +108,29 @@ async def test_a_fresh_stream_names_its_starting_point_so_a_client_can_resume_be
             resumed = await stream.next()
             assert resumed.event == "connected" and resumed.id == ""     # keeps the client's own cursor
             assert (await stream.next()).id == missed[0]
+
+
+async def test_an_id_of_the_scheme_before_epochs_is_answered_with_reset_never_misread(served: Served) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        await served.publish({"user_id": "old", "data": 1})
+        async with open_stream(client, served.url, {**served.auth("old"), "Last-Event-ID": "1795883740123-1795883740000001"}) as stream:
+            assert (await stream.next()).event == "connected"
+            assert (await stream.next()).event == "reset"
+            live = await served.publish({"user_id": "old", "data": 2})
+            assert (await stream.next()).id == live[0]
+        r = await client.get(f"{served.url}/v1/notifications", params={"after": "1795883740123-17"}, headers=served.auth("old"))
+        assert r.status_code == 200 and r.json()["reset"] is True
+        assert [n["data"] for n in r.json()["notifications"]] == [1, 2]
+
+
+async def test_a_cursor_from_another_epoch_resets_the_stream_and_the_inbox(served: Served) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        [mine] = await served.publish({"user_id": "epoch", "data": 1})
+        foreign = "abcdefabcdef" + mine[12:]
+        async with open_stream(client, served.url, {**served.auth("epoch"), "Last-Event-ID": foreign}) as stream:
+            await stream.next()
+            assert (await stream.next()).event == "reset"
+        r = await client.get(f"{served.url}/v1/notifications", params={"after": foreign}, headers=served.auth("epoch"))
+        assert r.json()["reset"] is True and [n["id"] for n in r.json()["notifications"]] == [mine]
+        same = await client.get(f"{served.url}/v1/notifications", params={"after": mine}, headers=served.auth("epoch"))
+        assert same.json() == {"notifications": [], "next": None}

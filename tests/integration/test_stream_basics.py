@@ -6,6 +6,8 @@ import json
 
 import httpx
 
+from sse_service.types import EventId
+
 from tests.support.inprocess import Served, open_stream
 
 
@@ -46,17 +48,22 @@ async def test_other_users_do_not_see_my_notifications(served: Served) -> None:
             assert event.id == mine
 
 
-async def test_broadcast_reaches_every_stream_and_every_inbox_with_one_id(served: Served) -> None:
+async def test_broadcast_reaches_every_stream_and_every_inbox_as_one_broadcast(served: Served) -> None:
+    """One id in the publish answer; each user sees it under its own cursor (that user's
+    position, the broadcast's position), the same in its stream and its inbox."""
     async with httpx.AsyncClient(timeout=10) as client:
         async with open_stream(client, served.url, served.auth("a")) as a, open_stream(client, served.url, served.auth("b")) as b:
             await a.next(), await b.next()
             ids = await served.publish({"broadcast": True, "event": "maintenance", "data": {"at": "22:00"}})
             assert len(ids) == 1
-            assert (await a.next()).id == ids[0]
-            assert (await b.next()).id == ids[0]
+            seen = {"a": (await a.next()).id, "b": (await b.next()).id}
+        published = EventId.parse(ids[0]).broadcast
+        assert all(EventId.parse(i).broadcast == published for i in seen.values())
         for user in ("a", "b", "never-connected"):
             inbox = (await client.get(f"{served.url}/v1/notifications", headers=served.auth(user))).json()
-            assert [n["id"] for n in inbox["notifications"]] == ids
+            [item] = inbox["notifications"]
+            assert EventId.parse(item["id"]).broadcast == published
+            assert item["id"] == seen.get(user, item["id"])
 
 
 async def test_several_user_ids_get_one_id_each_in_input_order(served: Served) -> None:

@@ -64,7 +64,7 @@ def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> Non
     from sse_service.sse import ServerSentEvent
 
     def ours(seq: int, n: int) -> bytes:
-        return ServerSentEvent(data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"5-{seq}").encode()
+        return ServerSentEvent(data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"0123456789ab.5-{seq}.ba9876543210.0-0").encode()
 
     async def feed(chunks: list[bytes]) -> StreamSlot:
         slot = StreamSlot("u", "t", "127.0.0.1", 1, WorkerTotals(), asyncio.Semaphore(1), lambda s: None)
@@ -78,4 +78,4 @@ def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> Non
     mixed = asyncio.run(feed([ours(1, 0) + ping + ours(2, 1)[:10], ours(2, 1)[10:] + ours(3, 2)]))
     for slot in (fast, mixed):
         assert list(slot.tally.user_ns) == [0, 1, 2]
-        assert slot.last_event_id == "5-3" and slot.totals.received == 3 and slot.tally.out_of_order_ids == 0
+        assert slot.last_event_id == "0123456789ab.5-3.ba9876543210.0-0" and slot.totals.received == 3 and slot.tally.out_of_order_ids == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from observability.metrics import NoopMetrics
 from sse_service.connection import Closing, Connection
 from sse_service.hub import Hub, HubLimits
-from sse_service.types import EventId, StoredEvent
+from sse_service.types import Offset, StoredEvent
 
 
 class Clock:
@@ -21,7 +21,7 @@ def connection(user: str, clock: Clock, queue_size: int = 10, expires_at: float 
 
 
 def event(seq: int, user: str | None) -> StoredEvent:
-    return StoredEvent(EventId(1, seq), user, "n", "{}", 0.0)
+    return StoredEvent(user, "0123456789ab", Offset(1, seq), "n", "{}", 0.0)
 
 
 async def test_registry_counts_users_and_connections() -> None:
@@ -55,8 +55,8 @@ async def test_user_events_go_to_that_user_and_broadcasts_to_all() -> None:
     hub.register(a), hub.register(b)
     hub.dispatch(event(1, "a"))
     hub.dispatch(event(2, None))
-    assert [e.seq for e in await a.take()] == [1, 2]
-    assert [e.seq for e in await b.take()] == [2]
+    assert [e.offset.n for e in await a.take()] == [1, 2]
+    assert [e.offset.n for e in await b.take()] == [2]
 
 
 async def test_full_queue_ends_only_that_connection_with_overflow() -> None:

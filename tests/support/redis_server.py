@@ -68,8 +68,15 @@ def new_prefix() -> str:
 
 
 def delete_prefix(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    """Delete a test's keys; `url` may list several nodes (a cluster: keys one by one)."""
+    for one in url.split(","):
+        try:
+            client = redis.Redis.from_url(one.strip(), socket_timeout=2, socket_connect_timeout=1)
+            for key in list(client.scan_iter(match=prefix + "*", count=1000)):
+                try:
+                    client.delete(key)
+                except redis.ResponseError:          # MOVED: a replica lists its master's keys
+                    pass
+            client.close()
+        except redis.ConnectionError:                # a node a failover test killed
+            continue

@@ -1,0 +1,117 @@
+"""One APPEND script call: its KEYS, its plan, and the events its answer describes.
+
+A call covers some recipients of some notifications ("targets"). On a single Redis one
+call covers a whole request (all or nothing); in cluster mode one call per slot.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..types import EPOCH_LENGTH, Notification, Offset, StoredEvent, StreamPosition
+from .keys import BROADCAST, fingerprint, idempotency_digest, stream_keys
+from .memory import new_epoch
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    index: int             # which notification of the request
+    slot: int              # which of its recipients (0 for a broadcast)
+    user_id: str | None
+
+
+class AppendCall:
+    def __init__(self, prefix: str, publisher: str, notifications: Sequence[Notification], targets: Sequence[Target],
+                 *, read_broadcast: bool, broadcast_position: str, publish_command: str,
+                 stamps: dict[int, str] | None = None) -> None:
+        self.keys: list[str] = []
+        self._kinds: list[str] = []
+        self._index: dict[str, int] = {}
+        self._streams: dict[str | None, int] = {}
+        self._stream_plans: list[dict[str, object]] = []
+        self.targets: list[list[Target]] = []
+        self._notifications = notifications
+        self._created = time.time()
+        items: list[dict[str, object]] = []
+        by_notification: dict[int, list[Target]] = {}
+        for target in targets:
+            by_notification.setdefault(target.index, []).append(target)
+        for index, group in by_notification.items():
+            n = notifications[index]
+            digest = idempotency_digest(publisher, n.idempotency_key) if n.idempotency_key else None
+            plan_targets = []
+            for target in group:
+                keys = stream_keys(target.user_id)
+                record = self._key(keys.idempotency(prefix, digest), "v") if digest else 0
+                plan_targets.append([self._stream(prefix, target.user_id), record])
+            items.append({"t": plan_targets, "f": fingerprint(n), "e": n.event, "d": n.data_json,
+                          "c": repr(self._created), "x": json.dumps(n.trace) if n.trace else "",
+                          "bp": (stamps or {}).get(index, "")})
+            self.targets.append(group)
+        plan: dict[str, object] = {"s": self._stream_plans, "n": items, "pub": publish_command,
+                                   "bh": 0, "bm": 0, "be": new_epoch(), "bp": broadcast_position}
+        if read_broadcast:
+            plan["bh"] = self._key(BROADCAST.history(prefix), "s")
+            plan["bm"] = self._key(BROADCAST.meta(prefix), "h")
+        plan["k"] = "".join(self._kinds)
+        self.plan = json.dumps(plan)
+
+    def _key(self, key: str, kind: str) -> int:
+        if key not in self._index:
+            self.keys.append(key)
+            self._kinds.append(kind)
+            self._index[key] = len(self.keys)
+        return self._index[key]
+
+    def _stream(self, prefix: str, user_id: str | None) -> int:
+        if user_id not in self._streams:
+            keys = stream_keys(user_id)
+            self._stream_plans.append({"h": self._key(keys.history(prefix), "s"), "m": self._key(keys.meta(prefix), "h"),
+                                       "c": self._key(keys.channel(prefix), "-"), "b": user_id is None, "e": new_epoch()})
+            self._streams[user_id] = len(self._stream_plans)
+        return self._streams[user_id]
+
+    def results(self, answer: dict[str, list[list[dict[str, str]]]]) -> list[tuple[Target, str, StoredEvent | None]]:
+        """(target, its id, the new event or None for a duplicate) for every target."""
+        out: list[tuple[Target, str, StoredEvent | None]] = []
+        for group, results in zip(self.targets, answer["r"]):
+            for target, result in zip(group, results):
+                if "dup" in result:
+                    out.append((target, result["dup"], None))
+                    continue
+                n = self._notifications[target.index]
+                stamp = _position(result["s"]) if result["s"] else None
+                event = StoredEvent(target.user_id, result["p"], Offset.parse(result["o"]), n.event, n.data_json,
+                                    self._created, n.trace, stamp)
+                out.append((target, result["i"], event))
+        return out
+
+
+def _position(text: str) -> StreamPosition:
+    return StreamPosition(text[:EPOCH_LENGTH], Offset.parse(text[EPOCH_LENGTH + 1:]))
+
+
+def targets_of(notifications: Sequence[Notification]) -> list[Target]:
+    return [Target(index, slot, user_id) for index, n in enumerate(notifications)
+            for slot, user_id in enumerate(n.user_ids or (None,))]
+
+
+def event_from_entry(entry: tuple[str, list[str]], user_id: str | None, epoch: str) -> StoredEvent:
+    """A history stream entry (XRANGE inside a script: fields as a flat list) as an event."""
+    offset, flat = entry
+    return _event(user_id, epoch, offset, dict(zip(flat[::2], flat[1::2])))
+
+
+def event_from_message(raw: str, user_id: str | None) -> StoredEvent:
+    """A fan-out message (published by APPEND) as an event."""
+    m = json.loads(raw)
+    return _event(user_id, m["p"], m["o"], m)
+
+
+def _event(user_id: str | None, epoch: str, offset: str, fields: dict[str, str]) -> StoredEvent:
+    trace = json.loads(fields["x"]) if fields.get("x") else None
+    stamp = _position(fields["s"]) if fields.get("s") else None
+    return StoredEvent(user_id, epoch, Offset.parse(offset), fields["e"], fields["d"], float(fields["c"]), trace, stamp)

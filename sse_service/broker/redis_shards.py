@@ -1,0 +1,203 @@
+"""Sharded pub/sub on Redis Cluster: one connection per master holding our channels.
+
+A channel is subscribed (`SSUBSCRIBE`) on the master that owns its slot. When a
+connection fails (a master died) or Redis unsubscribes us (its slot moved), fan-out may
+have missed events: every stream is told to reconnect and replay (`fanout_lost`), and a
+background task refreshes the slot map and subscribes every channel on its current
+owner. Until that is done `problem` is set (the instance reports not ready).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from ..types import BrokerUnavailable
+from .redis_pubsub import CONFIRM_TIMEOUT
+from .redis_url import masked
+
+if TYPE_CHECKING:
+    from .redis_cluster import RedisClusterBroker
+
+log = logging.getLogger(__name__)
+CHECK_OWNERS_EVERY = 5.0      # seconds: compare each subscription's node with the slot map
+
+
+class _Shard:
+    def __init__(self, name: str, pubsub: Any) -> None:
+        self.name = name
+        self.pubsub = pubsub
+        self.channels: set[str] = set()
+        self.reader: asyncio.Task[None] | None = None
+
+
+class ShardedSubscriptions:
+    def __init__(self, broker: "RedisClusterBroker") -> None:
+        self._broker = broker
+        self._users: dict[str, str | None] = {}          # channel → user (None: broadcasts)
+        self._counts: dict[str, int] = {}
+        self._pending: dict[str, asyncio.Future[None]] = {}
+        self._shards: dict[str, _Shard] = {}
+        self._owner: dict[str, str] = {}                  # channel → shard name
+        self._lost = asyncio.Event()
+        self._resync: asyncio.Task[None] | None = None
+        self.problem: str | None = "not connected"
+
+    async def start(self) -> None:
+        channel = self._broker.broadcast_channel
+        self._users[channel], self._counts[channel] = None, 1
+        self._resync = asyncio.create_task(self._resync_forever(), name="redis-shard-resync")
+        try:
+            await self._subscribe(channel)
+            self.problem = None
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._mark_lost(exc)
+
+    async def stop(self) -> None:
+        tasks = [t for t in [self._resync, *(s.reader for s in self._shards.values())] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for shard in self._shards.values():
+            await _quietly(shard.pubsub.aclose())
+
+    async def add(self, channel: str, user_id: str | None) -> None:
+        self._counts[channel] = self._counts.get(channel, 0) + 1
+        self._users[channel] = user_id
+        try:
+            if channel not in self._owner:
+                await self._subscribe(channel)
+            else:
+                confirmed = self._pending.get(channel)
+                if confirmed is not None:
+                    await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            await self.remove(channel)
+            log.warning("redis cluster subscribe failed: %s", masked(repr(exc)))
+            raise BrokerUnavailable("subscription failed") from exc
+
+    async def remove(self, channel: str) -> None:
+        count = self._counts.get(channel, 0) - 1
+        if count > 0:
+            self._counts[channel] = count
+            return
+        self._counts.pop(channel, None)
+        self._users.pop(channel, None)
+        self._pending.pop(channel, None)
+        shard = self._shards.get(self._owner.pop(channel, ""))
+        if shard is not None:
+            shard.channels.discard(channel)
+            await _quietly(shard.pubsub.sunsubscribe(channel))
+
+    async def _subscribe(self, channel: str) -> None:
+        node = await self._broker.master_of(channel)
+        shard = self._shards.get(node.name)
+        if shard is None:
+            shard = self._shards[node.name] = _Shard(node.name, self._broker.node_client(node).pubsub())
+        confirmed = asyncio.get_running_loop().create_future()
+        self._pending[channel] = confirmed
+        self._owner[channel] = shard.name
+        shard.channels.add(channel)
+        try:
+            await shard.pubsub.ssubscribe(channel)
+            if shard.reader is None:
+                shard.reader = asyncio.create_task(self._read(shard), name=f"redis-shard-{shard.name}")
+            await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
+        except BaseException:
+            if self._owner.get(channel) == shard.name:
+                del self._owner[channel]
+            shard.channels.discard(channel)
+            raise
+
+    async def _read(self, shard: _Shard) -> None:
+        while True:
+            try:
+                message = await shard.pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError) as exc:
+                self._drop(shard)
+                self._mark_lost(exc)
+                return
+            if message is None:
+                continue
+            kind, channel = message["type"], message["channel"]
+            if kind == "smessage" and channel in self._users:
+                try:
+                    self._broker.dispatch(self._users[channel], message["data"])
+                except Exception:
+                    log.exception("could not dispatch a sharded pub/sub message")
+            elif kind == "ssubscribe":
+                confirmed = self._pending.get(channel)
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+            elif kind == "sunsubscribe" and channel in self._users and self._owner.get(channel) == shard.name:
+                # Not asked for: the slot moved to another shard.
+                self._owner.pop(channel, None)
+                shard.channels.discard(channel)
+                self._mark_lost(RuntimeError(f"slot of a channel moved away from {shard.name}"))
+
+    def _drop(self, shard: _Shard) -> None:
+        self._shards.pop(shard.name, None)
+        for channel in shard.channels:
+            if self._owner.get(channel) == shard.name:
+                del self._owner[channel]
+        asyncio.get_running_loop().create_task(_quietly(shard.pubsub.aclose()))
+
+    def _mark_lost(self, exc: BaseException) -> None:
+        if self.problem is None:
+            log.warning("redis cluster pub/sub lost (%s); resubscribing on the current owners", masked(str(exc)))
+        self.problem = "redis cluster pub/sub resubscribing"
+        self._lost.set()
+        self._broker.fanout_lost()
+
+    async def _check_owners(self) -> None:
+        """A subscription on a node that no longer owns the channel's slot (a failover or
+        a migration nobody told us about) is moved, and streams resume from history."""
+        try:
+            await self._broker.refresh()
+            current = {channel: (await self._broker.master_of(channel)).name for channel in self._owner}
+        except (RedisError, OSError, asyncio.TimeoutError):
+            return
+        moved = [channel for channel, owner in self._owner.items() if current.get(channel, owner) != owner]
+        for channel in moved:
+            shard = self._shards.get(self._owner.pop(channel))
+            if shard is not None:
+                shard.channels.discard(channel)
+                await _quietly(shard.pubsub.sunsubscribe(channel))
+        if moved:
+            self._mark_lost(RuntimeError(f"{len(moved)} channel(s) found on a node that no longer owns their slot"))
+
+    async def _resync_forever(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), CHECK_OWNERS_EVERY)
+            except asyncio.TimeoutError:
+                await self._check_owners()
+                continue
+            await asyncio.sleep(delay)
+            self._lost.clear()
+            try:
+                await self._broker.refresh()
+                for channel in [c for c in self._users if c not in self._owner]:
+                    await self._subscribe(channel)
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                log.info("redis cluster resubscription failed (%s); retrying", masked(str(exc)))
+                for shard in list(self._shards.values()):
+                    if shard.reader is not None and shard.reader.done():
+                        self._drop(shard)
+                self._lost.set()
+                delay = min(delay * 2, 2.0)
+                continue
+            delay = 0.1
+            self.problem = None
+            log.warning("redis cluster pub/sub resubscribed")
+
+
+async def _quietly(awaitable: Any) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.debug("pub/sub cleanup failed", exc_info=True)

@@ -1,0 +1,46 @@
+"""Redis-only guarantees: a request is all or nothing; errors say nothing of Redis."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from sse_service.broker.keys import user_keys
+from sse_service.broker.redis import RedisBroker
+from sse_service.types import BrokerUnavailable, Notification
+
+from .test_broker_contract import Received
+
+pytestmark = pytest.mark.redis
+
+
+async def test_regression_a_batch_meeting_an_unusable_key_stores_nothing_and_a_retry_stores_once(redis_url, redis_prefix) -> None:
+    """14.1: a batch that hit a WRONGTYPE key stored some recipients, answered 503, and the
+    retry with the same idempotency key stored them again."""
+    b = RedisBroker(redis_url, redis_prefix, 5, 3600, 30)
+    await b.start(Received().listeners())
+    plain = redis.Redis.from_url(redis_url)
+    blocker = user_keys("bob").history(redis_prefix)
+    plain.set(blocker, "foreign")
+    batch = [Notification(("alice", "bob", "carol"), "n", "1", "job-1")]
+    with pytest.raises(BrokerUnavailable) as refused:
+        await b.append("p", batch)
+    assert "WRONGTYPE" not in str(refused.value) and "redis" not in str(refused.value).lower()
+    assert (await b.history("alice", None, 10)).events == []
+    plain.delete(blocker)
+    first = await b.append("p", batch)
+    again = await b.append("p", batch)
+    assert again.ids == first.ids
+    for user in ("alice", "bob", "carol"):
+        assert len((await b.history(user, None, 10)).events) == 1
+    plain.close()
+    await b.close()
+
+
+async def test_keys_of_one_user_share_one_cluster_slot(redis_prefix) -> None:
+    from redis.crc import key_slot
+
+    keys = user_keys("any:{user}")
+    names = [keys.history(redis_prefix), keys.meta(redis_prefix), keys.leases(redis_prefix),
+             keys.channel(redis_prefix), keys.idempotency(redis_prefix, "d" * 32)]
+    assert len({key_slot(k.encode()) for k in names}) == 1
