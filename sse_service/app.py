@@ -68,8 +68,10 @@ def create_app(
         app.register_blueprint(dev.blueprint)
     _register_pages(app)
     _register_errors(app)
+    app.before_serving(services.verifier.start)       # the JWKS, when configured, before the first request
     app.before_serving(services.start)
     app.after_serving(services.stop)
+    app.after_serving(services.verifier.stop)
     install_admin(app, stats, rollout_status=rollout_status(settings))
     if settings.rollout_controller:
         run_controller_while_serving(app, settings)

@@ -25,6 +25,7 @@ class Settings:
     jwt_secret: str = ""                   # empty: a development secret from STATE_DIR
     jwt_public_key: str = ""               # PEM text or a path (RS256/ES256)
     jwks_url: str = ""
+    jwks_refresh_interval: float = 300.0   # a key removed from the JWKS stops verifying within this
     jwt_audience: str = ""
     jwt_issuer: str = ""
     publish_token: str = ""                # empty: a development token from STATE_DIR
@@ -63,6 +64,7 @@ class Settings:
     state_dir: str = ".flagstream"
     dev_mode: bool = False
     log_level: str = "info"
+    header_timeout: float = 10.0           # a request's head must arrive within this (slow-header clients)
     metrics_enabled: bool = True           # off: NoopMetrics (benchmarks measure what metrics cost)
 
     def replace(self, **changes: Any) -> "Settings":
@@ -80,6 +82,7 @@ _MINIMUM = {
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "retry_ms": 0,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
+    "jwks_refresh_interval": 1, "header_timeout": 0.1,
 }
 _MAXIMUM = {"port": 65535, "batch_window_ms": 1000}
 
@@ -169,4 +172,7 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"FLAGSTREAM_FLAGS_FILE: no such file: {s.flags_file}")
     if s.jwt_public_key and s.jwks_url:
         raise ConfigError("FLAGSTREAM_JWKS_URL: set either JWT_PUBLIC_KEY or JWKS_URL, not both")
+    from .security_settings import validate_security
+
+    validate_security(s)
     return s
