@@ -103,6 +103,8 @@ class TokenVerifier:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
+        except (OverflowError, RecursionError):      # claims older PyJWT releases did not guard
+            raise AuthError("invalid token: a claim is out of range") from None
         subject = claims.get("sub")
         if subject is not None and (not isinstance(subject, str) or not valid_user_id(subject)):
             raise AuthError("invalid token: sub must be a non-empty string without control characters")
