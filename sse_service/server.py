@@ -6,12 +6,12 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import re
 import signal
 import socket
 import warnings
 import sys
 from collections.abc import Callable
+from urllib.parse import unquote_plus
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -24,11 +24,15 @@ from .app import create_app
 from .config import ConfigError, Settings
 
 log = logging.getLogger("flagstream")
-_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&]*")
-
-
 def redact(query: str) -> str:
-    return _TOKEN_IN_QUERY.sub(r"\1[redacted]", query)
+    """The query with the value of every parameter whose *decoded* name mentions
+    `access_token` replaced: the routes decode `access%5Ftoken` to `access_token` too."""
+    parts = query.split("&")
+    for index, part in enumerate(parts):
+        name, _, _ = part.partition("=")
+        if "access_token" in unquote_plus(name, encoding="latin-1").lower():
+            parts[index] = f"{name}=[redacted]"
+    return "&".join(parts)
 
 
 class RedactingLogger(Logger):
@@ -36,7 +40,7 @@ class RedactingLogger(Logger):
 
     async def access(self, request, response, request_time) -> None:  # type: ignore[override]
         query = request.get("query_string", b"")
-        if b"access_token" in query:
+        if query:
             request = {**request, "query_string": redact(query.decode("latin-1")).encode("latin-1")}
         await super().access(request, response, request_time)
 
