@@ -10,7 +10,8 @@ import signal
 import socket
 import warnings
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import unquote_plus
 
 from hypercorn.asyncio import serve
@@ -22,6 +23,7 @@ from observability.metrics import NoopMetrics
 
 from .app import create_app
 from .config import ConfigError, Settings
+from .header_deadline import install_header_deadline
 
 log = logging.getLogger("flagstream")
 def redact(query: str) -> str:
@@ -83,6 +85,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once
     config.graceful_timeout = 1.0          # streams are already ended by our own drain
     config.keep_alive_timeout = 75
+    config.header_timeout = settings.header_timeout   # read by HeaderDeadlineTCPServer
     config.backlog = 4096
     # Several workers each bind the port with SO_REUSEPORT (hypercorn sets it when
     # workers > 1); each worker is a whole instance with its own Hub.
@@ -122,7 +125,13 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
         if on_ready is not None:
             on_ready(f"http://{settings.host}:{settings.port}")
 
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve_app(app, config, shutdown_trigger=stop.wait)
+
+
+async def serve_app(app: Any, config: Config, shutdown_trigger: Callable[[], Awaitable[None]]) -> None:
+    """Hypercorn's `serve`, with a deadline on request heads (see `header_deadline`)."""
+    install_header_deadline()
+    await serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
 
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
