@@ -32,7 +32,7 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def validate_security(s: "Settings") -> None:
+def validate_security(s: Settings) -> None:
     if s.jwt_secret and len(s.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
         raise ConfigError(f"FLAGSTREAM_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes "
                           f"(got {len(s.jwt_secret.encode())}); generate one with `openssl rand -base64 48`")

@@ -58,6 +58,8 @@ class StreamingConfig(Config):
     """Hypercorn's config whose listening sockets pass dead-peer detection on to every
     accepted connection (Linux copies these options to accepted sockets)."""
 
+    header_timeout: float | None = None    # read by HeaderDeadlineTCPServer
+
     def create_sockets(self):  # type: ignore[override]
         sockets = super().create_sockets()
         for sock in sockets.secure_sockets + sockets.insecure_sockets:
@@ -85,7 +87,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once
     config.graceful_timeout = 1.0          # streams are already ended by our own drain
     config.keep_alive_timeout = 75
-    config.header_timeout = settings.header_timeout   # read by HeaderDeadlineTCPServer
+    config.header_timeout = settings.header_timeout
     config.backlog = 4096
     # Several workers each bind the port with SO_REUSEPORT (hypercorn sets it when
     # workers > 1); each worker is a whole instance with its own Hub.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import jwt
@@ -64,7 +65,7 @@ def load_public_key(value: str) -> Any:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     try:
-        pem = value if "-----BEGIN" in value else open(value, encoding="ascii").read()
+        pem = value if "-----BEGIN" in value else Path(value).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a PEM file"
         raise ConfigError(f"FLAGSTREAM_JWT_PUBLIC_KEY: cannot read {value}: {reason}") from None

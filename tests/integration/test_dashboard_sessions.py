@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sse_service.auth import mint_token
-from tests.support.inprocess import ADMIN, SECRET, Served, serving, server_settings
+from tests.support.inprocess import ADMIN, SECRET, Served, server_settings, serving
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ class JwksServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 with server._lock:
                     server.requests += 1
                 if server._slow:
@@ -81,7 +81,7 @@ class JwksServer:
         return Handler
 
     @contextmanager
-    def running(self) -> Iterator["JwksServer"]:
+    def running(self) -> Iterator[JwksServer]:
         thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         thread.start()
         try:
