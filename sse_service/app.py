@@ -69,6 +69,7 @@ def create_app(
     _register_pages(app)
     _register_errors(app)
     app.before_serving(services.verifier.start)       # the JWKS, when configured, before the first request
+    services.verifier.when_keys_removed(lambda removed: end_streams_signed_with(hub, removed))
     app.before_serving(services.start)
     app.after_serving(services.stop)
     app.after_serving(services.verifier.stop)
@@ -137,6 +138,13 @@ def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:
         cache_directory=os.path.join(settings.state_dir, "unleash"),   # last known state survives restarts
         on_evaluation=metrics.flag_evaluated,
     ))
+
+
+def end_streams_signed_with(hub: Hub, removed_key_ids: frozenset[str]) -> None:
+    """A key left the JWKS (retired, or compromised): its streams get `reauth` now, not at `exp`."""
+    for connection in list(hub.connections()):
+        if connection.key_id in removed_key_ids and connection.closing is None:
+            hub.close(connection, "reauth")
 
 
 class StreamRouter:

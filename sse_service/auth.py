@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -22,6 +23,7 @@ class Identity:
     subject: str
     expires_at: float | None
     scopes: frozenset[str]
+    key_id: str | None = None      # the JWKS key that signed it (its streams end if the key is removed)
 
 
 VERIFIED_TOKENS_KEPT = 50_000
@@ -45,6 +47,10 @@ class TokenVerifier:
 
     async def stop(self) -> None:
         await self._keys.stop()
+
+    def when_keys_removed(self, callback: Callable[[frozenset[str]], None]) -> None:
+        """Call ``callback`` with the kids of keys the JWKS no longer has."""
+        self._keys.on_removed = callback
 
     def user(self, token: str | None) -> Identity:
         """A user token: a valid JWT with `sub` and `exp`.
@@ -89,9 +95,10 @@ class TokenVerifier:
 
     def _decode(self, token: str, require: list[str]) -> Identity:
         try:
+            key, key_id = self._keys.key_for(token)
             claims = jwt.decode(
                 token,
-                self._keys.key_for(token),
+                key,
                 algorithms=self._keys.algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
@@ -112,6 +119,7 @@ class TokenVerifier:
             subject=subject or "",
             expires_at=_expiry(claims),
             scopes=_scopes(claims.get("scope", claims.get("scp"))),
+            key_id=key_id,
         )
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -47,14 +49,15 @@ class JwksKeys:
         self._in_flight: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self.on_removed: Callable[[frozenset[str]], None] | None = None
 
-    def key_for(self, token: str) -> Any:
+    def key_for(self, token: str) -> tuple[Any, str | None]:
         kid = unverified_kid(token)
         key = self._keys.get(kid) if kid is not None else None
         if key is None:
             self._refresh_after_cooldown()
             raise UnknownSigningKey("invalid token: unknown signing key (kid)")
-        return key
+        return key, kid
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
@@ -101,10 +104,12 @@ class JwksKeys:
                         type(exc).__name__, exc, len(self._keys))
             return
         if fingerprint != self._fingerprint:
-            removed = sorted(set(self._keys) - set(keys))
+            removed = frozenset(self._keys) - frozenset(keys)
             self._keys, self._fingerprint = keys, fingerprint
             self.generation += 1
-            log.info("JWKS: %d signing key(s)%s", len(keys), f", removed {removed}" if removed else "")
+            log.info("JWKS: %d signing key(s)%s", len(keys), f", removed {sorted(removed)}" if removed else "")
+            if removed and self.on_removed is not None:
+                self.on_removed(removed)
 
 
 def parse_jwks(body: bytes) -> tuple[dict[str, Any], str]:
@@ -117,7 +122,7 @@ def parse_jwks(body: bytes) -> tuple[dict[str, Any], str]:
         if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str) or entry.get("use", "sig") != "sig":
             continue
         try:
-            keys[entry["kid"]] = jwt.PyJWK(entry).key
+            keys[sys.intern(entry["kid"])] = jwt.PyJWK(entry).key    # interned: every stream holds its kid
         except jwt.PyJWTError:
             continue                                    # a key type or curve we cannot use
     fingerprint = json.dumps(sorted((e for e in document["keys"] if isinstance(e, dict) and e.get("kid") in keys),

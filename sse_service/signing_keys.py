@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import jwt
@@ -16,13 +17,14 @@ class UnknownSigningKey(Exception):
 
 class SigningKeys(Protocol):
     algorithms: list[str]
+    on_removed: Callable[[frozenset[str]], None] | None
 
     @property
     def generation(self) -> int:
         """Changes whenever the set of trusted keys changes (the verified-token memory is then dropped)."""
 
-    def key_for(self, token: str) -> Any:
-        """The key to verify ``token`` with; never does I/O. Raises UnknownSigningKey."""
+    def key_for(self, token: str) -> tuple[Any, str | None]:
+        """The key to verify ``token`` with and its id; never does I/O. Raises UnknownSigningKey."""
 
     async def start(self) -> None: ...
 
@@ -37,11 +39,12 @@ class FixedKey:
     def __init__(self, key: Any, algorithms: list[str]) -> None:
         self._key = key
         self.algorithms = algorithms
+        self.on_removed: Callable[[frozenset[str]], None] | None = None    # a fixed key is never removed
 
-    def key_for(self, token: str) -> Any:
+    def key_for(self, token: str) -> tuple[Any, str | None]:
         if self._key is None:
             raise UnknownSigningKey("no JWT key configured")
-        return self._key
+        return self._key, None
 
     async def start(self) -> None:
         return None

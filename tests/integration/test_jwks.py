@@ -87,3 +87,20 @@ def test_anonymous_tokens_with_random_kids_fetch_the_jwks_at_most_once_per_coold
         assert jwks.requests - before <= 1
     finally:
         server.stop()
+
+
+async def test_streams_opened_with_a_removed_key_are_sent_to_reauth(jwks: JwksServer) -> None:
+    old, new = jwks.keys[0], SigningKey("key-b")
+    jwks.keys = [old, new]
+    server = await asyncio.to_thread(start_with_jwks, jwks, 1)
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            async with open_stream(client, server.url, {"Authorization": f"Bearer {old.token('alice')}"}) as on_old, \
+                    open_stream(client, server.url, {"Authorization": f"Bearer {new.token('bob')}"}) as on_new:
+                assert (await on_old.next()).event == (await on_new.next()).event == "connected"
+                jwks.keys = [new]                          # key-a is retired (or was compromised)
+                assert (await on_old.next(timeout=10)).event == "reauth"
+                ids = await asyncio.to_thread(server.publish, {"user_id": "bob", "data": 1})
+                assert (await on_new.next()).id == ids[0]  # streams on the remaining key go on
+    finally:
+        await asyncio.to_thread(server.stop)
