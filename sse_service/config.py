@@ -84,7 +84,7 @@ _MINIMUM = {
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
     "jwks_refresh_interval": 1, "header_timeout": 0.1,
 }
-_MAXIMUM = {"port": 65535, "batch_window_ms": 1000}
+_MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "header_timeout": 75}
 
 
 def load_settings(

@@ -91,3 +91,13 @@ def public_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.public_key().public_bytes(serialization.Encoding.PEM,
                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"FLAGSTREAM_HEADER_TIMEOUT": "100"}, "FLAGSTREAM_HEADER_TIMEOUT"),     # past the 75 s keep-alive
+    ({"FLAGSTREAM_HEADER_TIMEOUT": "0"}, "FLAGSTREAM_HEADER_TIMEOUT"),
+    ({"FLAGSTREAM_JWKS_REFRESH_INTERVAL": "0.5"}, "FLAGSTREAM_JWKS_REFRESH_INTERVAL"),   # would hammer the IdP
+])
+def test_security_timers_are_bounded(env, name) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env=env)
