@@ -48,6 +48,9 @@ class TokenVerifier:
     async def stop(self) -> None:
         await self._keys.stop()
 
+    def trusts_key(self, key_id: str) -> bool:
+        return self._keys.trusts(key_id)
+
     def when_keys_removed(self, callback: Callable[[frozenset[str]], None]) -> None:
         """Call ``callback`` with the kids of keys the JWKS no longer has."""
         self._keys.on_removed = callback

@@ -59,6 +59,9 @@ class JwksKeys:
             raise UnknownSigningKey("invalid token: unknown signing key (kid)")
         return key, kid
 
+    def trusts(self, key_id: str) -> bool:
+        return key_id in self._keys
+
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
         await self.refresh()

@@ -26,6 +26,9 @@ class SigningKeys(Protocol):
     def key_for(self, token: str) -> tuple[Any, str | None]:
         """The key to verify ``token`` with and its id; never does I/O. Raises UnknownSigningKey."""
 
+    def trusts(self, key_id: str) -> bool:
+        """Whether the key with this id is still trusted."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -45,6 +48,9 @@ class FixedKey:
         if self._key is None:
             raise UnknownSigningKey("no JWT key configured")
         return self._key, None
+
+    def trusts(self, key_id: str) -> bool:
+        return False                 # a fixed key has no id: nothing was signed "by id"
 
     async def start(self) -> None:
         return None

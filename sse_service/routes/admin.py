@@ -47,9 +47,10 @@ RolloutStatus = Callable[[], Mapping[str, Any] | None]
 class AdminViews:
     """What the admin routes read, kept on the app (built by :func:`install_admin`)."""
 
-    def __init__(self, stats: RollingStats, session_key: bytes, rollout_status: RolloutStatus | None) -> None:
+    def __init__(self, stats: RollingStats, session_key: bytes, rollout_status: RolloutStatus | None,
+                 trusts_key: Callable[[str], bool] = lambda key_id: False) -> None:
         self.stats = stats
-        self.sessions = DashboardSessions(session_key)
+        self.sessions = DashboardSessions(session_key, trusts_key)
         self.rollout_status = rollout_status
         self.sampler: asyncio.Task[None] | None = None
 
@@ -61,7 +62,7 @@ def install_admin(app: Quart, stats: RollingStats, *, rollout_status: RolloutSta
     controller's store; without it the page shows the share of users the flag lets in.
     """
     services_ = app.extensions["flagstream"]
-    views = AdminViews(stats, _session_key(services_), rollout_status)
+    views = AdminViews(stats, _session_key(services_), rollout_status, trusts_key=services_.verifier.trusts_key)
     app.extensions["flagstream.admin"] = views
     app.register_blueprint(blueprint)
 

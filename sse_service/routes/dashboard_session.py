@@ -6,12 +6,14 @@
 - `Secure` unless the page is served over plain http on a loopback host (local
   development): behind a TLS-terminating proxy the browser sees https.
 - Signed with a key derived from the admin credentials: rotating ADMIN_TOKEN or the JWT
-  key ends every session on every instance.
+  key ends every session on every instance; a session opened with a token from a JWKS key
+  ends when that key leaves the JWKS.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -35,13 +37,14 @@ class DashboardSession:
 class DashboardSessions:
     cookie_name = SESSION_COOKIE
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, trusts_key: Callable[[str], bool]) -> None:
         self._serializer = URLSafeTimedSerializer(key, salt="flagstream-dashboard")
+        self._trusts_key = trusts_key
 
     def open(self, response: Response, identity: Identity, request: Request) -> None:
         now = time.time()
         expires_at = min(identity.expires_at or float("inf"), now + MAX_SESSION_SECONDS)
-        value = self._serializer.dumps({"sub": identity.subject, "exp": expires_at})
+        value = self._serializer.dumps({"sub": identity.subject, "exp": expires_at, "kid": identity.key_id})
         response.set_cookie(SESSION_COOKIE, value, max_age=max(0, int(expires_at - now)), path=COOKIE_PATH,
                             httponly=True, samesite="Strict", secure=needs_secure_cookie(request))
 
@@ -57,6 +60,9 @@ class DashboardSessions:
             return None                              # a cookie from before sessions carried their expiry
         if payload["exp"] <= time.time():
             return None
+        kid = payload.get("kid")
+        if kid is not None and not (isinstance(kid, str) and self._trusts_key(kid)):
+            return None                              # opened with a key the JWKS no longer has
         return DashboardSession(str(payload.get("sub", "")), float(payload["exp"]))
 
     @staticmethod

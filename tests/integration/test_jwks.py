@@ -104,3 +104,23 @@ async def test_streams_opened_with_a_removed_key_are_sent_to_reauth(jwks: JwksSe
                 assert (await on_new.next()).id == ids[0]  # streams on the remaining key go on
     finally:
         await asyncio.to_thread(server.stop)
+
+
+def test_a_dashboard_session_opened_with_a_removed_key_ends_with_it(jwks: JwksServer) -> None:
+    old, new = jwks.keys[0], SigningKey("key-b")
+    jwks.keys = [old, new]
+    server = start_with_jwks(jwks, refresh_interval=1)
+    try:
+        with httpx.Client(timeout=10) as on_old, httpx.Client(timeout=10) as on_new:
+            for client, key in ((on_old, old), (on_new, new)):
+                signed_in = client.get(f"{server.url}/dashboard", params={"access_token": key.token("ops", scope="admin")})
+                assert signed_in.status_code == 303
+                assert client.get(f"{server.url}/dashboard").status_code == 200
+            jwks.keys = [new]
+            removed_at = time.monotonic()
+            while on_old.get(f"{server.url}/dashboard").status_code != 401:
+                assert time.monotonic() - removed_at < 10, "a session opened with a removed key kept working"
+                time.sleep(0.1)
+            assert on_new.get(f"{server.url}/dashboard").status_code == 200
+    finally:
+        server.stop()
