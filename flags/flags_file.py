@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def write_flags_file(path: str | os.PathLike[str], features: list[dict]) -> None
     text = json.dumps({"version": 2, "features": features}, indent=2) + "\n"
     parse_flags_text(path, text)  # never write what we could not read back
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    descriptor, temp_name = _create_replacement(path)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as temp:
             temp.write(text)
@@ -83,3 +84,28 @@ def write_flags_file(path: str | os.PathLike[str], features: list[dict]) -> None
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _create_replacement(path: Path) -> tuple[int, str]:
+    """A new temp file next to ``path`` (O_EXCL: never a left-over one) with the mode and
+    owner of the file it will replace, so a service running as another user still reads
+    it; for a new flags file, the mode any new file gets under the umask."""
+    try:
+        original: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        original = None
+    while True:
+        name = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if original else 0o666)
+            break
+        except FileExistsError:
+            continue
+    if original is not None:
+        if (original.st_uid, original.st_gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.fchown(descriptor, original.st_uid, original.st_gid)
+            except PermissionError:
+                pass    # only root gives a file away; the kept mode still lets the group read it
+        os.fchmod(descriptor, stat.S_IMODE(original.st_mode))
+    return descriptor, name

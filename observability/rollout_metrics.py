@@ -77,7 +77,7 @@ def create_rollout_metrics() -> PrometheusRolloutMetrics:
     return PrometheusRolloutMetrics(CollectorRegistry())
 
 
-def serve_rollout_metrics(metrics: PrometheusRolloutMetrics, port: int, host: str = "0.0.0.0") -> Callable[[], None]:
+def serve_rollout_metrics(metrics: PrometheusRolloutMetrics, port: int, host: str = "127.0.0.1") -> Callable[[], None]:
     """Serve the metrics at http://host:port/metrics from a daemon thread; returns a stop function."""
     server, thread = start_http_server(port, addr=host, registry=metrics.registry)
 

@@ -161,10 +161,11 @@ def _watch(args: argparse.Namespace) -> int:
     stop_server = None
     try:
         if args.metrics_port is not None:
-            stop_server = serve_rollout_metrics(metrics, args.metrics_port)
+            stop_server = serve_rollout_metrics(metrics, args.metrics_port, args.metrics_host)
         asyncio.run(go())
     except OSError as exc:
-        print(f"flagstream rollout watch: cannot serve metrics on port {args.metrics_port}: {exc.strerror}", file=sys.stderr)
+        print(f"flagstream rollout watch: cannot serve metrics on {args.metrics_host}:{args.metrics_port}: {exc.strerror}",
+              file=sys.stderr)
         return 1
     except RolloutError as exc:
         print(f"flagstream rollout watch: {exc}", file=sys.stderr)
@@ -246,6 +247,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         "--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts")
     watch = command("watch", "run the controller: check gates every interval, promote or roll back", _watch)
     watch.add_argument("--metrics-port", type=int, help="serve rollout metrics on this port")
+    watch.add_argument("--metrics-host", default="127.0.0.1",
+                       help="address the metrics listen on (default %(default)s; 0.0.0.0 for every interface)")
     watch.add_argument("--webhook-url", default=os.environ.get("FLAGSTREAM_ROLLOUT_WEBHOOK"), help="POST each transition here as JSON")
     watch.add_argument("--once", action="store_true", help="take one measurement over the step's interval, act, and exit")
 

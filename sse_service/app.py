@@ -78,8 +78,11 @@ def create_app(
     _register_openapi(app, openapi_document(dev_mode=settings.dev_mode, max_batch=settings.max_batch,
                                             max_page=notifications.MAX_PAGE))
     _register_errors(app)
+    app.before_serving(services.verifier.start)       # the JWKS, when configured, before the first request
+    services.verifier.when_keys_removed(lambda removed: end_streams_signed_with(hub, removed))
     app.before_serving(services.start)
     app.after_serving(services.stop)
+    app.after_serving(services.verifier.stop)
     rollout = watch_rollout_while_serving(app, settings)
     install_admin(app, stats, rollout_status=rollout.status, rollout_timeline=rollout.timeline)
     if settings.rollout_controller:
@@ -177,6 +180,13 @@ def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:
         cache_directory=os.path.join(settings.state_dir, "unleash"),   # last known state survives restarts
         on_evaluation=metrics.flag_evaluated,
     ))
+
+
+def end_streams_signed_with(hub: Hub, removed_key_ids: frozenset[str]) -> None:
+    """A key left the JWKS (retired, or compromised): its streams get `reauth` now, not at `exp`."""
+    for connection in list(hub.connections()):
+        if connection.key_id in removed_key_ids and connection.closing is None:
+            hub.close(connection, "reauth")
 
 
 class StreamRouter:

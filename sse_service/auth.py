@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
 
 from .config import Settings
+from .signing_keys import UnknownSigningKey, signing_keys
 
 
 class AuthError(Exception):
@@ -21,6 +23,7 @@ class Identity:
     subject: str
     expires_at: float | None
     scopes: frozenset[str]
+    key_id: str | None = None      # the JWKS key that signed it (its streams end if the key is removed)
 
 
 VERIFIED_TOKENS_KEPT = 50_000
@@ -35,25 +38,37 @@ class TokenVerifier:
         self._publish_token = settings.publish_token
         self._admin_token = settings.admin_token
         self._verified: dict[str, Identity] = {}
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
-        if settings.jwt_public_key:
-            self._key: str | None = _read_pem(settings.jwt_public_key)
-            self._algorithms = ["RS256", "ES256"]
-        else:
-            self._key = settings.jwt_secret or None
-            self._algorithms = ["HS256"]
-        if self._jwks is not None:
-            self._algorithms = ["RS256", "ES256"]
+        self._keys = signing_keys(settings)
+        self._keys_generation = self._keys.generation
+
+    async def start(self) -> None:
+        """Load the JWKS (when configured) and keep it fresh while serving."""
+        await self._keys.start()
+
+    async def stop(self) -> None:
+        await self._keys.stop()
+
+    def trusts_key(self, key_id: str) -> bool:
+        return self._keys.trusts(key_id)
+
+    def when_keys_removed(self, callback: Callable[[frozenset[str]], None]) -> None:
+        """Call ``callback`` with the kids of keys the JWKS no longer has."""
+        self._keys.on_removed = callback
 
     def user(self, token: str | None) -> Identity:
         """A user token: a valid JWT with `sub` and `exp`.
 
         Verified tokens are remembered until they expire: a reconnect storm presents the
         same tokens again, and decoding one costs far more than the rest of a connect's
-        checks (the signature was verified once; `exp` is checked on every use).
+        checks (the signature was verified once; `exp` is checked on every use). The
+        memory is dropped whenever the trusted keys change, so a key removed from the
+        JWKS stops working at the next refresh.
         """
         if not token:
             raise AuthError("missing bearer token")
+        if self._keys.generation != self._keys_generation:
+            self._verified.clear()
+            self._keys_generation = self._keys.generation
         identity = self._verified.get(token)
         if identity is not None:
             if identity.expires_at is not None and identity.expires_at > time.time():
@@ -84,29 +99,45 @@ class TokenVerifier:
 
     def _decode(self, token: str, require: list[str]) -> Identity:
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
-            if key is None:
-                raise AuthError("no JWT key configured")
+            key, key_id = self._keys.key_for(token)
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=self._algorithms,
+                algorithms=self._keys.algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": require, "verify_aud": self._audience is not None},
             )
+        except UnknownSigningKey as exc:
+            raise AuthError(str(exc)) from None
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
+        except (OverflowError, RecursionError):      # claims older PyJWT releases did not guard
+            raise AuthError("invalid token: a claim is out of range") from None
         subject = claims.get("sub")
         if subject is not None and (not isinstance(subject, str) or not valid_user_id(subject)):
             raise AuthError("invalid token: sub must be a non-empty string without control characters")
         return Identity(
             subject=subject or "",
-            expires_at=float(claims["exp"]) if "exp" in claims else None,
+            expires_at=_expiry(claims),
             scopes=_scopes(claims.get("scope", claims.get("scp"))),
+            key_id=key_id,
         )
+
+
+def _expiry(claims: dict[str, object]) -> float | None:
+    """`exp` as a float; PyJWT accepts any integer, but one past what a float holds is no date."""
+    if "exp" not in claims:
+        return None
+    try:
+        expires_at = float(claims["exp"])  # type: ignore[arg-type]
+    except (OverflowError, TypeError, ValueError):
+        raise AuthError("invalid token: exp out of range") from None
+    if not math.isfinite(expires_at):
+        raise AuthError("invalid token: exp out of range")
+    return expires_at
 
 
 def valid_user_id(user_id: object) -> bool:
@@ -123,12 +154,6 @@ def _scopes(value: object) -> frozenset[str]:
     if isinstance(value, list):
         return frozenset(str(v) for v in value)
     return frozenset()
-
-
-def _read_pem(value: str) -> str:
-    if "-----BEGIN" in value:
-        return value
-    return Path(value).read_text()
 
 
 def bearer_token(authorization: str | None, query_token: str | None = None) -> str | None:

@@ -26,6 +26,7 @@ class Settings:
     jwt_secret: str = ""                   # empty: a development secret from STATE_DIR
     jwt_public_key: str = ""               # PEM text or a path (RS256/ES256)
     jwks_url: str = ""
+    jwks_refresh_interval: float = 300.0   # a key removed from the JWKS stops verifying within this
     jwt_audience: str = ""
     jwt_issuer: str = ""
     publish_token: str = ""                # empty: a development token from STATE_DIR
@@ -75,6 +76,7 @@ class Settings:
     state_dir: str = ".flagstream"
     dev_mode: bool = False
     log_level: str = "info"
+    header_timeout: float = 10.0           # a request's head must arrive within this (slow-header clients)
     metrics_enabled: bool = True           # off: NoopMetrics (benchmarks measure what metrics cost)
     cors_origins: str = ""                 # comma-separated exact origins allowed to call the user routes
     stream_cookie: bool = False            # POST /v1/stream-session sets a cookie the stream and inbox accept
@@ -100,9 +102,9 @@ _MINIMUM = {
     "max_recipients_per_request": 1, "redis_cluster_wait_replicas": 0, "redis_cluster_wait_timeout_ms": 1,
     "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1, "ready_timeout": 0.01,
-    "dead_peer_timeout": 1, "rollout_status_interval": 0.1,
+    "dead_peer_timeout": 1, "rollout_status_interval": 0.1, "jwks_refresh_interval": 1, "header_timeout": 0.1,
 }
-_MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "ready_timeout": 60,
+_MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "ready_timeout": 60, "header_timeout": 75,
             "max_recipients_per_request": 100_000, "redis_cluster_wait_timeout_ms": 60_000,
             "max_data_depth": 500}         # below any JSON reader's recursion limit
 
@@ -199,6 +201,9 @@ def validate(s: Settings) -> Settings:
     _validate_deployment(s)
     if s.jwt_public_key and s.jwks_url:
         raise ConfigError("FLAGSTREAM_JWKS_URL: set either JWT_PUBLIC_KEY or JWKS_URL, not both")
+    from .security_settings import validate_security
+
+    validate_security(s)
     return s
 
 
@@ -217,6 +222,8 @@ def _validate_deployment(s: Settings) -> None:
         raise ConfigError(f"FLAGSTREAM_TRUSTED_PROXIES: {exc}") from None
     if s.stream_cookie_samesite == "none" and not s.cors_origins.strip():
         raise ConfigError("FLAGSTREAM_STREAM_COOKIE_SAMESITE: none is for pages on another site; set CORS_ORIGINS to them first")
+
+
 def _masked(url: str) -> str:
     from sse_service.broker.redis_url import masked
     return masked(url)

@@ -32,15 +32,16 @@ class Connection:
     """
 
     __slots__ = (
-        "id", "user_id", "expires_at", "ping_interval", "next_ping", "batch_window",
+        "id", "user_id", "expires_at", "key_id", "ping_interval", "next_ping", "batch_window",
         "cursor", "closing", "sending", "task", "_queue", "_limit", "_waiter",
     )
 
     def __init__(self, user_id: str, *, queue_size: int, ping_interval: float,
-                 batch_window: float, expires_at: float | None, now: float) -> None:
+                 batch_window: float, expires_at: float | None, now: float, key_id: str | None = None) -> None:
         self.id = new_connection_id()
         self.user_id = user_id
         self.expires_at = expires_at
+        self.key_id = key_id        # the JWKS key its token was signed with (ends the stream if removed)
         self.ping_interval = ping_interval
         self.next_ping = now + ping_interval
         self.batch_window = batch_window

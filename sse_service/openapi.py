@@ -48,6 +48,10 @@ def openapi_document(*, dev_mode: bool = False, max_batch: int = 1000, max_page:
                     "headers": {"Location": {"schema": {"type": "string"}}}},
             "401": _error("no session and no valid admin token"),
         }, params=[_query("access_token", {"type": "string"}, "the admin token, once")], security=DASHBOARD + [{}])},
+        "/dashboard/logout": {"post": _op("End the dashboard session (clears its cookie)", {
+            "303": {"description": "back to /dashboard, session cookie cleared",
+                    "headers": {"Location": {"schema": {"type": "string"}}}},
+        })},
         "/dashboard/stream": {"get": _op("Stats pushed every second (SSE)", {
             "200": {"description": "`stats` events", "content": {SSE: {"schema": _sse_event()}}},
             "401": _error("no dashboard session"),

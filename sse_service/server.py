@@ -6,13 +6,14 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import re
 import signal
 import socket
 import warnings
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -23,13 +24,18 @@ from observability.metrics import NoopMetrics
 
 from .app import create_app
 from .config import ConfigError, Settings
+from .header_deadline import install_header_deadline
 
 log = logging.getLogger("flagstream")
-_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&]*")
-
-
 def redact(query: str) -> str:
-    return _TOKEN_IN_QUERY.sub(r"\1[redacted]", query)
+    """The query with the value of every parameter whose *decoded* name mentions
+    `access_token` replaced: the routes decode `access%5Ftoken` to `access_token` too."""
+    parts = query.split("&")
+    for index, part in enumerate(parts):
+        name, _, _ = part.partition("=")
+        if "access_token" in unquote_plus(name, encoding="latin-1").lower():
+            parts[index] = f"{name}=[redacted]"
+    return "&".join(parts)
 
 
 class RedactingLogger(Logger):
@@ -37,7 +43,7 @@ class RedactingLogger(Logger):
 
     async def access(self, request, response, request_time) -> None:  # type: ignore[override]
         query = request.get("query_string", b"")
-        if b"access_token" in query:
+        if query:
             request = {**request, "query_string": redact(query.decode("latin-1")).encode("latin-1")}
         await super().access(request, response, request_time)
 
@@ -66,6 +72,7 @@ class StreamingConfig(Config):
     accepted connection (Linux copies these options to accepted sockets)."""
 
     dead_peer = DeadPeerDetection.after(60)
+    header_timeout: float | None = None    # read by HeaderDeadlineTCPServer
 
     def create_sockets(self):  # type: ignore[override]
         sockets = super().create_sockets()
@@ -96,6 +103,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once
     config.graceful_timeout = 1.0          # streams are already ended by our own drain
     config.keep_alive_timeout = 75
+    config.header_timeout = settings.header_timeout
     config.backlog = 4096
     # Several workers each bind the port with SO_REUSEPORT (hypercorn sets it when
     # workers > 1); each worker is a whole instance with its own Hub.
@@ -135,7 +143,13 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
         if on_ready is not None:
             on_ready(f"http://{settings.host}:{settings.port}")
 
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve_app(app, config, shutdown_trigger=stop.wait)
+
+
+async def serve_app(app: Any, config: Config, shutdown_trigger: Callable[[], Awaitable[None]]) -> None:
+    """Hypercorn's `serve`, with a deadline on request heads (see `header_deadline`)."""
+    install_header_deadline()
+    await serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
 
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:

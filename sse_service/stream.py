@@ -84,6 +84,7 @@ class StreamEndpoint:
             ping_interval=knobs.ping_interval or s.settings.ping_interval,
             batch_window=(knobs.batch_window_ms if knobs.batch_window_ms is not None else s.settings.batch_window_ms) / 1000,
             expires_at=identity.expires_at,
+            key_id=identity.key_id,
             now=time.time(),
         )
         per_user = knobs.max_connections_per_user or s.settings.max_connections_per_user

@@ -1,8 +1,10 @@
 """Admin views of one instance: `/v1/admin/stats` (JSON) and the live `/dashboard`.
 
 The dashboard takes the admin token once (`?access_token=`), answers with an HttpOnly,
-SameSite=Strict session cookie and a redirect that drops the token from the address bar;
-its page then follows `/dashboard/stream`, an SSE feed of the same stats every second.
+SameSite=Strict session cookie (ending with the token, see `dashboard_session`) and a
+redirect that drops the token from the address bar; its page then follows
+`/dashboard/stream`, an SSE feed of the same stats every second, until the session ends.
+`POST /dashboard/logout` ends the session.
 Numbers are this instance's own (behind a load balancer, each page shows one instance).
 """
 
@@ -17,7 +19,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from quart import Blueprint, Quart, Response, current_app, redirect, request
 
 from ..auth import AuthError
@@ -25,13 +26,12 @@ from ..hub import rfc3339
 from ..services import Services
 from ..sse import ServerSentEvent
 from ..stats import RollingStats
-from . import authenticate, error, services
+from . import Unauthorized, authenticate, error, services
+from .dashboard_session import DashboardSessions
 
 blueprint = Blueprint("admin", __name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-SESSION_COOKIE = "flagstream_dashboard"
-SESSION_SECONDS = 12 * 3600
 PUSH_INTERVAL = 1.0
 TOP_USERS = 10
 DASHBOARD_HEADERS = {
@@ -49,9 +49,10 @@ class AdminViews:
     """What the admin routes read, kept on the app (built by :func:`install_admin`)."""
 
     def __init__(self, stats: RollingStats, session_key: bytes, rollout_status: RolloutStatus | None,
-                 rollout_timeline: RolloutTimeline | None = None) -> None:
+                 rollout_timeline: RolloutTimeline | None = None,
+                 trusts_key: Callable[[str], bool] = lambda key_id: False) -> None:
         self.stats = stats
-        self.sessions = URLSafeTimedSerializer(session_key, salt="flagstream-dashboard")
+        self.sessions = DashboardSessions(session_key, trusts_key)
         self.rollout_status = rollout_status
         self.rollout_timeline = rollout_timeline
         self.sampler: asyncio.Task[None] | None = None
@@ -66,7 +67,8 @@ def install_admin(app: Quart, stats: RollingStats, *, rollout_status: RolloutSta
     request path); without them the page shows the share of users the flag lets in.
     """
     services_ = app.extensions["flagstream"]
-    views = AdminViews(stats, _session_key(services_), rollout_status, rollout_timeline)
+    views = AdminViews(stats, _session_key(services_), rollout_status, rollout_timeline,
+                       trusts_key=services_.verifier.trusts_key)
     app.extensions["flagstream.admin"] = views
     app.register_blueprint(blueprint)
 
@@ -117,29 +119,29 @@ async def dashboard():
         except AuthError as exc:
             return error(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
         response = redirect("/dashboard", 303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            views().sessions.dumps(identity.subject),
-            max_age=SESSION_SECONDS,
-            path="/dashboard",
-            httponly=True,
-            samesite="Strict",
-            secure=request.scheme == "https",
-        )
+        views().sessions.open(response, identity, request)
         return response
-    if not _admin_session():
+    if _admin_session_ends() is None:
         return error(401, "unauthorized", "open /dashboard?access_token=<admin token> first", {"WWW-Authenticate": "Bearer"})
     page = (STATIC / "dashboard.html").read_bytes()
     return Response(page, content_type="text/html; charset=utf-8", headers=DASHBOARD_HEADERS)
 
 
+@blueprint.post("/dashboard/logout")
+async def dashboard_logout():
+    response = redirect("/dashboard", 303)
+    views().sessions.close(response, request)
+    return response
+
+
 @blueprint.get("/dashboard/stream")
 async def dashboard_stream():
-    if not _admin_session():
+    ends_at = _admin_session_ends()
+    if ends_at is None:
         return error(401, "unauthorized", "no dashboard session", {"WWW-Authenticate": "Bearer"})
     s, v = services(), views()
     response = Response(
-        _pushes(s, v),
+        _pushes(s, v, ends_at),
         content_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -147,27 +149,24 @@ async def dashboard_stream():
     return response
 
 
-def _admin_session() -> bool:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        try:
-            views().sessions.loads(cookie, max_age=SESSION_SECONDS)
-            return True
-        except BadSignature:
-            return False
+def _admin_session_ends() -> float | None:
+    """When the caller's admin session (cookie, else bearer token) ends; None without one."""
+    if request.cookies.get(views().sessions.cookie_name):
+        session = views().sessions.current(request)
+        return session.expires_at if session is not None else None
     try:
-        authenticate("admin")
-    except Exception:
-        return False
-    return True
+        identity = authenticate("admin")
+    except Unauthorized:
+        return None
+    return identity.expires_at or float("inf")
 
 
-async def _pushes(s: Services, v: AdminViews) -> AsyncIterator[bytes]:
+async def _pushes(s: Services, v: AdminViews, ends_at: float) -> AsyncIterator[bytes]:
     document = stats_document(s, v)
     document["series"] = v.stats.series()
     sent_timeline = _add_timeline(document, v, None)
     yield ServerSentEvent(data=json.dumps(document), event="stats", retry=2000).encode()
-    while not s.hub.draining:
+    while not s.hub.draining and time.time() < ends_at:
         await asyncio.sleep(PUSH_INTERVAL - time.time() % PUSH_INTERVAL + 0.05)
         document = stats_document(s, v)
         document["series"] = v.stats.series(3)

@@ -8,7 +8,7 @@ from quart import Blueprint, Response, request
 
 from observability.openmetrics import render_metrics
 
-from . import error, services
+from . import authenticate, error, services
 
 blueprint = Blueprint("health", __name__)
 
@@ -20,8 +20,13 @@ async def healthz():
 
 @blueprint.get("/readyz")
 async def readyz():
+    """Status only for anonymous callers (load balancers, probes); each dependency's state,
+    addresses and this instance's host:pid only with the admin credential."""
+    detailed = request.headers.get("Authorization") is not None
+    if detailed:
+        authenticate("admin")
     ready, body = await services().readiness()
-    return body, 200 if ready else 503
+    return (body if detailed else {"status": body["status"]}), 200 if ready else 503
 
 
 @blueprint.get("/metrics")

@@ -49,7 +49,7 @@ async def test_draining_refuses_new_streams_and_readyz_says_so(served) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.get(f"{served.url}/v1/stream", headers=served.auth("late"))
         assert r.status_code == 503 and r.json()["error"] == "draining" and r.headers["retry-after"]
-        ready = await client.get(f"{served.url}/readyz")
+        ready = await client.get(f"{served.url}/readyz", headers={"Authorization": f"Bearer {served.settings.admin_token}"})
         assert ready.status_code == 503 and ready.json()["draining"] is True
 
 
@@ -136,7 +136,7 @@ def test_without_redis_the_service_starts_unready_and_recovers_when_redis_appear
                            "FLAGSTREAM_REDIS_PREFIX": redis_prefix}, wait_ready=False)
     redis_process = None
     try:
-        ready = httpx.get(server.url + "/readyz", timeout=5)
+        ready = httpx.get(server.url + "/readyz", timeout=5, headers={"Authorization": f"Bearer {server.admin_token}"})
         assert ready.status_code == 503 and ready.json()["broker"]["state"] == "unavailable"
         redis_process = start_redis(port)
         deadline = time.monotonic() + 20

@@ -9,10 +9,13 @@ import httpx
 import pytest
 
 from tests.support.gates import SwitchableGate
-from tests.support.inprocess import server_settings, serving
+from tests.support.inprocess import ADMIN, server_settings, serving
 from tests.support.redis_server import free_port, start_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
 async def test_readyz_answers_503_within_its_deadline_while_redis_is_paused(redis_prefix: str) -> None:
@@ -28,7 +31,7 @@ async def test_readyz_answers_503_within_its_deadline_while_redis_is_paused(redi
                 # A probe with a 2 s timeout (a 1 s probe period is common): the Redis client's
                 # own 5 s socket timeout must not be what answers it.
                 for _ in range(3):
-                    r = await client.get(f"{served.url}/readyz", timeout=2)
+                    r = await client.get(f"{served.url}/readyz", timeout=2, headers=ADMIN_AUTH)   # details need admin
                     assert r.status_code == 503
                     body = r.json()
                     assert body["broker"]["state"] == "timeout" and body["broker"]["last_known"] == "ok"

@@ -34,7 +34,7 @@ async def test_redis_outage_then_recovery(redis_prefix: str) -> None:
                 # fan-out may have missed events: the stream is told to reconnect and resume
                 assert (await stream.next(timeout=10)).event == "shutdown"
 
-            ready = await client.get(f"{served.url}/readyz")
+            ready = await client.get(f"{served.url}/readyz", headers={"Authorization": f"Bearer {served.settings.admin_token}"})
             assert ready.status_code == 503 and ready.json()["broker"]["state"] == "unavailable"
             r = await client.post(f"{served.url}/v1/notifications", json={"user_id": "o", "data": 1},
                                   headers={"Authorization": f"Bearer {served.settings.publish_token}"})

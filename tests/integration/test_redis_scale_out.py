@@ -95,7 +95,8 @@ async def test_workers_setting_runs_that_many_instances_on_one_port(redis_url: s
             while len(started) < 2 and asyncio.get_running_loop().time() < deadline:
                 # a fresh connection each time: the kernel spreads them over the workers that listen
                 async with httpx.AsyncClient(timeout=10) as fresh:
-                    started.add((await fresh.get(f"{server.url}/readyz")).json()["instance"])
+                    admin = {"Authorization": f"Bearer {server.admin_token}"}
+                    started.add((await fresh.get(f"{server.url}/readyz", headers=admin)).json()["instance"])
             assert len(started) == 2, "only one worker process answered"
             headers = {"Authorization": f"Bearer {server.user_token('w')}"}
             async with open_stream(client, server.url, headers) as stream:

@@ -49,11 +49,11 @@ def test_rs256_tokens_verify_with_a_public_key(tmp_path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     (tmp_path / "key.pem").write_bytes(pem)
-    v = verifier(jwt_public_key=str(tmp_path / "key.pem"))
-    token = jwt.encode({"sub": "r", "exp": int(time.time()) + 60}, key, algorithm="RS256")
+    v = verifier(jwt_public_key=str(tmp_path / "key.pem"), jwt_audience="notify")
+    token = jwt.encode({"sub": "r", "aud": "notify", "exp": int(time.time()) + 60}, key, algorithm="RS256")
     assert v.user(token).subject == "r"
     with pytest.raises(AuthError):
-        v.user(mint_token(SECRET, "r"))                     # HS256 is not accepted once a public key is set
+        v.user(mint_token(SECRET, "r", aud="notify"))       # HS256 is not accepted once a public key is set
 
 
 def test_publisher_needs_the_static_token_or_the_publish_scope() -> None:
@@ -69,3 +69,26 @@ def test_publisher_needs_the_static_token_or_the_publish_scope() -> None:
 ])
 def test_bearer_token_sources(header, query, expected) -> None:
     assert bearer_token(header, query) == expected
+
+
+def signed_raw(payload: str, secret: str = SECRET) -> str:
+    """A HS256 token over exactly this JSON text (numbers no JSON encoder would write)."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(payload.encode())
+    signature = b64(hmac.new(secret.encode(), signing_input, hashlib.sha256).digest())
+    return (signing_input + b"." + signature).decode()
+
+
+@pytest.mark.parametrize("exp", ["1" + "0" * 400, "-" + "9" * 400, "1e400", "NaN", "Infinity", '"soon"'])
+def test_an_exp_no_float_can_hold_is_an_invalid_token(exp: str) -> None:
+    v = verifier()
+    token = signed_raw('{"sub": "u", "exp": %s, "scope": "publish admin"}' % exp)
+    for check in (v.user, v.publisher, v.admin):
+        with pytest.raises(AuthError):
+            check(token)

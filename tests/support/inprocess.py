@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
-from hypercorn.asyncio import serve
 from quart import Quart
 
 from sse_service.app import create_app
 from sse_service.auth import mint_token
 from sse_service.config import Settings, load_settings
-from sse_service.server import hypercorn_config
+from sse_service.server import hypercorn_config, serve_app
 from sse_service.services import Services
 
 from .redis_server import free_port
@@ -69,7 +68,7 @@ async def _client(client: httpx.AsyncClient | None) -> AsyncIterator[httpx.Async
 async def serving(settings: Settings, **factory_args: Any) -> AsyncIterator[Served]:
     app = create_app(settings, **factory_args)
     shutdown = asyncio.Event()
-    task = asyncio.create_task(serve(app, hypercorn_config(settings), shutdown_trigger=shutdown.wait))  # type: ignore[arg-type]
+    task = asyncio.create_task(serve_app(app, hypercorn_config(settings), shutdown_trigger=shutdown.wait))
     url = f"http://{settings.host}:{settings.port}"
     async with httpx.AsyncClient(timeout=2) as client:
         for _ in range(200):

@@ -52,7 +52,7 @@ export async function startServer({ env = {}, rollout = true, redis = false } = 
     FLAGSTREAM_HOST: '127.0.0.1',
     FLAGSTREAM_PORT: String(port),
     FLAGSTREAM_STATE_DIR: stateDir,
-    FLAGSTREAM_JWT_SECRET: randomBytes(24).toString('hex'),
+    // no FLAGSTREAM_JWT_SECRET: dev mode mints with its own secret, kept in stateDir across restarts
     FLAGSTREAM_PUBLISH_TOKEN: randomBytes(24).toString('hex'),
     FLAGSTREAM_ADMIN_TOKEN: randomBytes(24).toString('hex'),
     FLAGSTREAM_DEV_MODE: 'true',
