@@ -33,6 +33,7 @@ from prometheus_client.utils import floatToGoString
 
 CLOSE_REASONS = ("client", "overflow", "disabled", "reauth", "shutdown", "evicted", "error")
 REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining")
+RECONNECT_KINDS = ("resumed", "repeat")   # Last-Event-ID sent; or the same user again within REPEAT_WINDOW
 PUBLISH_KINDS = ("user", "broadcast")
 FLAG_RESULTS = ("enabled", "disabled", "fallback")
 ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "background")
@@ -53,6 +54,7 @@ class Metrics(Protocol):
     def connection_opened(self) -> None: ...
     def connection_closed(self, reason: str) -> None: ...
     def connection_rejected(self, reason: str) -> None: ...
+    def reconnected(self, kind: str) -> None: ...
     def events_published(self, kind: str, count: int) -> None: ...
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: ...
     def events_replayed(self, count: int) -> None: ...
@@ -68,6 +70,7 @@ class NoopMetrics:
     def connection_opened(self) -> None: pass
     def connection_closed(self, reason: str) -> None: pass
     def connection_rejected(self, reason: str) -> None: pass
+    def reconnected(self, kind: str) -> None: pass
     def events_published(self, kind: str, count: int) -> None: pass
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: pass
     def events_replayed(self, count: int) -> None: pass
@@ -138,6 +141,9 @@ class PrometheusMetrics:
         self._closed = {reason: closed.labels(reason) for reason in CLOSE_REASONS}
         rejected = Counter("sse_connections_rejected", "SSE stream requests refused, by reason.", ["reason"], registry=r)
         self._rejected = {reason: rejected.labels(reason) for reason in REJECT_REASONS}
+        reconnects = Counter("sse_reconnects", "Streams that are reconnects: resumed with Last-Event-ID, "
+                             "or a user's repeat soon after their stream ended here.", ["kind"], registry=r)
+        self._reconnects = {kind: reconnects.labels(kind) for kind in RECONNECT_KINDS}
         published = Counter("sse_events_published", "Notifications accepted, by kind.", ["kind"], registry=r)
         self._published = {kind: published.labels(kind) for kind in PUBLISH_KINDS}
         self._delivered = Counter("sse_events_delivered", "Events written to SSE streams.", registry=r)
@@ -158,6 +164,9 @@ class PrometheusMetrics:
 
     def connection_closed(self, reason: str) -> None:
         self._closed[reason].inc()
+
+    def reconnected(self, kind: str) -> None:
+        self._reconnects[kind].inc()
 
     def connection_rejected(self, reason: str) -> None:
         self._rejected[reason].inc()

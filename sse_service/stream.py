@@ -20,6 +20,7 @@ from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
 from .connection import Closing, Connection
 from .hub import rfc3339
+from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .types import EventId, PublishRefused, StoredEvent
 
@@ -33,6 +34,7 @@ REPLAY_PAGE = 500
 class StreamEndpoint:
     def __init__(self, services: "Services") -> None:
         self._s = services
+        self._reconnects = ReconnectCounter()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         s = self._s
@@ -82,6 +84,9 @@ class StreamEndpoint:
             await send_json(send, 429, {"error": "user_limit", "detail": f"at most {per_user} streams per user"}, {"retry-after": _retry_after(s.settings.retry_ms)})
             return
         await self._evict(user_id, lease.evicted)
+        reconnect = self._reconnects.kind(user_id, resumed=after is not None)
+        if reconnect is not None:
+            s.metrics.reconnected(reconnect)
         # This frame lives as long as the stream: drop the request's parsed pieces (header
         # and query dicts, token, claims) now rather than hold them for hours per stream.
         del headers, query, token, identity, knobs, lease, last_id_text
@@ -137,6 +142,7 @@ class StreamEndpoint:
             if watcher is not None:
                 watcher.cancel()
             s.hub.unregister(connection, reason)
+            self._reconnects.stream_ended(connection.user_id)
             await _quietly(s.broker.unsubscribe(connection.user_id))
             await _quietly(s.broker.release_lease(connection.user_id, connection.id))
 

@@ -98,7 +98,7 @@ class Rollout:
     def json(self, *command: str):  # type: ignore[no-untyped-def]
         done = self.run(*command, "--json")
         assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout) if command[0] != "history" else [json.loads(line) for line in done.stdout.splitlines()]
+        return json.loads(done.stdout)
 
     @contextlib.contextmanager
     def watching(self, *extra: str):  # type: ignore[no-untyped-def]
