@@ -173,8 +173,10 @@ def _common_parser() -> argparse.ArgumentParser:
     flags.add_argument("--flags-file", default=env("FLAGSTREAM_FLAGS_FILE"), help="local Unleash bootstrap JSON to edit")
     flags.add_argument("--unleash-url", default=env("FLAGSTREAM_UNLEASH_URL"), help="Unleash server (Admin API)")
     flags.add_argument("--unleash-admin-token", default=env("FLAGSTREAM_UNLEASH_ADMIN_TOKEN"), help="Unleash admin API token")
-    flags.add_argument("--unleash-project", default="default")
-    flags.add_argument("--unleash-environment", default="development")
+    flags.add_argument("--unleash-project", default=env("FLAGSTREAM_UNLEASH_PROJECT", "default"),
+                       help="Unleash project (FLAGSTREAM_UNLEASH_PROJECT, as the service's; default %(default)s)")
+    flags.add_argument("--unleash-environment", default=env("FLAGSTREAM_UNLEASH_ENVIRONMENT", "development"),
+                       help="Unleash environment (FLAGSTREAM_UNLEASH_ENVIRONMENT, as the service's; default %(default)s)")
     source = common.add_argument_group("metrics (watch)")
     source.add_argument("--metrics-url", action="append", help="a service instance's /metrics; repeat for each instance")
     source.add_argument("--metrics-token", default=env("FLAGSTREAM_METRICS_TOKEN"), help="bearer token for /metrics")

@@ -57,6 +57,9 @@ class Settings:
     rollout_controller: bool = False       # run the rollout controller inside this service
     rollout_webhook: str = ""
     unleash_admin_token: str = ""          # the rollout controller changes flags through it
+    unleash_project: str = "default"       # where the rollout controller (and `flagstream rollout`) writes
+    unleash_environment: str = "development"
+    disable_spread: float = 0.0            # seconds over which `disabled` is spread when a flag goes off
     prometheus_url: str = ""               # gates query Prometheus instead of scraping /metrics
     shutdown_grace: float = 10.0
     lease_ttl: float = 30.0
@@ -79,7 +82,7 @@ _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
     "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "retry_ms": 0,
-    "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1,
+    "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1, "disable_spread": 0,
 }
 _MAXIMUM = {"port": 65535, "batch_window_ms": 1000}
 
@@ -145,6 +148,25 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
         raise ConfigError(f"{label}: expected {kind}, got {value!r}") from None
 
 
+def token_environment(api_token: str) -> str | None:
+    """The environment an Unleash client token reads (``project:environment.secret``), None if unknown."""
+    scope, dot, _ = api_token.partition(".")
+    project, colon, environment = scope.partition(":")
+    return environment if dot and colon and project and environment else None
+
+
+def _check_controller_environment(s: Settings) -> None:
+    """The in-service controller must write to the environment this service reads flags from."""
+    if not (s.rollout_controller and s.unleash_url):
+        return
+    reads = token_environment(s.unleash_api_token)
+    if reads is not None and reads != s.unleash_environment:
+        raise ConfigError(
+            f"FLAGSTREAM_UNLEASH_ENVIRONMENT: the rollout controller would write to {s.unleash_environment!r} "
+            f"but this service reads flags from {reads!r} (FLAGSTREAM_UNLEASH_API_TOKEN); set them to the same environment"
+        )
+
+
 def validate(s: Settings) -> Settings:
     for name, choices in _CHOICES.items():
         value = getattr(s, name)
@@ -167,6 +189,7 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"FLAGSTREAM_UNLEASH_URL: not an http(s) URL: {s.unleash_url!r}")
     if s.flags_file and not s.unleash_url and not Path(s.flags_file).is_file():
         raise ConfigError(f"FLAGSTREAM_FLAGS_FILE: no such file: {s.flags_file}")
+    _check_controller_environment(s)
     if s.jwt_public_key and s.jwks_url:
         raise ConfigError("FLAGSTREAM_JWKS_URL: set either JWT_PUBLIC_KEY or JWKS_URL, not both")
     return s

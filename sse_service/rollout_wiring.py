@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Quart
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from rollout import RolloutOptions
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +27,29 @@ def rollout_status(settings: Settings) -> Callable[[], dict[str, Any] | None]:
     return rollout_status_reader(settings.rollout_plan, settings.rollout_state)
 
 
-def run_controller_while_serving(app: Quart, settings: Settings) -> None:
-    from rollout import RolloutOptions, run_rollout_controller
+def rollout_options(settings: Settings) -> "RolloutOptions":
+    """The rollout as this service sees it: its plan, state, flag admin and metrics."""
+    from rollout import RolloutOptions
 
-    options = RolloutOptions(
+    return RolloutOptions(
         plan=settings.rollout_plan,
         state=settings.rollout_state,
         flags_file=settings.flags_file or None,
         unleash_url=settings.unleash_url or None,
         unleash_admin_token=settings.unleash_admin_token or None,
+        unleash_project=settings.unleash_project,
+        unleash_environment=settings.unleash_environment,
         metrics_urls=() if settings.prometheus_url else (f"http://127.0.0.1:{settings.port}/metrics",),
         metrics_token=settings.metrics_token or None,
         prometheus_url=settings.prometheus_url or None,
         webhook_url=settings.rollout_webhook or None,
     )
+
+
+def run_controller_while_serving(app: Quart, settings: Settings) -> None:
+    from rollout import run_rollout_controller
+
+    options = rollout_options(settings)
 
     async def controller() -> AsyncIterator[None]:
         stop = asyncio.Event()
