@@ -5,7 +5,7 @@ from rollout.controller import RolloutController
 from rollout.plan import load_plan, parse_plan
 from rollout.stats import rollout_status_reader
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
-from rollout.wiring import RolloutOptions, rollout_status, run_rollout_controller
+from rollout.wiring import RolloutOptions, rollback_on_alert, rollout_status, run_rollout_controller
 
 __all__ = [
     "ControllerState",
@@ -18,6 +18,7 @@ __all__ = [
     "add_commands",
     "load_plan",
     "parse_plan",
+    "rollback_on_alert",
     "rollout_status",
     "rollout_status_reader",
     "run_rollout_controller",

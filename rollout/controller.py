@@ -153,6 +153,20 @@ class RolloutController:
             self._require(state, ACTIVE_PHASES | {Phase.COMPLETED}, "roll back")
             return await self._roll_back(state, actor, reason or "rolled back by hand", state.last_check)
 
+    async def rollback_on_alert(self, actor: str, reason: str) -> tuple[bool, str]:
+        """An alert fired: roll back if the rollout is moving (or in its guard window).
+
+        Returns (rolled back, why). A rollout that is pending, rolled back, or completed
+        past its guard window is left alone: an alert then is not about this rollout.
+        """
+        async with held(self.store):
+            state = await self.state()
+            guarded = in_guard_window(self.plan, state, self.clock.now())
+            if state.phase not in ACTIVE_PHASES and not guarded:
+                return False, f"the rollout is {state.phase.value}: nothing to roll back"
+            await self._roll_back(state, actor, reason, state.last_check)
+            return True, reason
+
     # -- the automatic round ------------------------------------------------------
 
     async def tick(self) -> ControllerState:

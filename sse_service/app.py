@@ -22,8 +22,9 @@ from .broker.memory import MemoryBroker
 from .config import Settings
 from .hub import Hub, HubLimits
 from .routes import Unauthorized, dev, health, notifications
-from .rollout_wiring import rollout_status, run_controller_while_serving
+from .rollout_wiring import alert_rollback, rollout_status, run_controller_while_serving
 from .routes.admin import install_admin
+from .routes.alerts import install_alerts
 from .services import Services
 from .stats import RollingStats, StatsRecordingMetrics
 from .stream import StreamEndpoint
@@ -71,6 +72,7 @@ def create_app(
     app.before_serving(services.start)
     app.after_serving(services.stop)
     install_admin(app, stats, rollout_status=rollout_status(settings))
+    install_alerts(app, alert_rollback(settings))
     if settings.rollout_controller:
         run_controller_while_serving(app, settings)
     app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services))  # type: ignore[method-assign]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quart import Quart
@@ -44,6 +46,20 @@ def rollout_options(settings: Settings) -> "RolloutOptions":
         prometheus_url=settings.prometheus_url or None,
         webhook_url=settings.rollout_webhook or None,
     )
+
+
+def alert_rollback(settings: Settings) -> Callable[[str], Awaitable[tuple[bool, str]]]:
+    """For the Alertmanager receiver: roll back this service's rollout (its plan, state and flag admin)."""
+
+    async def roll_back(reason: str) -> tuple[bool, str]:
+        from rollout import RolloutError, rollback_on_alert
+
+        if not Path(settings.rollout_plan).is_file():
+            raise RolloutError(f"no rollout plan at {settings.rollout_plan} (FLAGSTREAM_ROLLOUT_PLAN)")
+        options = replace(rollout_options(settings), metrics_urls=(), prometheus_url=None)
+        return await rollback_on_alert(options, "alertmanager", reason)
+
+    return roll_back
 
 
 def run_controller_while_serving(app: Quart, settings: Settings) -> None:
