@@ -222,8 +222,8 @@ class RolloutController:
             if self.plan.on_deadline is DeadlineAction.ROLLBACK:
                 return await self._roll_back(state, CONTROLLER, deadline, result.readings)
             return await self._move(state, CONTROLLER, "pause", Phase.PAUSED, state.step, deadline, gates=result.readings)
-        hold = verdict_hold(result, state.message)
         baked = now - state.step_since >= self.plan.steps[state.step].bake_time
+        hold = verdict_hold(result, state.message) if baked else None   # a hold is what stops a due move
         if state.phase is Phase.PROGRESSING and result.verdict is Verdict.PASS and baked:
             hold = capacity_hold(self.plan, state.step, result.sample)
             if hold is None:

@@ -175,7 +175,7 @@ def test_the_public_surface_is_pinned():
 
     assert sorted(rollout.__all__) == [
         "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutOptions",
-        "add_commands", "load_plan", "parse_plan", "rollout_status", "rollout_status_reader", "run_rollout_controller",
+        "add_commands", "load_plan", "parse_plan", "rollback_on_alert", "rollout_status", "rollout_status_reader", "run_rollout_controller",
     ]
 
 
