@@ -222,12 +222,14 @@ class RolloutController:
             if self.plan.on_deadline is DeadlineAction.ROLLBACK:
                 return await self._roll_back(state, CONTROLLER, deadline, result.readings)
             return await self._move(state, CONTROLLER, "pause", Phase.PAUSED, state.step, deadline, gates=result.readings)
-        baked = now - state.step_since >= self.plan.steps[state.step].bake_time
+        step = self.plan.steps[state.step]
+        baked = now - step.bake_started(state.step_since) >= step.bake_time
         hold = verdict_hold(result, state.message) if baked else None   # a hold is what stops a due move
         if state.phase is Phase.PROGRESSING and result.verdict is Verdict.PASS and baked:
             hold = capacity_hold(self.plan, state.step, result.sample)
             if hold is None:
-                return await self._promote(state, CONTROLLER, f"baked {_duration(now - state.step_since)} with every gate passing")
+                baked_for = _duration(now - step.bake_started(state.step_since))
+                return await self._promote(state, CONTROLLER, f"baked {baked_for} with every gate passing")
             state = replace(state, message=hold.reason)
         return await self._hold(state, hold, result.readings)
 

@@ -11,8 +11,8 @@ from .gates import MEASURES, default_gates
 from .types import DeadlineAction, Gate, Plan, PlanError, RollbackMode, Step
 
 _TOP_KEYS = {"flag", "failure_limit", "rollback", "min_traffic", "bake_time", "interval", "steps", "gates",
-             "no_data_limit", "on_deadline", "progress_deadline", "guard_window", "capacity_headroom"}
-_STEP_KEYS = {"name", "percentage", "allowlist", "bake_time", "interval", "approval", "progress_deadline"}
+             "no_data_limit", "on_deadline", "progress_deadline", "guard_window", "capacity_headroom", "admission_delay"}
+_STEP_KEYS = {"name", "percentage", "allowlist", "bake_time", "interval", "approval", "progress_deadline", "admission_delay"}
 _GATE_KEYS = {"name", "measure", "query", "max", "min", "warn", "abort_above", "dry_run"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -89,7 +89,8 @@ class _Reader:
         bake_time = parse_duration(raw.get("bake_time", DEFAULT_BAKE_TIME), "bake_time", self.source)
         interval = parse_duration(raw.get("interval", DEFAULT_INTERVAL), "interval", self.source)
         deadline = self.optional_duration(raw, "progress_deadline", "progress_deadline")
-        steps = self.steps(raw.get("steps"), bake_time, interval, deadline)
+        admission = self.delay(raw, "admission_delay", "admission_delay", 0.0)
+        steps = self.steps(raw.get("steps"), bake_time, interval, deadline, admission)
         try:
             on_deadline = DeadlineAction(raw.get("on_deadline", DeadlineAction.PAUSE.value))
         except ValueError:
@@ -112,10 +113,18 @@ class _Reader:
             capacity_headroom=float(headroom) if headroom is not None else None,
         )
 
+    def delay(self, table: dict[str, Any], name: str, key: str, default: float) -> float:
+        """A duration that may be 0 (leave it out, or write 0, for none)."""
+        value = table.get(name, default)
+        if not isinstance(value, bool) and value in (0, "0", "0s"):
+            return 0.0
+        return parse_duration(value, key, self.source)
+
     def optional_duration(self, table: dict[str, Any], name: str, key: str) -> float | None:
         return parse_duration(table[name], key, self.source) if name in table else None
 
-    def steps(self, raw: Any, bake_time: float, interval: float, deadline: float | None) -> tuple[Step, ...]:
+    def steps(self, raw: Any, bake_time: float, interval: float, deadline: float | None,
+              admission: float) -> tuple[Step, ...]:
         if not isinstance(raw, list) or not raw:
             raise self.fail("steps", "required: at least one [[steps]] table")
         steps: list[Step] = []
@@ -150,6 +159,7 @@ class _Reader:
                     interval=parse_duration(table.get("interval", interval), prefix + ".interval", self.source),
                     requires_approval=approval,
                     progress_deadline=self.optional_duration(table, "progress_deadline", prefix + ".progress_deadline") or deadline,
+                    admission_delay=self.delay(table, "admission_delay", prefix + ".admission_delay", admission),
                 )
             )
         return tuple(steps)

@@ -59,6 +59,11 @@ class Step:
     interval: float
     requires_approval: bool = False
     progress_deadline: float | None = None   # seconds at the step before the deadline action
+    admission_delay: float = 0.0    # after the flag write, before the bake clock starts (users arriving)
+
+    def bake_started(self, step_since: float) -> float:
+        """When the bake clock starts: the flag write plus the time newly admitted users take to arrive."""
+        return step_since + self.admission_delay
 
 
 @dataclass(frozen=True)

@@ -168,3 +168,23 @@ def test_bad_plan_level_safeguards_name_the_key():
         parse_plan(BASE.format(top="capacity_headroom = 2", step="", gate="", second=""))
     with pytest.raises(PlanError, match="on_deadline: must be"):
         parse_plan(BASE.format(top='on_deadline = "panic"', step="", gate="", second=""))
+
+
+async def test_the_bake_clock_starts_after_the_admission_delay(store, admin, clock):
+    """Users let in by a step arrive over a client retry: their time is not counted as bake."""
+    source = ScriptedSource(healthy())
+    controller = controller_for(store, admin, clock, source, top='admission_delay = "5m"')
+    await controller.start(actor="alice", step_name="ten")
+    assert (await checks(controller, clock, 14)).step == 1, "5 min admission + 10 min bake not yet over"
+    state = await checks(controller, clock, 1)
+    assert state.step == 2 and "baked 10m00s" in (await store.transitions())[-1].reason
+
+
+async def test_status_of_a_completed_rollout_in_its_guard_window_names_the_rollback_target(store, admin, clock):
+    from rollout.status import status_view
+
+    controller = controller_for(store, admin, clock, ScriptedSource(healthy()), top='guard_window = "30m"')
+    await controller.start(actor="alice", step_name="fifty")
+    state = await checks(controller, clock, 10)
+    view = status_view(controller.plan, state, clock.now())
+    assert view["phase"] == "completed" and "roll back to ten (10%)" in view["next_action"]
