@@ -22,7 +22,7 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole > 0 else 0.0
 
 
-def _capacity_checked(sample: WindowSample) -> float:
+def capacity_checked(sample: WindowSample) -> float:
     """Stream requests that got as far as the limits: opened, or refused by them."""
     opened = sample.streams_opened
     if opened is None:      # a check recorded before streams_opened was measured
@@ -52,8 +52,8 @@ MEASURES: dict[str, Measure] = {
             "stream requests refused for user_limit, global_limit or draining, over the stream requests that "
             "reached the capacity check (not_in_rollout and unauthorized left out)",
             0.05,
-            lambda s: _ratio(s.rejected_by_health, _capacity_checked(s)),
-            _capacity_checked,
+            lambda s: _ratio(s.rejected_by_health, capacity_checked(s)),
+            capacity_checked,
         ),
         Measure(
             "slow_consumer_disconnects_per_minute",

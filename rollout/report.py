@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .gates import capacity_checked
 from .types import CheckResult, Plan
 
 # Evidence thresholds: below these the numbers do not argue for a change.
@@ -39,6 +40,7 @@ class StepSummary:
     overflow_per_minute: float
     user_limit_rejections: float
     connection_attempts: float
+    capacity_checked: float                   # stream requests that reached the limits (204s and 401s left out)
     reconnects: float | None                  # sse_reconnects_total over the step (None: not measured)
     reconnects_per_connection_hour: float | None
     mean_connections: float
@@ -93,6 +95,7 @@ def summarise(plan: Plan, checks: list[CheckResult]) -> list[StepSummary]:
                 overflow_per_minute=overflow * 60.0 / seconds if seconds else 0.0,
                 user_limit_rejections=sum(s.rejected_user_limit for s in samples),
                 connection_attempts=attempts,
+                capacity_checked=sum(capacity_checked(s) for s in samples),
                 reconnects=reconnects,
                 reconnects_per_connection_hour=(
                     reconnects / mean_connections * 3600.0 / seconds
@@ -138,10 +141,10 @@ def suggest(summaries: list[StepSummary]) -> list[Suggestion]:
             "BATCH_WINDOW_MS", "lower it: with no overflow, the batch wait is most of the latency",
             f"median p50 of sse_delivery_latency_seconds {_ms(s.latency_p50)}, no slow-consumer disconnects {where}",
         ))
-    if s.connection_attempts and s.user_limit_rejections / s.connection_attempts > USER_LIMIT_REJECTION_SHARE:
+    if s.capacity_checked and s.user_limit_rejections / s.capacity_checked > USER_LIMIT_REJECTION_SHARE:
         out.append(Suggestion(
             "MAX_CONNECTIONS_PER_USER", "raise it, or set USER_LIMIT_POLICY=evict_oldest",
-            f"{s.user_limit_rejections:g} of {s.connection_attempts:g} stream requests refused for user_limit "
+            f"{s.user_limit_rejections:g} of {s.capacity_checked:g} stream requests that reached the limits refused for user_limit "
             f"(sse_connections_rejected_total{{reason=\"user_limit\"}}) "
             f"(connections per user {s.connections_per_user or 0:.2f}) {where}",
         ))

@@ -149,7 +149,7 @@ def test_report_summarises_each_step_and_suggests_with_evidence(files, capsys):
     assert code == 0, err
     assert "internal" in out and "five" in out
     assert "FLAGSTREAM_QUEUE_SIZE: raise it" in out and "6 slow-consumer disconnects (sse_connections_closed_total{reason=\"overflow\"}), 3.00/min at step five" in out
-    assert "FLAGSTREAM_MAX_CONNECTIONS_PER_USER" in out and "8 of 80 stream requests refused for user_limit" in out
+    assert "FLAGSTREAM_MAX_CONNECTIONS_PER_USER" in out and "8 of 80 stream requests that reached the limits refused for user_limit" in out
     code, out, _ = run(capsys, rollout(files, "report", "--json", flags=False))
     report = json.loads(out)
     assert [s["step"] for s in report["steps"]] == ["internal", "five"]
