@@ -72,24 +72,30 @@ async def light_traffic(client: httpx.AsyncClient, server) -> None:  # type: ign
         await asyncio.sleep(0.05)
 
 
-async def run_fault(tmp_path: Path, plan: str) -> tuple[Rollout, float, Path]:
+async def run_fault(tmp_path: Path, plan: str) -> tuple[Rollout, float, Path, float]:
+    """Returns the rollout, when the fault began, the flags file, and when bob (who leaves) got `disabled`."""
     async with flagstream(tmp_path, FLAGSTREAM_QUEUE_SIZE="2") as (server, flags_file):
         rollout = Rollout(tmp_path, server, plan, ["--flags-file", str(flags_file)])
         assert rollout.run("start", "--step", "everyone").returncode == 0
+        auth = lambda user: {"Authorization": f"Bearer {server.user_token(user)}"}
         async with httpx.AsyncClient(timeout=60) as client, contextlib.AsyncExitStack() as streams:
-            reader = await streams.enter_async_context(
-                open_stream(client, server.url, {"Authorization": f"Bearer {server.user_token('alice')}"}))
-            assert (await reader.next(timeout=10)).event == "connected"
+            reader = await streams.enter_async_context(open_stream(client, server.url, auth("alice")))
+            leaver = await streams.enter_async_context(open_stream(client, server.url, auth("bob")))
+            for stream in (reader, leaver):
+                assert (await stream.next(timeout=10)).event == "connected"
             light = asyncio.create_task(light_traffic(client, server))
             try:
                 with rollout.watching():
                     await until(lambda: len(_checks(rollout)) >= 2, 30, "two healthy checks")
                     began = await flood_until_rolled_back(client, server, rollout, streams)
                     await until(lambda: rollout.phase() == "rolled_back", 30, "the rollback")
+                    while (await leaver.next(timeout=10)).event != "disabled":
+                        pass
+                    disabled_at = time.time()
             finally:
                 light.cancel()
                 await asyncio.gather(light, return_exceptions=True)
-    return rollout, began, flags_file
+    return rollout, began, flags_file, disabled_at
 
 
 def _checks(rollout: Rollout) -> list[dict]:
@@ -100,7 +106,7 @@ def _checks(rollout: Rollout) -> list[dict]:
 
 
 async def test_abort_above_rolls_back_on_the_first_bad_reading(tmp_path: Path) -> None:
-    rollout, began, flags_file = await run_fault(tmp_path, PLAN.format(failure_limit=5, abort="abort_above = 30"))
+    rollout, began, flags_file, disabled_at = await run_fault(tmp_path, PLAN.format(failure_limit=5, abort="abort_above = 30"))
     [rollback] = [t for t in rollout.json("history") if t["action"] == "rollback"]
     assert rollback["actor"] == "controller" and "abort_above" in rollback["reason"]
     checks = [c for c in rollout.checks() if c["time"] <= rollback["time"]]
@@ -108,12 +114,13 @@ async def test_abort_above_rolls_back_on_the_first_bad_reading(tmp_path: Path) -
         "rolled back at the first failing check, not the failure_limit-th"
     flag = await FileFlagAdmin(flags_file).state()
     assert (flag.percentage, flag.allowlist) == (0, ("alice",))
-    print(f"\nabort_above: fault → rollback decision {rollback['time'] - began:.2f} s")
+    print(f"\nabort_above: fault → rollback decision {rollback['time'] - began:.2f} s; "
+          f"decision (flags file written) → bob's disabled {disabled_at - rollback['time']:.2f} s")
 
 
 async def test_fault_to_rollback_decision_within_failure_limit_intervals_plus_one_second(tmp_path: Path) -> None:
     failure_limit, interval = 3, 1.0
-    rollout, began, _ = await run_fault(tmp_path, PLAN.format(failure_limit=failure_limit, abort=""))
+    rollout, began, _, _ = await run_fault(tmp_path, PLAN.format(failure_limit=failure_limit, abort=""))
     [rollback] = [t for t in rollout.json("history") if t["action"] == "rollback"]
     took = rollback["time"] - began
     print(f"\nfailure_limit {failure_limit} × interval {interval:g} s: fault → rollback decision {took:.2f} s")
