@@ -96,7 +96,8 @@ class _Reader:
         except ValueError:
             raise self.fail("on_deadline", f"must be \"pause\" or \"rollback\", got {raw.get('on_deadline')!r}") from None
         headroom = raw.get("capacity_headroom")
-        if headroom is not None and (isinstance(headroom, bool) or not isinstance(headroom, int | float) or not 0 < headroom <= 1):
+        number = isinstance(headroom, int | float) and not isinstance(headroom, bool)
+        if headroom is not None and not (number and 0 < headroom <= 1):
             raise self.fail("capacity_headroom", f"must be a number in (0, 1], e.g. 0.8, got {headroom!r}")
         gates = self.gates(raw["gates"]) if "gates" in raw else default_gates()
         return Plan(
@@ -158,7 +159,9 @@ class _Reader:
                     bake_time=parse_duration(table.get("bake_time", bake_time), prefix + ".bake_time", self.source),
                     interval=parse_duration(table.get("interval", interval), prefix + ".interval", self.source),
                     requires_approval=approval,
-                    progress_deadline=self.optional_duration(table, "progress_deadline", prefix + ".progress_deadline") or deadline,
+                    progress_deadline=(
+                        self.optional_duration(table, "progress_deadline", prefix + ".progress_deadline") or deadline
+                    ),
                     admission_delay=self.delay(table, "admission_delay", prefix + ".admission_delay", admission),
                 )
             )

@@ -144,7 +144,8 @@ def suggest(summaries: list[StepSummary]) -> list[Suggestion]:
     if s.capacity_checked and s.user_limit_rejections / s.capacity_checked > USER_LIMIT_REJECTION_SHARE:
         out.append(Suggestion(
             "MAX_CONNECTIONS_PER_USER", "raise it, or set USER_LIMIT_POLICY=evict_oldest",
-            f"{s.user_limit_rejections:g} of {s.capacity_checked:g} stream requests that reached the limits refused for user_limit "
+            f"{s.user_limit_rejections:g} of {s.capacity_checked:g} stream requests that reached the limits "
+            "refused for user_limit "
             f"(sse_connections_rejected_total{{reason=\"user_limit\"}}) "
             f"(connections per user {s.connections_per_user or 0:.2f}) {where}",
         ))
