@@ -17,8 +17,15 @@ from dataclasses import replace
 from flags.types import FlagAdmin
 from observability.rollout_metrics import NoopRolloutMetrics, RolloutMetrics
 
-from .decisions import Hold, capacity_hold, in_guard_window, missed_deadline, verdict_hold
+from .decisions import (
+    Hold,
+    capacity_hold,
+    in_guard_window,
+    missed_deadline,
+    verdict_hold,
+)
 from .gates import check, custom_queries
+from .messages import describe_check, reading_text, short_duration
 from .store import StateStore, held
 from .types import (
     ACTIVE_PHASES,
@@ -201,16 +208,16 @@ class RolloutController:
             consecutive_failures=failures,
             consecutive_no_data=no_data,
             next_check_at=next_check,
-            message=_describe(result, failures, self.plan),
+            message=describe_check(result, failures, self.plan),
         )
 
     async def _decide(self, state: ControllerState, result: CheckResult, now: float) -> ControllerState:
         if result.aborted:
-            reason = "abort_above crossed: " + "; ".join(_reading_text(r) for r in result.aborted)
+            reason = "abort_above crossed: " + "; ".join(reading_text(r) for r in result.aborted)
             return await self._roll_back(state, CONTROLLER, reason, result.readings)
         if state.consecutive_failures >= self.plan.failure_limit:
             failing = [r for r in result.counted if r.verdict is Verdict.FAIL]
-            reason = f"{state.consecutive_failures} consecutive failed checks: " + "; ".join(_reading_text(r) for r in failing)
+            reason = f"{state.consecutive_failures} consecutive failed checks: " + "; ".join(reading_text(r) for r in failing)
             if state.phase is Phase.COMPLETED:
                 reason = "guard window after completion: " + reason
             return await self._roll_back(state, CONTROLLER, reason, result.readings)
@@ -228,7 +235,7 @@ class RolloutController:
         if state.phase is Phase.PROGRESSING and result.verdict is Verdict.PASS and baked:
             hold = capacity_hold(self.plan, state.step, result.sample)
             if hold is None:
-                baked_for = _duration(now - step.bake_started(state.step_since))
+                baked_for = short_duration(now - step.bake_started(state.step_since))
                 return await self._promote(state, CONTROLLER, f"baked {baked_for} with every gate passing")
             state = replace(state, message=hold.reason)
         return await self._hold(state, hold, result.readings)
@@ -395,29 +402,3 @@ class RolloutController:
             passed = None if reading.verdict is Verdict.NO_DATA else reading.verdict is Verdict.PASS
             self.metrics.gate_checked(self.plan.flag, reading.gate, reading.value, passed)
 
-
-def _reading_text(reading: GateReading) -> str:
-    value = "no data" if reading.value is None else f"{reading.value:.4g}"
-    return f"{reading.gate} = {value} (want {reading.threshold})"
-
-
-def _describe(result: CheckResult, failures: int, plan: Plan) -> str:
-    if result.verdict is Verdict.FAIL:
-        failing = "; ".join(_reading_text(r) for r in result.counted if r.verdict is Verdict.FAIL)
-        return f"failing ({failures}/{plan.failure_limit}): {failing}"
-    if result.verdict is Verdict.INCONCLUSIVE:
-        band = "; ".join(_reading_text(r) for r in result.counted if r.verdict is Verdict.INCONCLUSIVE)
-        return f"holding: inconclusive, between warn and threshold: {band}"
-    if result.verdict is Verdict.NO_DATA:
-        delivered = result.sample.delivered if result.sample is not None else 0
-        return f"holding: too little traffic ({delivered:g} events delivered, need {plan.min_traffic})"
-    return "all gates passing"
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
