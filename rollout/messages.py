@@ -19,7 +19,10 @@ def describe_check(result: CheckResult, failures: int, plan: Plan) -> str:
         return f"holding: inconclusive, between warn and threshold: {band}"
     if result.verdict is Verdict.NO_DATA:
         delivered = result.sample.delivered if result.sample is not None else 0
-        return f"holding: too little traffic ({delivered:g} events delivered, need {plan.min_traffic})"
+        if result.sample is None or delivered < plan.min_traffic:
+            return f"holding: too little traffic ({delivered:g} events delivered, need {plan.min_traffic})"
+        empty = ", ".join(r.gate for r in result.counted if r.verdict is Verdict.NO_DATA)
+        return f"holding: no value yet for {empty}"
     return "all gates passing"
 
 

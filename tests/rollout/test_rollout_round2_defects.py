@@ -125,3 +125,17 @@ def test_the_transition_log_line_names_step_and_percentage(plan, store, admin, c
         asyncio.run(controller.tick())
     lines = [r.getMessage() for r in caplog.records if "controller" in r.getMessage()]
     assert any("internal 0% → five 5%" in line for line in lines), lines
+
+
+def test_the_watch_log_has_no_http_client_lines_and_names_the_step_and_percentage(tmp_path, capsys, caplog):
+    plan = tmp_path / "fast.toml"
+    plan.write_text(PLAN.replace('bake_time = "10m"', 'bake_time = "0.1s"').replace('interval = "1m"', 'interval = "0.2s"')
+                    .replace("min_traffic = 100", "min_traffic = 0") + '[[gates]]\nmeasure = "error_ratio"\n')
+    base = ["--plan", str(plan), "--state", str(tmp_path / "state.json"), "--flags-file", str(tmp_path / "flags.json")]
+    assert flagstream(["rollout", "start", *base]) == 0
+    caplog.set_level("INFO")
+    with text_server(lambda: "sse_events_delivered_total 0\n") as url:
+        assert flagstream(["rollout", "watch", "--once", *base, "--metrics-url", url]) == 0
+    messages = [(r.name, r.getMessage()) for r in caplog.records]
+    assert not [m for m in messages if m[0].startswith(("httpx", "httpcore"))], messages
+    assert any("internal 0% → five 5%" in text for _, text in messages), messages
