@@ -280,11 +280,12 @@ class RolloutController:
     def poll_delay(self, state: ControllerState | None, longest: float = 10.0) -> float:
         """How long to sleep: until the next check, or IDLE_POLL when nothing is due (a `start` is noticed fast)."""
         if state is None or state.next_check_at is None:
-            return min(IDLE_POLL, longest)
+            return min(IDLE_POLL, longest)   # pending, rolled back, completed: look for a `start` often
         return min(max(state.next_check_at - self.clock.now(), 0.05), longest)
 
     async def _sleep_until_due(self, state: ControllerState | None, stop: asyncio.Event, longest: float) -> None:
-        delay = self.poll_delay(state, longest)
+        # After a failed round (state None) wait the longest: an outage is retried, not hammered.
+        delay = self.poll_delay(state, longest) if state is not None else longest
         stopper = asyncio.create_task(stop.wait())
         sleeper = asyncio.create_task(self.clock.sleep(delay))
         await asyncio.wait({stopper, sleeper}, return_when=asyncio.FIRST_COMPLETED)
@@ -399,6 +400,7 @@ class RolloutController:
     async def _record_check(self, result: CheckResult) -> None:
         await self.store.append_check(result)
         for reading in result.readings:
-            passed = None if reading.verdict is Verdict.NO_DATA else reading.verdict is Verdict.PASS
+            undecided = reading.verdict in (Verdict.NO_DATA, Verdict.INCONCLUSIVE)
+            passed = None if undecided else reading.verdict is Verdict.PASS
             self.metrics.gate_checked(self.plan.flag, reading.gate, reading.value, passed)
 
