@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from tests.support.alertmanager import alertmanager_running, fire
 
 pytestmark = pytest.mark.slow
 
-SHIPPED_ROUTING = Path(__file__).resolve().parents[2] / "observability" / "alertmanager" / "flagstream.yml"
+OBSERVABILITY = Path(__file__).resolve().parents[2] / "observability"
+SHIPPED_ROUTING = OBSERVABILITY / "alertmanager" / "flagstream.yml"
+SHIPPED_RULES = OBSERVABILITY / "prometheus" / "flagstream.rules.yml"
 PLAN = """
 flag = "sse-delivery"
 interval = "1h"
@@ -33,8 +36,22 @@ allowlist = ["alice"]
 name = "half"
 percentage = 50
 """
-BURN_RATE_ALERT = {"alertname": "FlagstreamErrorBudgetBurnFast", "job": "flagstream", "severity": "page", "slo": "errors"}
-NOT_ROUTED_ALERT = {"alertname": "FlagstreamFlagsStale", "job": "flagstream", "severity": "warning"}
+
+
+def shipped_alert(name: str) -> dict[str, str]:
+    """The labels Prometheus gives the shipped rule ``name`` when it fires (plus the job's)."""
+    rules = [rule for group in yaml.safe_load(SHIPPED_RULES.read_text())["groups"] for rule in group["rules"]]
+    [rule] = [r for r in rules if r.get("alert") == name]
+    return {"alertname": name, "job": "flagstream", **rule.get("labels", {})}
+
+
+def receivers_by_alert(alertmanager: str) -> dict[str, set[str]]:
+    """Which receivers Alertmanager routed each alert to (its alert groups API)."""
+    routed: dict[str, set[str]] = {}
+    for group in httpx.get(f"{alertmanager}/api/v2/alerts/groups", timeout=5).json():
+        for alert in group["alerts"]:
+            routed.setdefault(alert["labels"]["alertname"], set()).add(group["receiver"]["name"])
+    return routed
 
 
 def alertmanager_config(tmp_path: Path, service_url: str, admin_token: str) -> Path:
@@ -59,14 +76,19 @@ async def test_a_firing_burn_rate_alert_rolls_the_rollout_back_through_a_real_al
         assert rollout.run("start", "--step", "half").returncode == 0
         config = alertmanager_config(tmp_path, server.url, server.admin_token)
         with alertmanager_running(config, tmp_path) as alertmanager:
-            await asyncio.to_thread(fire, alertmanager, NOT_ROUTED_ALERT)
+            for not_routed in ("FlagstreamErrorBudgetBurnSlow", "FlagstreamFlagsStale"):
+                await asyncio.to_thread(fire, alertmanager, shipped_alert(not_routed))
             fired = time.time()
-            await asyncio.to_thread(fire, alertmanager, BURN_RATE_ALERT, {"summary": "errors burn the budget fast"})
+            await asyncio.to_thread(fire, alertmanager, shipped_alert("FlagstreamErrorBudgetBurnFast"),
+                                    {"summary": "errors burn the budget fast"})
             await until(lambda: rollout.phase() == "rolled_back", 20, "the alert-driven rollback")
+            receivers = await asyncio.to_thread(receivers_by_alert, alertmanager)
+    assert receivers["FlagstreamErrorBudgetBurnFast"] == {"flagstream-rollback", "on-call"}
+    assert receivers["FlagstreamErrorBudgetBurnSlow"] == receivers["FlagstreamFlagsStale"] == {"on-call"}
     [rollback] = [t for t in rollout.json("history") if t["action"] == "rollback"]
     assert rollback["actor"] == "alertmanager" and rollback["to_step"] == "internal"
     assert "FlagstreamErrorBudgetBurnFast (errors burn the budget fast)" in rollback["reason"]
-    assert "FlagstreamFlagsStale" not in rollback["reason"], "only the routed burn-rate alerts act"
+    assert "Slow" not in rollback["reason"] and "FlagsStale" not in rollback["reason"], "only the fast burn-rate alerts act"
     flag = await FileFlagAdmin(flags_file).state()
     assert (flag.enabled, flag.percentage, flag.allowlist) == (True, 0, ("alice",))
     print(f"\nalert posted to Alertmanager → rollback recorded: {rollback['time'] - fired:.2f} s")
@@ -90,3 +112,11 @@ async def test_the_alert_receiver_wants_the_admin_token_and_names_bad_fields(tmp
             no_plan = await client.post(url, headers=admin, json={"alerts": [
                 {"status": "firing", "labels": {"alertname": "FlagstreamErrorBudgetBurnFast"}}]})
             assert no_plan.status_code == 503 and "no rollout plan" in no_plan.json()["detail"]
+
+
+def test_the_shipped_alertmanager_routing_passes_amtool() -> None:
+    from tests.support.requirements import require_binary
+
+    amtool = require_binary("amtool", "prometheus-alertmanager")
+    checked = subprocess.run([amtool, "check-config", str(SHIPPED_ROUTING)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
