@@ -30,7 +30,7 @@ def _window_from_scrape(window: Scrape, seconds: float) -> WindowSample:
         errors=window.value("sse_errors_total"),
         connection_attempts=window.value("sse_connections_opened_total") + rejected,
         streams_opened=window.value("sse_connections_opened_total"),
-        reconnects=window.value("sse_reconnects_total"),
+        reconnects=_present(window, "sse_reconnects_total"),
         rejected_by_health=sum(window.value("sse_connections_rejected_total", reason=r) for r in HEALTH_REJECTIONS),
         rejected_user_limit=window.value("sse_connections_rejected_total", reason="user_limit"),
         overflow_disconnects=window.value("sse_connections_closed_total", reason="overflow"),
@@ -39,6 +39,13 @@ def _window_from_scrape(window: Scrape, seconds: float) -> WindowSample:
         users_with_many_connections=window.value("sse_users_by_connection_count", connections="5+"),
         connections_limit=window.value("sse_connections_limit"),
     )
+
+
+def _present(window: Scrape, name: str) -> float | None:
+    """A counter's increase, or None when the service does not export it (an older version)."""
+    if not any(key[0] == name for key in window.samples):
+        return None
+    return window.value(name)
 
 
 class ScrapeSource:
@@ -161,7 +168,7 @@ class PrometheusSource:
             errors=number("errors"),
             connection_attempts=number("opened") + number("rejected"),
             streams_opened=number("opened"),
-            reconnects=number("reconnects"),
+            reconnects=got["reconnects"],      # None: no such series (a service that does not count them)
             rejected_by_health=number("rejected_by_health"),
             rejected_user_limit=number("rejected_user_limit"),
             overflow_disconnects=number("overflow_disconnects"),

@@ -139,3 +139,15 @@ def test_the_watch_log_has_no_http_client_lines_and_names_the_step_and_percentag
     messages = [(r.name, r.getMessage()) for r in caplog.records]
     assert not [m for m in messages if m[0].startswith(("httpx", "httpcore"))], messages
     assert any("internal 0% → five 5%" in text for _, text in messages), messages
+
+
+async def test_a_service_that_does_not_count_reconnects_gives_no_reconnect_evidence():
+    clock, delivered = FakeClock(), [0]
+    with text_server(lambda: f"# TYPE sse_events_delivered_total counter\nsse_events_delivered_total {delivered[0]}\n") as url:
+        source = ScrapeSource([url], clock)
+        await source.start()
+        clock.advance(60)
+        delivered[0] = 500
+        sample = await source.sample(60, {})
+        await source.close()
+    assert sample.delivered == 500 and sample.reconnects is None
