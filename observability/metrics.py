@@ -34,6 +34,7 @@ from prometheus_client.utils import floatToGoString
 CLOSE_REASONS = ("client", "overflow", "disabled", "reauth", "shutdown", "evicted", "error")
 REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining", "rate_limited")
 PUBLISH_REJECT_REASONS = ("rate_limited", "invalid", "too_large")
+RECONNECT_KINDS = ("resumed", "repeat")   # Last-Event-ID sent; or the same user again within REPEAT_WINDOW
 PUBLISH_KINDS = ("user", "broadcast")
 FLAG_RESULTS = ("enabled", "disabled", "fallback")
 ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "background", "rate_limit")
@@ -54,6 +55,7 @@ class Metrics(Protocol):
     def connection_opened(self) -> None: ...
     def connection_closed(self, reason: str) -> None: ...
     def connection_rejected(self, reason: str) -> None: ...
+    def reconnected(self, kind: str) -> None: ...
     def events_published(self, kind: str, count: int) -> None: ...
     def publish_rejected(self, reason: str) -> None: ...
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: ...
@@ -70,6 +72,7 @@ class NoopMetrics:
     def connection_opened(self) -> None: pass
     def connection_closed(self, reason: str) -> None: pass
     def connection_rejected(self, reason: str) -> None: pass
+    def reconnected(self, kind: str) -> None: pass
     def events_published(self, kind: str, count: int) -> None: pass
     def publish_rejected(self, reason: str) -> None: pass
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: pass
@@ -141,6 +144,9 @@ class PrometheusMetrics:
         self._closed = {reason: closed.labels(reason) for reason in CLOSE_REASONS}
         rejected = Counter("sse_connections_rejected", "SSE stream requests refused, by reason.", ["reason"], registry=r)
         self._rejected = {reason: rejected.labels(reason) for reason in REJECT_REASONS}
+        reconnects = Counter("sse_reconnects", "Streams that are reconnects: resumed with Last-Event-ID, "
+                             "or a user's repeat soon after their stream ended here.", ["kind"], registry=r)
+        self._reconnects = {kind: reconnects.labels(kind) for kind in RECONNECT_KINDS}
         published = Counter("sse_events_published", "Notifications accepted, by kind.", ["kind"], registry=r)
         self._published = {kind: published.labels(kind) for kind in PUBLISH_KINDS}
         publish_rejected = Counter("sse_publish_rejected", "Publish requests refused, by reason.", ["reason"], registry=r)
@@ -163,6 +169,9 @@ class PrometheusMetrics:
 
     def connection_closed(self, reason: str) -> None:
         self._closed[reason].inc()
+
+    def reconnected(self, kind: str) -> None:
+        self._reconnects[kind].inc()
 
     def connection_rejected(self, reason: str) -> None:
         self._rejected[reason].inc()

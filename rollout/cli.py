@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import dataclasses
 import getpass
+import json
 import logging
 import os
 import signal
@@ -103,7 +104,7 @@ def _history(args: argparse.Namespace) -> int:
         transitions = await controller.store.transitions()
         transitions = transitions[-args.limit :] if args.limit else transitions
         if args.json:
-            print("\n".join(transition_to_json(t) for t in transitions))
+            emit_json([json.loads(transition_to_json(t)) for t in transitions])
         else:
             print_history(transitions)
 
@@ -143,6 +144,8 @@ def _watch(args: argparse.Namespace) -> int:
     metrics = create_rollout_metrics()
     options = dataclasses.replace(_options(args), metrics=metrics)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "httpcore"):     # one line per scrape and per flag call would bury the decisions
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -187,8 +190,10 @@ def _common_parser() -> argparse.ArgumentParser:
     flags.add_argument("--flags-file", default=env("FLAGSTREAM_FLAGS_FILE"), help="local Unleash bootstrap JSON to edit")
     flags.add_argument("--unleash-url", default=env("FLAGSTREAM_UNLEASH_URL"), help="Unleash server (Admin API)")
     flags.add_argument("--unleash-admin-token", default=env("FLAGSTREAM_UNLEASH_ADMIN_TOKEN"), help="Unleash admin API token")
-    flags.add_argument("--unleash-project", default="default")
-    flags.add_argument("--unleash-environment", default="development")
+    flags.add_argument("--unleash-project", default=env("FLAGSTREAM_UNLEASH_PROJECT", "default"),
+                       help="Unleash project (FLAGSTREAM_UNLEASH_PROJECT, as the service's; default %(default)s)")
+    flags.add_argument("--unleash-environment", default=env("FLAGSTREAM_UNLEASH_ENVIRONMENT", "development"),
+                       help="Unleash environment (FLAGSTREAM_UNLEASH_ENVIRONMENT, as the service's; default %(default)s)")
     source = common.add_argument_group("metrics (watch)")
     source.add_argument("--metrics-url", action="append", help="a service instance's /metrics; repeat for each instance")
     source.add_argument("--metrics-token", default=env("FLAGSTREAM_METRICS_TOKEN"), help="bearer token for /metrics")
@@ -209,11 +214,11 @@ async def _pause(c: RolloutController, a: argparse.Namespace) -> object:
 
 
 async def _resume(c: RolloutController, a: argparse.Namespace) -> object:
-    return await c.resume(_actor())
+    return await c.resume(_actor(), a.reason)
 
 
 async def _approve(c: RolloutController, a: argparse.Namespace) -> object:
-    return await c.approve(_actor())
+    return await c.approve(_actor(), a.reason)
 
 
 async def _rollback(c: RolloutController, a: argparse.Namespace) -> object:
@@ -237,8 +242,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         "--force", action="store_true", help="advance even though a gate is failing")
     command("pause", "stop promotion (rollback stays armed)", _command(_pause, flags=False)).add_argument(
         "--reason", default="", help="recorded in the audit log")
-    command("resume", "resume promotion after a pause", _command(_resume, flags=False))
-    command("approve", "let the rollout enter the step waiting for approval", _command(_approve, flags=True))
+    command("resume", "resume promotion after a pause", _command(_resume, flags=False)).add_argument(
+        "--reason", default="", help="recorded in the audit log")
+    command("approve", "let the rollout enter the step waiting for approval", _command(_approve, flags=True)).add_argument(
+        "--reason", default="", help="recorded in the audit log")
     command("rollback", "roll back now, as the plan says (previous step or off)", _command(_rollback, flags=True)).add_argument(
         "--reason", default="", help="recorded in the audit log")
     command("history", "the audit log: every transition, who, why, and the gate values", _history).add_argument(

@@ -17,7 +17,15 @@ from dataclasses import replace
 from flags.types import FlagAdmin
 from observability.rollout_metrics import NoopRolloutMetrics, RolloutMetrics
 
+from .decisions import (
+    Hold,
+    capacity_hold,
+    in_guard_window,
+    missed_deadline,
+    verdict_hold,
+)
 from .gates import check, custom_queries
+from .messages import describe_check, reading_text, short_duration
 from .store import StateStore, held
 from .types import (
     ACTIVE_PHASES,
@@ -25,6 +33,7 @@ from .types import (
     CheckResult,
     Clock,
     ControllerState,
+    DeadlineAction,
     GateReading,
     LockHeld,
     MetricSource,
@@ -39,6 +48,7 @@ from .types import (
 log = logging.getLogger("flagstream.rollout")
 
 CONTROLLER = "controller"
+IDLE_POLL = 1.0     # how often a controller with nothing to check looks for a `start` (a cheap state read)
 
 
 class RolloutController:
@@ -129,25 +139,40 @@ class RolloutController:
             self._require(state, {Phase.PROGRESSING, Phase.AWAITING_APPROVAL}, "pause")
             return await self._move(state, actor, "pause", Phase.PAUSED, state.step, reason or "paused by hand")
 
-    async def resume(self, actor: str) -> ControllerState:
+    async def resume(self, actor: str, reason: str = "") -> ControllerState:
         async with held(self.store):
             state = await self.state()
             self._require(state, {Phase.PAUSED}, "resume")
-            return await self._move(state, actor, "resume", Phase.PROGRESSING, state.step, "resumed")
+            return await self._move(state, actor, "resume", Phase.PROGRESSING, state.step, reason or "resumed")
 
-    async def approve(self, actor: str) -> ControllerState:
+    async def approve(self, actor: str, reason: str = "") -> ControllerState:
         async with held(self.store):
             state = await self.state()
             self._require(state, {Phase.AWAITING_APPROVAL}, "approve")
             index = state.step + 1
             await self._apply_step(index)
-            return await self._move(state, actor, "approve", Phase.PROGRESSING, index, f"approved entering {self.plan.steps[index].name}")
+            why = f"approved entering {self.plan.steps[index].name}" + (f": {reason}" if reason else "")
+            return await self._move(state, actor, "approve", Phase.PROGRESSING, index, why)
 
     async def rollback(self, actor: str, reason: str = "") -> ControllerState:
         async with held(self.store):
             state = await self.state()
             self._require(state, ACTIVE_PHASES | {Phase.COMPLETED}, "roll back")
             return await self._roll_back(state, actor, reason or "rolled back by hand", state.last_check)
+
+    async def rollback_on_alert(self, actor: str, reason: str) -> tuple[bool, str]:
+        """An alert fired: roll back if the rollout is moving (or in its guard window).
+
+        Returns (rolled back, why). A rollout that is pending, rolled back, or completed
+        past its guard window is left alone: an alert then is not about this rollout.
+        """
+        async with held(self.store):
+            state = await self.state()
+            guarded = in_guard_window(self.plan, state, self.clock.now())
+            if state.phase not in ACTIVE_PHASES and not guarded:
+                return False, f"the rollout is {state.phase.value}: nothing to roll back"
+            await self._roll_back(state, actor, reason, state.last_check)
+            return True, reason
 
     # -- the automatic round ------------------------------------------------------
 
@@ -163,34 +188,69 @@ class RolloutController:
             if not self._check_due(state) or (state.phase, state.step) != (before.phase, before.step):
                 return state   # someone acted while we measured; this window judged another audience
             now = self.clock.now()
-            step = self.plan.steps[state.step]
             result = check(self.plan, state.step, now, sample)
             await self._record_check(result)
-            failures = {
-                Verdict.FAIL: state.consecutive_failures + 1,
-                Verdict.PASS: 0,
-                Verdict.NO_DATA: state.consecutive_failures,
-            }[result.verdict]
-            state = replace(
-                state,
-                last_check=result.readings,
-                last_check_at=now,
-                consecutive_failures=failures,
-                next_check_at=now + step.interval,
-                message=_describe(result, failures, self.plan),
-            )
-            if failures >= self.plan.failure_limit:
-                failing = [r for r in result.readings if r.verdict is Verdict.FAIL]
-                reason = f"{failures} consecutive failed checks: " + "; ".join(_reading_text(r) for r in failing)
-                return await self._roll_back(state, CONTROLLER, reason, result.readings)
-            baked = now - state.step_since >= step.bake_time
-            if state.phase is Phase.PROGRESSING and result.verdict is Verdict.PASS and baked:
-                return await self._promote(state, CONTROLLER, f"baked {_duration(now - state.step_since)} with every gate passing")
+            return await self._decide(self._checked(state, result, now), result, now)
+
+    def _checked(self, state: ControllerState, result: CheckResult, now: float) -> ControllerState:
+        failures = {
+            Verdict.FAIL: state.consecutive_failures + 1,
+            Verdict.PASS: 0,
+        }.get(result.verdict, state.consecutive_failures)
+        no_data = state.consecutive_no_data + 1 if result.verdict is Verdict.NO_DATA else 0
+        next_check = now + self.plan.steps[state.step].interval
+        if state.phase is Phase.COMPLETED and not in_guard_window(self.plan, state, next_check):
+            next_check = None      # the guard window ends before the next check would
+        return replace(
+            state,
+            last_check=result.readings,
+            last_check_at=now,
+            consecutive_failures=failures,
+            consecutive_no_data=no_data,
+            next_check_at=next_check,
+            message=describe_check(result, failures, self.plan),
+        )
+
+    async def _decide(self, state: ControllerState, result: CheckResult, now: float) -> ControllerState:
+        if result.aborted:
+            reason = "abort_above crossed: " + "; ".join(reading_text(r) for r in result.aborted)
+            return await self._roll_back(state, CONTROLLER, reason, result.readings)
+        if state.consecutive_failures >= self.plan.failure_limit:
+            failing = [r for r in result.counted if r.verdict is Verdict.FAIL]
+            reason = f"{state.consecutive_failures} consecutive failed checks: " + "; ".join(reading_text(r) for r in failing)
+            if state.phase is Phase.COMPLETED:
+                reason = "guard window after completion: " + reason
+            return await self._roll_back(state, CONTROLLER, reason, result.readings)
+        if state.phase is Phase.COMPLETED:
             await self.store.save(state)
             return state
+        deadline = missed_deadline(self.plan, state, now)
+        if deadline is not None:
+            if self.plan.on_deadline is DeadlineAction.ROLLBACK:
+                return await self._roll_back(state, CONTROLLER, deadline, result.readings)
+            return await self._move(state, CONTROLLER, "pause", Phase.PAUSED, state.step, deadline, gates=result.readings)
+        step = self.plan.steps[state.step]
+        baked = now - step.bake_started(state.step_since) >= step.bake_time
+        hold = verdict_hold(result, state.message) if baked else None   # a hold is what stops a due move
+        if state.phase is Phase.PROGRESSING and result.verdict is Verdict.PASS and baked:
+            hold = capacity_hold(self.plan, state.step, result.sample)
+            if hold is None:
+                baked_for = short_duration(now - step.bake_started(state.step_since))
+                return await self._promote(state, CONTROLLER, f"baked {baked_for} with every gate passing")
+            state = replace(state, message=hold.reason)
+        return await self._hold(state, hold, result.readings)
+
+    async def _hold(self, state: ControllerState, hold: Hold | None, gates: tuple[GateReading, ...]) -> ControllerState:
+        """Save the state; a new kind of hold is also one audit line (not one per check)."""
+        kind = hold.kind if hold is not None else ""
+        new = replace(state, hold=kind)
+        await self.store.save(new)
+        if hold is not None and kind != state.hold:
+            await self._record(state, new, CONTROLLER, "hold", hold.reason, gates)
+        return new
 
     def _check_due(self, state: ControllerState) -> bool:
-        if state.phase not in ACTIVE_PHASES:
+        if state.phase not in ACTIVE_PHASES and not in_guard_window(self.plan, state, self.clock.now()):
             return False
         return state.next_check_at is None or self.clock.now() >= state.next_check_at
 
@@ -217,9 +277,15 @@ class RolloutController:
         finally:
             await lease.release()
 
+    def poll_delay(self, state: ControllerState | None, longest: float = 10.0) -> float:
+        """How long to sleep: until the next check, or IDLE_POLL when nothing is due (a `start` is noticed fast)."""
+        if state is None or state.next_check_at is None:
+            return min(IDLE_POLL, longest)   # pending, rolled back, completed: look for a `start` often
+        return min(max(state.next_check_at - self.clock.now(), 0.05), longest)
+
     async def _sleep_until_due(self, state: ControllerState | None, stop: asyncio.Event, longest: float) -> None:
-        due = state.next_check_at if state is not None and state.next_check_at is not None else self.clock.now() + longest
-        delay = min(max(due - self.clock.now(), 0.05), longest)
+        # After a failed round (state None) wait the longest: an outage is retried, not hammered.
+        delay = self.poll_delay(state, longest) if state is not None else longest
         stopper = asyncio.create_task(stop.wait())
         sleeper = asyncio.create_task(self.clock.sleep(delay))
         await asyncio.wait({stopper, sleeper}, return_when=asyncio.FIRST_COMPLETED)
@@ -286,6 +352,7 @@ class RolloutController:
         now = self.clock.now()
         # A new audience starts a new bake and a new failure count; pausing or waiting does not.
         new_audience = step != state.step or action == "start"
+        checking = phase in ACTIVE_PHASES or (phase is Phase.COMPLETED and self.plan.guard_window > 0)
         new = replace(
             state,
             phase=phase,
@@ -293,56 +360,47 @@ class RolloutController:
             phase_since=now,
             step_since=now if new_audience else state.step_since,
             consecutive_failures=0 if new_audience else state.consecutive_failures,
-            next_check_at=now + self.plan.steps[step].interval if phase in ACTIVE_PHASES else None,
+            consecutive_no_data=0,
+            hold="",
+            next_check_at=now + self.plan.steps[step].interval if checking and step >= 0 else None,
             message=reason,
         )
+        await self.store.save(new)
+        await self._record(state, new, actor, action, reason, gates)
+        self.metrics.phase_changed(self.plan.flag, PHASE_CODES[phase], self.percentage(new))
+        return new
+
+    async def _record(
+        self, old: ControllerState, new: ControllerState, actor: str, action: str, reason: str,
+        gates: tuple[GateReading, ...],
+    ) -> None:
+        """One audit line (and webhook message, and log line) for a move or a hold."""
         transition = Transition(
-            time=now,
+            time=self.clock.now(),
             actor=actor,
             action=action,
-            from_phase=state.phase.value,
-            to_phase=phase.value,
-            from_step=self.step_name(state.step),
-            to_step=self.step_name(step),
+            from_phase=old.phase.value,
+            to_phase=new.phase.value,
+            from_step=self.step_name(old.step),
+            to_step=self.step_name(new.step),
             percentage=self.percentage(new),
             reason=reason,
             gates=gates,
         )
-        await self.store.save(new)
         await self.store.append_transition(transition)
-        self.metrics.phase_changed(self.plan.flag, PHASE_CODES[phase], transition.percentage)
         self.metrics.transition(self.plan.flag, action)
-        log.info("rollout %s: %s → %s by %s: %s", self.plan.flag, state.phase.value, phase.value, actor, reason)
+        log.info("rollout %s: %s by %s, %s → %s (%s → %s): %s", self.plan.flag, action, actor,
+                 self._where(old), self._where(new), old.phase.value, new.phase.value, reason)
         if self._on_transition is not None:
             self._on_transition(transition)
-        return new
+
+    def _where(self, state: ControllerState) -> str:
+        return f"{self.step_name(state.step)} {self.percentage(state)}%" if state.step >= 0 else "off"
 
     async def _record_check(self, result: CheckResult) -> None:
         await self.store.append_check(result)
         for reading in result.readings:
-            passed = None if reading.verdict is Verdict.NO_DATA else reading.verdict is Verdict.PASS
+            undecided = reading.verdict in (Verdict.NO_DATA, Verdict.INCONCLUSIVE)
+            passed = None if undecided else reading.verdict is Verdict.PASS
             self.metrics.gate_checked(self.plan.flag, reading.gate, reading.value, passed)
 
-
-def _reading_text(reading: GateReading) -> str:
-    value = "no data" if reading.value is None else f"{reading.value:.4g}"
-    return f"{reading.gate} = {value} (want {reading.threshold})"
-
-
-def _describe(result: CheckResult, failures: int, plan: Plan) -> str:
-    if result.verdict is Verdict.FAIL:
-        failing = "; ".join(_reading_text(r) for r in result.readings if r.verdict is Verdict.FAIL)
-        return f"failing ({failures}/{plan.failure_limit}): {failing}"
-    if result.verdict is Verdict.NO_DATA:
-        delivered = result.sample.delivered if result.sample is not None else 0
-        return f"holding: too little traffic ({delivered:g} events delivered, need {plan.min_traffic})"
-    return "all gates passing"
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

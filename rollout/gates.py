@@ -22,6 +22,14 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole > 0 else 0.0
 
 
+def capacity_checked(sample: WindowSample) -> float:
+    """Stream requests that got as far as the limits: opened, or refused by them."""
+    opened = sample.streams_opened
+    if opened is None:      # a check recorded before streams_opened was measured
+        return sample.connection_attempts
+    return opened + sample.rejected_by_health
+
+
 MEASURES: dict[str, Measure] = {
     measure.name: measure
     for measure in (
@@ -41,10 +49,11 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure(
             "rejection_ratio",
-            "stream requests refused for user_limit, global_limit or draining, over all stream requests",
+            "stream requests refused for user_limit, global_limit or draining, over the stream requests that "
+            "reached the capacity check (not_in_rollout and unauthorized left out)",
             0.05,
-            lambda s: _ratio(s.rejected_by_health, s.connection_attempts),
-            lambda s: s.connection_attempts,
+            lambda s: _ratio(s.rejected_by_health, capacity_checked(s)),
+            capacity_checked,
         ),
         Measure(
             "slow_consumer_disconnects_per_minute",
@@ -76,6 +85,8 @@ def _verdict(gate: Gate, value: float | None) -> Verdict:
         return Verdict.FAIL
     if gate.min is not None and value < gate.min:
         return Verdict.FAIL
+    if gate.warn is not None and (value > gate.warn if gate.max is not None else value < gate.warn):
+        return Verdict.INCONCLUSIVE
     return Verdict.PASS
 
 
@@ -93,7 +104,8 @@ def read_gates(plan: Plan, sample: WindowSample | None) -> tuple[GateReading, ..
             else:
                 value, samples = sample.queries.get(gate.name), sample.delivered
         verdict = _verdict(gate, value) if enough else Verdict.NO_DATA
-        readings.append(GateReading(gate.name, value, gate.threshold_text, samples, verdict))
+        abort = verdict is Verdict.FAIL and gate.abort_above is not None and value is not None and value > gate.abort_above
+        readings.append(GateReading(gate.name, value, gate.threshold_text, samples, verdict, gate.dry_run, abort))
     return tuple(readings)
 
 

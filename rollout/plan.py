@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from .gates import MEASURES, default_gates
-from .types import Gate, Plan, PlanError, RollbackMode, Step
+from .types import DeadlineAction, Gate, Plan, PlanError, RollbackMode, Step
 
-_TOP_KEYS = {"flag", "failure_limit", "rollback", "min_traffic", "bake_time", "interval", "steps", "gates"}
-_STEP_KEYS = {"name", "percentage", "allowlist", "bake_time", "interval", "approval"}
-_GATE_KEYS = {"name", "measure", "query", "max", "min"}
+_TOP_KEYS = {"flag", "failure_limit", "rollback", "min_traffic", "bake_time", "interval", "steps", "gates",
+             "no_data_limit", "on_deadline", "progress_deadline", "guard_window", "capacity_headroom", "admission_delay"}
+_STEP_KEYS = {"name", "percentage", "allowlist", "bake_time", "interval", "approval", "progress_deadline", "admission_delay"}
+_GATE_KEYS = {"name", "measure", "query", "max", "min", "warn", "abort_above", "dry_run"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _FLAG_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -87,7 +88,17 @@ class _Reader:
             raise self.fail("rollback", f"must be \"previous\" or \"off\", got {raw.get('rollback')!r}") from None
         bake_time = parse_duration(raw.get("bake_time", DEFAULT_BAKE_TIME), "bake_time", self.source)
         interval = parse_duration(raw.get("interval", DEFAULT_INTERVAL), "interval", self.source)
-        steps = self.steps(raw.get("steps"), bake_time, interval)
+        deadline = self.optional_duration(raw, "progress_deadline", "progress_deadline")
+        admission = self.delay(raw, "admission_delay", "admission_delay", 0.0)
+        steps = self.steps(raw.get("steps"), bake_time, interval, deadline, admission)
+        try:
+            on_deadline = DeadlineAction(raw.get("on_deadline", DeadlineAction.PAUSE.value))
+        except ValueError:
+            raise self.fail("on_deadline", f"must be \"pause\" or \"rollback\", got {raw.get('on_deadline')!r}") from None
+        headroom = raw.get("capacity_headroom")
+        number = isinstance(headroom, int | float) and not isinstance(headroom, bool)
+        if headroom is not None and not (number and 0 < headroom <= 1):
+            raise self.fail("capacity_headroom", f"must be a number in (0, 1], e.g. 0.8, got {headroom!r}")
         gates = self.gates(raw["gates"]) if "gates" in raw else default_gates()
         return Plan(
             flag=flag,
@@ -97,9 +108,24 @@ class _Reader:
             rollback=rollback,
             min_traffic=self.integer(raw.get("min_traffic", DEFAULT_MIN_TRAFFIC), "min_traffic", 0),
             source_path=self.source,
+            no_data_limit=self.integer(raw.get("no_data_limit", 0), "no_data_limit", 0),
+            on_deadline=on_deadline,
+            guard_window=self.optional_duration(raw, "guard_window", "guard_window") or 0.0,
+            capacity_headroom=float(headroom) if headroom is not None else None,
         )
 
-    def steps(self, raw: Any, bake_time: float, interval: float) -> tuple[Step, ...]:
+    def delay(self, table: dict[str, Any], name: str, key: str, default: float) -> float:
+        """A duration that may be 0 (leave it out, or write 0, for none)."""
+        value = table.get(name, default)
+        if not isinstance(value, bool) and value in (0, "0", "0s"):
+            return 0.0
+        return parse_duration(value, key, self.source)
+
+    def optional_duration(self, table: dict[str, Any], name: str, key: str) -> float | None:
+        return parse_duration(table[name], key, self.source) if name in table else None
+
+    def steps(self, raw: Any, bake_time: float, interval: float, deadline: float | None,
+              admission: float) -> tuple[Step, ...]:
         if not isinstance(raw, list) or not raw:
             raise self.fail("steps", "required: at least one [[steps]] table")
         steps: list[Step] = []
@@ -133,6 +159,10 @@ class _Reader:
                     bake_time=parse_duration(table.get("bake_time", bake_time), prefix + ".bake_time", self.source),
                     interval=parse_duration(table.get("interval", interval), prefix + ".interval", self.source),
                     requires_approval=approval,
+                    progress_deadline=(
+                        self.optional_duration(table, "progress_deadline", prefix + ".progress_deadline") or deadline
+                    ),
+                    admission_delay=self.delay(table, "admission_delay", prefix + ".admission_delay", admission),
                 )
             )
         return tuple(steps)
@@ -170,7 +200,17 @@ class _Reader:
                 high = MEASURES[measure].default_max
             if high is not None and low is not None:
                 raise self.fail(prefix, "give one threshold, max or min, not both")
-            gates.append(Gate(name=name, measure=measure, query=query, max=high, min=low))
+            warn, abort = self.threshold(table, "warn", prefix), self.threshold(table, "abort_above", prefix)
+            if warn is not None and (warn >= high if high is not None else warn <= low):  # type: ignore[operator]
+                side = f"below max {high:g}" if high is not None else f"above min {low:g}"
+                raise self.fail(prefix + ".warn", f"must be {side} (the inconclusive band lies between them), got {warn:g}")
+            if abort is not None and (high is None or abort < high):
+                raise self.fail(prefix + ".abort_above", "needs a max gate and must be at or above its max")
+            dry_run = table.get("dry_run", False)
+            if not isinstance(dry_run, bool):
+                raise self.fail(prefix + ".dry_run", f"must be true or false, got {dry_run!r}")
+            gates.append(Gate(name=name, measure=measure, query=query, max=high, min=low,
+                              warn=warn, abort_above=abort, dry_run=dry_run))
         return tuple(gates)
 
     def threshold(self, table: dict[str, Any], key: str, prefix: str) -> float | None:

@@ -29,13 +29,23 @@ def _window_from_scrape(window: Scrape, seconds: float) -> WindowSample:
         published=window.value("sse_events_published_total"),
         errors=window.value("sse_errors_total"),
         connection_attempts=window.value("sse_connections_opened_total") + rejected,
+        streams_opened=window.value("sse_connections_opened_total"),
+        reconnects=_present(window, "sse_reconnects_total"),
         rejected_by_health=sum(window.value("sse_connections_rejected_total", reason=r) for r in HEALTH_REJECTIONS),
         rejected_user_limit=window.value("sse_connections_rejected_total", reason="user_limit"),
         overflow_disconnects=window.value("sse_connections_closed_total", reason="overflow"),
         connections=window.value("sse_connections"),
         users=window.value("sse_users_connected"),
         users_with_many_connections=window.value("sse_users_by_connection_count", connections="5+"),
+        connections_limit=window.value("sse_connections_limit"),
     )
+
+
+def _present(window: Scrape, name: str) -> float | None:
+    """A counter's increase, or None when the service does not export it (an older version)."""
+    if not any(key[0] == name for key in window.samples):
+        return None
+    return window.value(name)
 
 
 class ScrapeSource:
@@ -99,12 +109,14 @@ def _promql(window: str) -> dict[str, str]:
         "errors": inc("sse_errors_total"),
         "opened": inc("sse_connections_opened_total"),
         "rejected": inc("sse_connections_rejected_total"),
+        "reconnects": inc("sse_reconnects_total"),
         "rejected_by_health": inc(f'sse_connections_rejected_total{{reason=~"{health}"}}'),
         "rejected_user_limit": inc('sse_connections_rejected_total{reason="user_limit"}'),
         "overflow_disconnects": inc('sse_connections_closed_total{reason="overflow"}'),
         "connections": "sum(sse_connections)",
         "users": "sum(sse_users_connected)",
         "users_with_many_connections": 'sum(sse_users_by_connection_count{connections="5+"})',
+        "connections_limit": "sum(sse_connections_limit)",
     }
 
 
@@ -155,12 +167,15 @@ class PrometheusSource:
             published=number("published"),
             errors=number("errors"),
             connection_attempts=number("opened") + number("rejected"),
+            streams_opened=number("opened"),
+            reconnects=got["reconnects"],      # None: no such series (a service that does not count them)
             rejected_by_health=number("rejected_by_health"),
             rejected_user_limit=number("rejected_user_limit"),
             overflow_disconnects=number("overflow_disconnects"),
             connections=number("connections"),
             users=number("users"),
             users_with_many_connections=number("users_with_many_connections"),
+            connections_limit=number("connections_limit"),
             queries=custom,
         )
 

@@ -12,6 +12,11 @@ def next_action(plan: Plan, state: ControllerState, now: float) -> tuple[str, fl
     if state.phase is Phase.PENDING:
         return "nothing until someone runs `flagstream rollout start`", None
     if state.phase is Phase.COMPLETED:
+        guard_ends = state.phase_since + plan.guard_window
+        if now < guard_ends and state.step > 0:
+            previous = plan.steps[state.step - 1]
+            return (f"check gates until the guard window ends; on failure roll back to "
+                    f"{previous.name} ({previous.percentage}%)", state.next_check_at)
         return "nothing: the rollout is complete", None
     if state.phase is Phase.ROLLED_BACK:
         return "nothing until someone runs `flagstream rollout start` again", None
@@ -25,7 +30,7 @@ def next_action(plan: Plan, state: ControllerState, now: float) -> tuple[str, fl
     if state.phase is Phase.AWAITING_APPROVAL:
         target = plan.steps[state.step + 1]
         return f"enter {target.name} ({target.percentage}%) once someone runs `flagstream rollout approve`", None
-    bake_done = state.step_since + step.bake_time
+    bake_done = step.bake_started(state.step_since) + step.bake_time
     last = state.step + 1 >= len(plan.steps)
     target = "complete the rollout" if last else f"advance to {plan.steps[state.step + 1].name}"
     if now < bake_done:

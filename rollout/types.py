@@ -42,6 +42,12 @@ class Verdict(str, Enum):
     PASS = "pass"
     FAIL = "fail"
     NO_DATA = "no_data"     # too little traffic in the window to judge: hold, never advance
+    INCONCLUSIVE = "inconclusive"   # between a gate's warn and its threshold: hold, count no failure
+
+
+class DeadlineAction(str, Enum):
+    PAUSE = "pause"         # pause (the webhook carries the transition); rollback stays armed
+    ROLLBACK = "rollback"
 
 
 @dataclass(frozen=True)
@@ -52,13 +58,22 @@ class Step:
     bake_time: float
     interval: float
     requires_approval: bool = False
+    progress_deadline: float | None = None   # seconds at the step before the deadline action
+    admission_delay: float = 0.0    # after the flag write, before the bake clock starts (users arriving)
+
+    def bake_started(self, step_since: float) -> float:
+        """When the bake clock starts: the flag write plus the time newly admitted users take to arrive."""
+        return step_since + self.admission_delay
 
 
 @dataclass(frozen=True)
 class Gate:
     """One check: a measure (built in) or a PromQL query, compared with a threshold.
 
-    ``max`` fails the gate when the value is above it, ``min`` when below it.
+    ``max`` fails the gate when the value is above it, ``min`` when below it. Between
+    ``warn`` and the threshold the reading is inconclusive (hold, no failure counted);
+    past ``abort_above`` one reading rolls back at once; a ``dry_run`` gate is recorded
+    but never decides anything.
     """
 
     name: str
@@ -66,10 +81,18 @@ class Gate:
     query: str | None
     max: float | None
     min: float | None
+    warn: float | None = None
+    abort_above: float | None = None
+    dry_run: bool = False
 
     @property
     def threshold_text(self) -> str:
-        return f"<= {self.max:g}" if self.max is not None else f">= {self.min:g}"
+        text = f"<= {self.max:g}" if self.max is not None else f">= {self.min:g}"
+        if self.warn is not None:
+            text += f" (warn {self.warn:g})"
+        if self.abort_above is not None:
+            text += f" (abort > {self.abort_above:g})"
+        return text + (" [dry run]" if self.dry_run else "")
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,10 @@ class Plan:
     rollback: RollbackMode
     min_traffic: int          # events delivered per window below which every gate is NO_DATA
     source_path: str = ""
+    no_data_limit: int = 0    # consecutive no-data checks before the deadline action (0: never)
+    on_deadline: DeadlineAction = DeadlineAction.PAUSE
+    guard_window: float = 0.0       # seconds after completion during which gates still roll back
+    capacity_headroom: float | None = None   # hold when projected connections > limit × this
 
     def step_index(self, name: str) -> int:
         for index, step in enumerate(self.steps):
@@ -102,13 +129,16 @@ class WindowSample:
     latency_p99: float | None = None
     published: float = 0.0
     errors: float = 0.0
-    connection_attempts: float = 0.0
+    connection_attempts: float = 0.0    # every stream request, 204s (not_in_rollout) included
+    streams_opened: float | None = None   # 200s; None in checks recorded before it was measured
+    reconnects: float | None = None     # streams resumed with Last-Event-ID, or a user's repeat (sse_reconnects_total)
     rejected_by_health: float = 0.0     # user_limit, global_limit, draining
     rejected_user_limit: float = 0.0
     overflow_disconnects: float = 0.0
     connections: float = 0.0            # gauges, at the end of the window
     users: float = 0.0
     users_with_many_connections: float = 0.0   # users holding the per-user limit's last bucket ("5+")
+    connections_limit: float = 0.0      # the fleet's sse_connections_limit (summed over instances)
     queries: dict[str, float | None] = field(default_factory=dict)   # custom PromQL gate values
 
 
@@ -119,15 +149,22 @@ class GateReading:
     threshold: str
     samples: float
     verdict: Verdict
+    dry_run: bool = False       # recorded, never counted
+    abort: bool = False         # past the gate's abort_above: roll back now
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "gate": self.gate,
             "value": self.value,
             "threshold": self.threshold,
             "samples": self.samples,
             "verdict": self.verdict.value,
         }
+        if self.dry_run:
+            data["dry_run"] = True
+        if self.abort:
+            data["abort"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GateReading:
@@ -137,6 +174,8 @@ class GateReading:
             threshold=data["threshold"],
             samples=data["samples"],
             verdict=Verdict(data["verdict"]),
+            dry_run=bool(data.get("dry_run", False)),
+            abort=bool(data.get("abort", False)),
         )
 
 
@@ -148,13 +187,20 @@ class CheckResult:
     sample: WindowSample | None
 
     @property
+    def counted(self) -> tuple[GateReading, ...]:
+        return tuple(reading for reading in self.readings if not reading.dry_run)
+
+    @property
     def verdict(self) -> Verdict:
-        verdicts = {reading.verdict for reading in self.readings}
-        if Verdict.FAIL in verdicts:
-            return Verdict.FAIL
-        if Verdict.NO_DATA in verdicts or not self.readings:
-            return Verdict.NO_DATA
-        return Verdict.PASS
+        verdicts = {reading.verdict for reading in self.counted}
+        for verdict in (Verdict.FAIL, Verdict.NO_DATA, Verdict.INCONCLUSIVE):
+            if verdict in verdicts:
+                return verdict
+        return Verdict.PASS if verdicts else Verdict.NO_DATA
+
+    @property
+    def aborted(self) -> tuple[GateReading, ...]:
+        return tuple(reading for reading in self.counted if reading.abort)
 
 
 @dataclass(frozen=True)
@@ -171,6 +217,8 @@ class ControllerState:
     last_check: tuple[GateReading, ...] = ()
     last_check_at: float | None = None
     message: str = ""                   # why we are where we are, for `status`
+    consecutive_no_data: int = 0
+    hold: str = ""                      # the hold last written to the audit log ("" when not holding)
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,11 @@ async def run_rollout_controller(options: RolloutOptions, stop: asyncio.Event) -
         await controller.run(stop)
 
 
+async def rollback_on_alert(options: RolloutOptions, actor: str, reason: str) -> tuple[bool, str]:
+    """Roll the flag back because an alert fired (the service's Alertmanager receiver)."""
+    async with open_controller(options, needs_flags=True, needs_metrics=False) as controller:
+        return await controller.rollback_on_alert(actor, reason)
+
 
 async def rollout_status(options: RolloutOptions) -> dict[str, Any]:
     """What `flagstream rollout status --json` prints, for the service's /v1/admin/stats."""

@@ -28,8 +28,9 @@ from .proxy_headers import TrustedProxyHeaders, parse_networks
 from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .readiness import BrokerProbe
 from .routes import Unauthorized, dev, health, notifications, stream_session
-from .rollout_wiring import run_controller_while_serving, watch_rollout_while_serving
+from .rollout_wiring import alert_rollback, run_controller_while_serving, watch_rollout_while_serving
 from .routes.admin import install_admin
+from .routes.alerts import install_alerts
 from .services import Services
 from .stats import RollingStats, StatsRecordingMetrics
 from .stream import StreamEndpoint
@@ -85,6 +86,7 @@ def create_app(
     app.after_serving(services.verifier.stop)
     rollout = watch_rollout_while_serving(app, settings)
     install_admin(app, stats, rollout_status=rollout.status, rollout_timeline=rollout.timeline)
+    install_alerts(app, alert_rollback(settings))
     if settings.rollout_controller:
         run_controller_while_serving(app, settings)
     app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services))  # type: ignore[method-assign]

@@ -68,6 +68,9 @@ class Settings:
     rollout_webhook: str = ""
     rollout_status_interval: float = 2.0   # how often every instance re-reads the rollout state for the dashboard
     unleash_admin_token: str = ""          # the rollout controller changes flags through it
+    unleash_project: str = "default"       # where the rollout controller (and `flagstream rollout`) writes
+    unleash_environment: str = "development"
+    disable_spread: float = 0.0            # seconds over which `disabled` is spread when a flag goes off
     prometheus_url: str = ""               # gates query Prometheus instead of scraping /metrics
     shutdown_grace: float = 10.0
     ready_timeout: float = 0.5             # /readyz answers within this, whatever the broker does
@@ -103,6 +106,7 @@ _MINIMUM = {
     "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
     "flags_refresh_interval": 0.05, "shutdown_grace": 0, "lease_ttl": 1, "ready_timeout": 0.01,
     "dead_peer_timeout": 1, "rollout_status_interval": 0.1, "jwks_refresh_interval": 1, "header_timeout": 0.1,
+    "disable_spread": 0,
 }
 _MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "ready_timeout": 60, "header_timeout": 75,
             "max_recipients_per_request": 100_000, "redis_cluster_wait_timeout_ms": 60_000,
@@ -173,6 +177,25 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
         raise ConfigError(f"{label}: expected {kind}, got {value!r}") from None
 
 
+def token_environment(api_token: str) -> str | None:
+    """The environment an Unleash client token reads (``project:environment.secret``), None if unknown."""
+    scope, dot, _ = api_token.partition(".")
+    project, colon, environment = scope.partition(":")
+    return environment if dot and colon and project and environment else None
+
+
+def _check_controller_environment(s: Settings) -> None:
+    """The in-service controller must write to the environment this service reads flags from."""
+    if not (s.rollout_controller and s.unleash_url):
+        return
+    reads = token_environment(s.unleash_api_token)
+    if reads is not None and reads != s.unleash_environment:
+        raise ConfigError(
+            f"FLAGSTREAM_UNLEASH_ENVIRONMENT: the rollout controller would write to {s.unleash_environment!r} "
+            f"but this service reads flags from {reads!r} (FLAGSTREAM_UNLEASH_API_TOKEN); set them to the same environment"
+        )
+
+
 def validate(s: Settings) -> Settings:
     for name, choices in _CHOICES.items():
         value = getattr(s, name)
@@ -199,6 +222,7 @@ def validate(s: Settings) -> Settings:
     if s.flags_file and not s.unleash_url and not Path(s.flags_file).is_file():
         raise ConfigError(f"FLAGSTREAM_FLAGS_FILE: no such file: {s.flags_file}")
     _validate_deployment(s)
+    _check_controller_environment(s)
     if s.jwt_public_key and s.jwks_url:
         raise ConfigError("FLAGSTREAM_JWKS_URL: set either JWT_PUBLIC_KEY or JWKS_URL, not both")
     from .security_settings import validate_security

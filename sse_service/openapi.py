@@ -42,6 +42,15 @@ def openapi_document(*, dev_mode: bool = False, max_batch: int = 1000, max_page:
             "200": _json({"$ref": "#/components/schemas/AdminStats"}, "stats"),
             "401": _error("not an admin credential"),
         }, security=ADMIN)},
+        "/v1/admin/alerts": {"post": {**_op("Alertmanager webhook: firing alerts roll the rollout back", {
+            "200": _json({"type": "object", "required": ["rolled_back", "reason"],
+                          "properties": {"rolled_back": {"type": "boolean"}, "reason": {"type": "string"},
+                                         "alerts": {"type": "array", "items": {"type": "string"}},
+                                         "seconds": {"type": "number"}}}, "what was done"),
+            "401": _error("not an admin credential"),
+            "422": _json({"$ref": "#/components/schemas/Invalid"}, "not an Alertmanager webhook body"),
+            "503": _error("the rollback could not be made (Alertmanager retries)"),
+        }, security=ADMIN), "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}}},
         "/dashboard": {"get": _op("The live SRE page", {
             "200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}},
             "303": {"description": "session cookie set; the token is dropped from the address bar",

@@ -16,6 +16,7 @@ from observability.metrics import Metrics
 from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
+from .disable_spread import SpreadDisabler
 from .hub import Hub
 from .rate_limit import RateLimits
 from .readiness import BrokerProbe
@@ -41,6 +42,11 @@ class Services:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: bool = False
     _reevaluation: asyncio.Task[None] | None = None
+    disabler: SpreadDisabler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.disabler = SpreadDisabler(self.hub, lambda user_id: not self.flags.is_enabled(user_id),
+                                       self.settings.disable_spread)
 
     async def start(self) -> None:
         """Start everything; safe to call twice (the server starts early to report bad
@@ -66,6 +72,7 @@ class Services:
         tasks = [*self._tasks, *([self._reevaluation] if self._reevaluation else [])]
         for task in tasks:
             task.cancel()
+        self.disabler.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.flags.stop()
         await self.broker_probe.stop()
@@ -91,8 +98,7 @@ class Services:
                 if not connections:
                     continue
                 if not self.flags.is_enabled(user_id):
-                    for connection in connections:
-                        self.hub.close(connection, "disabled")
+                    self.disabler.disable(connections)
                     closed += len(connections)
                     continue
                 knobs = self.flags.knobs(user_id)
@@ -102,7 +108,8 @@ class Services:
                     connection.batch_window = window / 1000
             await asyncio.sleep(0)
         if closed:
-            log.info("flag change ended %d streams of users outside the rollout", closed)
+            spread = f" (spread over {self.disabler.window:g} s)" if self.disabler.window > 0 else ""
+            log.info("flag change ends %d streams of users outside the rollout%s", closed, spread)
 
     async def drain(self) -> None:
         """SIGTERM: refuse new streams, send everyone away, wait for them up to the grace."""

@@ -271,6 +271,9 @@ class StatsRecordingMetrics:
         self.metrics.connection_closed(reason)
         self.stats.connection_closed(reason)
 
+    def reconnected(self, kind: str) -> None:
+        self.metrics.reconnected(kind)
+
     def connection_rejected(self, reason: str) -> None:
         self.metrics.connection_rejected(reason)
         self.stats.connection_rejected(reason)

@@ -22,6 +22,7 @@ from .client_input import parse_event_id
 from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
 from .hub import rfc3339
 from .rate_limit import refusal as rate_limited
+from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .stream_cookie import cookie_token
 from .broker.cursors import advance
@@ -37,6 +38,7 @@ REPLAY_PAGE = 500
 class StreamEndpoint:
     def __init__(self, services: "Services") -> None:
         self._s = services
+        self._reconnects = ReconnectCounter()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         s = self._s
@@ -99,6 +101,9 @@ class StreamEndpoint:
             await send_json(send, 429, {"error": "user_limit", "detail": f"at most {per_user} streams per user"}, {"retry-after": _retry_after(s.settings.retry_ms)})
             return
         await self._evict(user_id, lease.evicted)
+        reconnect = self._reconnects.kind(user_id, resumed=after is not None)
+        if reconnect is not None:
+            s.metrics.reconnected(reconnect)
         # This frame lives as long as the stream: drop the request's parsed pieces (header
         # and query dicts, token, claims) now rather than hold them for hours per stream.
         del headers, query, token, identity, knobs, lease, last_id_text
@@ -160,6 +165,7 @@ class StreamEndpoint:
             if watcher is not None:
                 watcher.cancel()
             s.hub.unregister(connection, reason)
+            self._reconnects.stream_ended(connection.user_id)
             await _quietly(s.broker.unsubscribe(connection.user_id))
             await _quietly(s.broker.release_lease(connection.user_id, connection.id))
 

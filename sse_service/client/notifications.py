@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -41,7 +42,7 @@ class _Reconnect:
 
 @dataclass(frozen=True, slots=True)
 class _Poll:
-    pass
+    first_delay: float = 0.0      # after a kill switch, users spread their first inbox poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ class NotificationClient:
         self._seen_set: set[str] = set()
         self._auth_failures = 0
         self._attempts = 0
+        self._first_poll_delay = 0.0
 
     def __aiter__(self) -> AsyncIterator[Notification]:
         return self.notifications()
@@ -76,9 +78,9 @@ class NotificationClient:
         async with self._client() as http:
             while True:
                 if self.mode == "polling":
-                    async for item in self._poll_for_a_while(http):
+                    async for item in self._poll_for_a_while(http, self._first_poll_delay):
                         yield item
-                    self.mode = "stream"
+                    self.mode, self._first_poll_delay = "stream", 0.0
                     continue
                 outcome: _Outcome = _Reconnect(0.0)
                 stream = self._stream_once(http)
@@ -148,7 +150,9 @@ class NotificationClient:
                         async for item in self._refetch_inbox(http):
                             yield item
                     elif name == "disabled":
-                        yield _Poll()
+                        # A kill switch ends every stream at about the same time: do not
+                        # all hit the inbox in the same second.
+                        yield _Poll(self._disabled_poll_delay())
                         return
                     elif name == "reauth":
                         yield _Reauth()
@@ -186,17 +190,24 @@ class NotificationClient:
             return _Reconnect(self._backoff.next_delay(retry_after_seconds(response.headers.get("retry-after"))))
         return _Reconnect(self._backoff.next_delay())
 
+    def _disabled_poll_delay(self) -> float:
+        window = self.options.first_poll_jitter
+        return random.uniform(0, self.options.poll_interval if window is None else window)
+
     async def _after(self, outcome: _Outcome) -> None:
         if isinstance(outcome, _Poll):
             self.mode = "polling"
+            self._first_poll_delay = outcome.first_delay
         elif isinstance(outcome, _Reauth):
             await self._refresh_token()
         elif outcome.delay > 0:
             await asyncio.sleep(outcome.delay)
 
     # -- polling fallback ---------------------------------------------------------------
-    async def _poll_for_a_while(self, http: httpx.AsyncClient) -> AsyncIterator[Notification]:
-        """Poll the inbox until it is time to try the stream again."""
+    async def _poll_for_a_while(self, http: httpx.AsyncClient, first_delay: float = 0.0) -> AsyncIterator[Notification]:
+        """Poll the inbox (after ``first_delay``) until it is time to try the stream again."""
+        if first_delay > 0:
+            await asyncio.sleep(first_delay)
         until = time.monotonic() + self.options.stream_retry_after
         while True:
             self.stats.polls += 1

@@ -44,6 +44,8 @@ class ClientOptions:
     connect_timeout: float = 10.0
     default_ping_interval: float = 30.0  # until `connected` says otherwise
     max_auth_failures: int = 2          # consecutive 401s after a fresh token before giving up
+    # After `disabled`, the first poll waits uniform(0, this) s (None: poll_interval; 0: at once).
+    first_poll_jitter: float | None = None
 
 
 class AuthenticationFailed(Exception):

@@ -278,10 +278,11 @@ export class FlagstreamClient {
       serverRetry: session.serverRetry ?? null,
       unauthorizedStreak: this._unauthorizedStreak,
       backoff: this._backoff,
+      firstPollJitter: Math.random() * (this.options.firstPollJitter ?? this.options.pollInterval),
     });
     if (step.error !== null) this._setState({ error: step.error });
     if (step.action === 'poll') {
-      await this._pollUntilStreamRetry(session);
+      await this._pollUntilStreamRetry(session, step.delay);
       return 0;
     }
     if (step.refreshToken) this._token = null;
@@ -290,10 +291,11 @@ export class FlagstreamClient {
 
   // ---- polling, the fallback and the source of truth --------------------------------
 
-  async _pollUntilStreamRetry(session) {
+  async _pollUntilStreamRetry(session, firstDelay = 0) {
     this._setState({ status: 'polling', mode: 'polling', retryInMs: null, connectionId: null });
     const retryStreamAt = Date.now() + this.options.streamRetryInterval;
     session.why = null;
+    if (firstDelay > 0) await session.sleep(firstDelay);
     while (!session.halted && !this._offline && session.why !== 'reconnect') {
       try {
         await this._pollPages(session);

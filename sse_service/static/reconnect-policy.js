@@ -2,7 +2,7 @@
 // and with a fresh token or not. Kept pure so every branch is tested without a server.
 
 /**
- * @typedef {{action: 'poll', error: string | null}
+ * @typedef {{action: 'poll', delay: number, error: string | null}
  *         | {action: 'retry', delay: number, refreshToken: boolean, error: string | null}} NextStep
  */
 
@@ -13,13 +13,14 @@
  *   serverRetry: number | null,     // the stream's latest `retry:` field, in ms
  *   unauthorizedStreak: number,     // 401s in a row, this one included
  *   backoff: import('./backoff.js').Backoff,
+ *   firstPollJitter?: number,       // ms: after `disabled`, the first poll waits this (drawn by the caller)
  * }} attempt
  * @returns {NextStep}
  */
-export function nextStepAfter({ outcome, ending, serverRetry, unauthorizedStreak, backoff }) {
+export function nextStepAfter({ outcome, ending, serverRetry, unauthorizedStreak, backoff, firstPollJitter = 0 }) {
   if (outcome.kind === 'status') {
     const { status } = outcome;
-    if (status === 204) return { action: 'poll', error: null }; // outside the rollout
+    if (status === 204) return poll(0, null); // outside the rollout
     if (status === 401) {
       // The first 401 is usually an expired token: retry at once with a fresh one. A
       // second in a row means the app's token is refused, so back off like any failure.
@@ -33,11 +34,12 @@ export function nextStepAfter({ outcome, ending, serverRetry, unauthorizedStreak
   }
   switch (ending) {
     case 'disabled':
-      return { action: 'poll', error: null };
+      // A kill switch ends every stream at about the same time: spread the first polls.
+      return poll(firstPollJitter, null);
     case 'evicted':
       // A newer stream of this user took the last slot (USER_LIMIT_POLICY=evict_oldest):
       // reconnecting at once would only push it out in turn, so poll and try later.
-      return { action: 'poll', error: 'replaced by a newer connection of this user' };
+      return poll(0, 'replaced by a newer connection of this user');
     case 'reauth':
       return retry(0, null, true);
     case 'shutdown':
@@ -51,6 +53,10 @@ export function nextStepAfter({ outcome, ending, serverRetry, unauthorizedStreak
   if (outcome.kind === 'error') return retry(backoff.next(), outcome.error.message);
   if (outcome.kind === 'ended') return retry(backoff.next(), 'stream closed by the server');
   return retry(backoff.next(), null);
+}
+
+function poll(delay, error) {
+  return { action: 'poll', delay, error };
 }
 
 function retry(delay, error, refreshToken = false) {

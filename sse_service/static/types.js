@@ -12,7 +12,7 @@
  *            createdAt?: string}} FlagstreamEvent
  * @typedef {{
  *   url?: string, getToken?: () => Promise<string>|string, token?: string,
- *   backoff?: import('./backoff.js').BackoffOptions, pollInterval?: number,
+ *   backoff?: import('./backoff.js').BackoffOptions, pollInterval?: number, firstPollJitter?: number,
  *   streamRetryInterval?: number, pageSize?: number, lastEventId?: string,
  *   transport?: 'auto'|'fetch'|'eventsource', shareConnection?: boolean, shareKey?: string,
  *   watchdogFactor?: number, fetch?: typeof fetch, EventSource?: typeof EventSource,

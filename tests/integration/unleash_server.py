@@ -102,6 +102,10 @@ class UnleashServer:
     def client_token(self) -> str:
         return f"default:development.{self.secret}"
 
+    @property
+    def production_client_token(self) -> str:
+        return f"default:production.{self.secret}"
+
     def start(self) -> None:
         node = require_binary("node", "nodejs")
         (INSTALL_DIR / "start-for-tests.js").write_text(START_SCRIPT)
@@ -115,7 +119,7 @@ class UnleashServer:
             "CHECK_VERSION": "false",
             "LOG_LEVEL": "warn",
             "INIT_ADMIN_API_TOKENS": self.admin_token,
-            "INIT_BACKEND_API_TOKENS": self.client_token,
+            "INIT_BACKEND_API_TOKENS": f"{self.client_token},{self.production_client_token}",
         }
         self.log_path = INSTALL_DIR / f"unleash-{self.database}.log"
         log = self.log_path.open("ab")

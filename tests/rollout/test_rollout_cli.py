@@ -59,8 +59,8 @@ def test_start_changes_the_flags_file_and_records_who(files, capsys):
     code, out, _ = run(capsys, rollout(files, "history", flags=False))
     assert code == 0 and "rm-alice" in out and "start" in out and "pending → progressing" in out
     code, out, _ = run(capsys, rollout(files, "history", "--json", flags=False))
-    [line] = out.splitlines()
-    assert json.loads(line)["actor"] == "rm-alice"
+    [line] = json.loads(out)
+    assert line["actor"] == "rm-alice"
 
 
 def test_pause_resume_and_rollback_by_hand(files, capsys):
@@ -70,7 +70,7 @@ def test_pause_resume_and_rollback_by_hand(files, capsys):
     assert run(capsys, rollout(files, "resume", flags=False))[0] == 0
     code, out, _ = run(capsys, rollout(files, "rollback", "--reason", "support calls"))
     assert code == 0 and "rolled_back" in out
-    history = [json.loads(line) for line in run(capsys, rollout(files, "history", "--json", flags=False))[1].splitlines()]
+    history = json.loads(run(capsys, rollout(files, "history", "--json", flags=False))[1])
     assert [(t["action"], t["reason"]) for t in history][1:] == [
         ("pause", "ticket 42"), ("resume", "resumed"), ("rollback", "support calls")
     ]
@@ -149,8 +149,8 @@ def test_report_summarises_each_step_and_suggests_with_evidence(files, capsys):
     code, out, err = run(capsys, rollout(files, "report", flags=False))
     assert code == 0, err
     assert "internal" in out and "five" in out
-    assert "FLAGSTREAM_QUEUE_SIZE: raise it" in out and "6 slow-consumer disconnects, 3.00/min at step five" in out
-    assert "FLAGSTREAM_MAX_CONNECTIONS_PER_USER" in out and "8 of 80 stream requests refused for user_limit" in out
+    assert "FLAGSTREAM_QUEUE_SIZE: raise it" in out and "6 slow-consumer disconnects (sse_connections_closed_total{reason=\"overflow\"}), 3.00/min at step five" in out
+    assert "FLAGSTREAM_MAX_CONNECTIONS_PER_USER" in out and "8 of 80 stream requests that reached the limits refused for user_limit" in out
     code, out, _ = run(capsys, rollout(files, "report", "--json", flags=False))
     report = json.loads(out)
     assert [s["step"] for s in report["steps"]] == ["internal", "five"]
@@ -176,8 +176,8 @@ def test_the_public_surface_is_pinned():
 
     assert sorted(rollout.__all__) == [
         "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutObserver",
-        "RolloutOptions", "RolloutSnapshot", "add_commands", "load_plan", "parse_plan", "rollout_status",
-        "run_rollout_controller", "status_document", "timeline_document",
+        "RolloutOptions", "RolloutSnapshot", "add_commands", "load_plan", "parse_plan", "rollback_on_alert",
+        "rollout_status", "run_rollout_controller", "status_document", "timeline_document",
     ]
 
 

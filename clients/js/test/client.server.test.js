@@ -239,6 +239,33 @@ describe('the rollout flag changing under an open stream', () => {
   });
 });
 
+describe('a kill switch', () => {
+  it('spreads the first inbox poll of every disabled client over firstPollJitter', async () => {
+    const flipping = await startServer();
+    try {
+      const firstPolls = new Map();
+      const users = Array.from({ length: 10 }, () => newUser());
+      const tracked = users.map((user) => track(user, {
+        pollInterval: 10_000,
+        streamRetryInterval: 60_000,
+        firstPollJitter: 2_000,
+        fetch: (url, init) => {
+          if (new URL(url).pathname === '/v1/notifications' && !firstPolls.has(user)) firstPolls.set(user, Date.now());
+          return globalThis.fetch(url, init);
+        },
+      }, flipping));
+      await Promise.all(tracked.map(({ client }) => client.start()));
+      await waitFor(() => tracked.every(({ client }) => client.state.status === 'open'));
+      flipping.setRollout(false);
+      await waitFor(() => firstPolls.size === users.length, { timeout: 10_000, message: 'every client to poll once' });
+      const times = [...firstPolls.values()];
+      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(400);   // not all in the same instant
+    } finally {
+      await flipping.dispose();
+    }
+  });
+});
+
 describe('tabs sharing one stream (BroadcastChannel election, as without Web Locks)', () => {
   it('holds one server connection; when the leader closes, a follower resumes without loss', async () => {
     const shared = await startServer();

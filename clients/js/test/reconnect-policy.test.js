@@ -11,6 +11,11 @@ describe('what the client does after a stream attempt', () => {
     expect(step({ outcome: { kind: 'ended' }, ending: 'disabled' }).action).toBe('poll');
   });
 
+  it('spreads the first poll after disabled by the jitter it is given, and polls at once after a 204', () => {
+    expect(step({ outcome: { kind: 'ended' }, ending: 'disabled', firstPollJitter: 2345 })).toMatchObject({ action: 'poll', delay: 2345 });
+    expect(step({ outcome: { kind: 'status', status: 204 }, firstPollJitter: 2345 })).toMatchObject({ action: 'poll', delay: 0 });
+  });
+
   it('polls instead of reconnecting when a newer stream of the user evicted this one', () => {
     expect(step({ outcome: { kind: 'ended' }, ending: 'evicted' })).toMatchObject({ action: 'poll' });
   });

@@ -1,0 +1,15 @@
+"""After `disabled` (a kill switch ends every stream at once) the first inbox poll is jittered."""
+
+from __future__ import annotations
+
+from sse_service.client import ClientOptions, NotificationClient
+
+
+def test_the_first_poll_after_disabled_is_jittered_within_the_window() -> None:
+    jittered = NotificationClient("http://127.0.0.1:1", "t", options=ClientOptions(poll_interval=5.0))
+    delays = [jittered._disabled_poll_delay() for _ in range(200)]
+    assert all(0 <= d <= 5.0 for d in delays) and len(set(delays)) > 100
+    windowed = NotificationClient("http://127.0.0.1:1", "t", options=ClientOptions(first_poll_jitter=0.5))
+    assert all(0 <= windowed._disabled_poll_delay() <= 0.5 for _ in range(50))
+    at_once = NotificationClient("http://127.0.0.1:1", "t", options=ClientOptions(first_poll_jitter=0))
+    assert at_once._disabled_poll_delay() == 0
