@@ -21,8 +21,10 @@ USERS = 12
 PER_USER = 25
 
 
-async def publish_until_accepted(client: httpx.AsyncClient, served: Served, user: str, n: int) -> float:
-    """Retry a refused publish with the same idempotency key; return how long it was refused."""
+async def publish_until_accepted(client: httpx.AsyncClient, served: Served, user: str, n: int,
+                                 unacknowledged: set[tuple[str, int]]) -> float:
+    """Retry a refused publish with the same idempotency key; return how long it was refused.
+    A publish refused at least once (503, or no answer) goes into `unacknowledged`."""
     started = time.monotonic()
     deadline = started + 30
     while True:
@@ -35,6 +37,7 @@ async def publish_until_accepted(client: httpx.AsyncClient, served: Served, user
             assert "redis" not in r.text.lower()
         except httpx.TransportError:
             pass
+        unacknowledged.add((user, n))
         assert time.monotonic() < deadline, "publishing never recovered after the failover"
         await asyncio.sleep(0.1)
 
@@ -112,13 +115,14 @@ async def test_a_master_killed_under_load_loses_and_duplicates_nothing_accepted(
 
             async def publisher(user: str) -> None:
                 for n in range(PER_USER):
-                    refused.append(await publish_until_accepted(client, served, user, n))
+                    refused.append(await publish_until_accepted(client, served, user, n, unacknowledged))
                     if user == users[0] and n == PER_USER // 3:
                         killed_at.append(time.monotonic())
                         recovery.append(asyncio.create_task(asyncio.to_thread(cluster.kill_and_recover, victim)))
                     await asyncio.sleep(0.02)
 
             killed_at: list[float] = []
+            unacknowledged: set[tuple[str, int]] = set()
             refused: list[float] = []
             recovery: list[asyncio.Task[None]] = []
             started = time.monotonic()
@@ -131,9 +135,16 @@ async def test_a_master_killed_under_load_loses_and_duplicates_nothing_accepted(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         assert killed_at, "the master was never killed"
+        ghosts = 0
         for c in consumers:
             assert sorted(set(c.ns)) == list(range(PER_USER)), f"{c.user} lost {set(range(PER_USER)) - set(c.ns)}"
-            assert len(c.ns) == len(set(c.ns)), f"{c.user} got duplicates"
+            # A write the master took and lost before any replica had it was refused (503), yet
+            # may have reached a stream live; its retry is then a second copy. Only those may
+            # repeat: nothing that got 202 at the first try is ever delivered twice.
+            repeated = {n for n in c.ns if c.ns.count(n) > 1}
+            assert all((c.user, n) in unacknowledged for n in repeated), f"{c.user} got duplicates of acknowledged {repeated}"
+            ghosts += len(c.ns) - len(set(c.ns))
             assert c.ns == sorted(c.ns), f"{c.user} out of order"
         print(f"failover: killed {victim} after {killed_at[0] - started:.1f}s; longest refusal {max(refused):.2f}s; "
-              f"reconnects {sum(c.connects - 1 for c in consumers)}, resets {sum(c.resets for c in consumers)}")
+              f"reconnects {sum(c.connects - 1 for c in consumers)}, resets {sum(c.resets for c in consumers)}, "
+              f"refused publishes {len(unacknowledged)}, ghost copies of refused publishes {ghosts}")
