@@ -6,11 +6,18 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .types import EventId, StoredEvent
 
 QueueItem = StoredEvent | bytes
 ABORT_STUCK_WRITE_AFTER = 2.0
+
+
+def collapse_window(knobs: Any, settings: Any) -> float:
+    """A user's debounce window for collapse-keyed events, in seconds (knob, else setting)."""
+    window = knobs.collapse_window_ms if knobs.collapse_window_ms is not None else settings.collapse_window_ms
+    return float(window) / 1000
 
 
 def new_connection_id() -> str:
@@ -29,15 +36,23 @@ class Connection:
 
     The queue counts events; when it is full the connection ends with `overflow` rather
     than grow or slow the producer down.
+
+    An event with a `collapse_key` replaces a queued, undelivered one of its stream with
+    the same key: the older one leaves the queue and the newer one goes to its end, so the
+    events of each history stream stay in offset order and the writer's cursor never
+    passes an event it has not written. With a `collapse_window`, the first such event
+    holds the next write back up to that long, so newer ones can replace it.
     """
 
     __slots__ = (
         "id", "user_id", "expires_at", "key_id", "ping_interval", "next_ping", "batch_window",
-        "cursor", "closing", "sending", "task", "_queue", "_limit", "_waiter",
+        "collapse_window", "cursor", "closing", "sending", "task", "_queue", "_limit", "_waiter",
+        "_keyed", "_hold_until",
     )
 
     def __init__(self, user_id: str, *, queue_size: int, ping_interval: float,
-                 batch_window: float, expires_at: float | None, now: float, key_id: str | None = None) -> None:
+                 batch_window: float, expires_at: float | None, now: float, key_id: str | None = None,
+                 collapse_window: float = 0.0) -> None:
         self.id = new_connection_id()
         self.user_id = user_id
         self.expires_at = expires_at
@@ -45,6 +60,7 @@ class Connection:
         self.ping_interval = ping_interval
         self.next_ping = now + ping_interval
         self.batch_window = batch_window
+        self.collapse_window = collapse_window
         self.cursor: EventId | None = None     # where the client stands (both streams)
         self.closing: Closing | None = None
         self.sending = False
@@ -54,11 +70,15 @@ class Connection:
         # A future only while the writer waits: an asyncio.Event would keep a deque
         # (~0.6 KiB) per idle stream for nothing.
         self._waiter: asyncio.Future[None] | None = None
+        self._keyed: dict[tuple[bool, str], StoredEvent] | None = None    # queued events by collapse key
+        self._hold_until: float | None = None                              # loop time the held write is due
 
     def offer(self, item: QueueItem) -> bool:
         """Queue an item; False when the queue is full (the caller ends the connection)."""
         if self.closing is not None:
             return True
+        if item.__class__ is not bytes and item.collapse_key is not None:   # type: ignore[union-attr]
+            self._collapse(item)                                            # type: ignore[arg-type]
         if len(self._queue) >= self._limit:
             return False
         self._queue.append(item)
@@ -66,12 +86,26 @@ class Connection:
             self._wake()
         return True
 
+    def _collapse(self, event: StoredEvent) -> None:
+        """Take the queued event `event` replaces out of the queue, and remember `event`."""
+        keyed = self._keyed
+        if keyed is None:
+            keyed = self._keyed = {}
+        key = (event.user_id is None, event.collapse_key)   # type: ignore[assignment]
+        replaced = keyed.get(key)                             # type: ignore[arg-type]
+        keyed[key] = event                                    # type: ignore[index]
+        if replaced is not None:
+            self._queue.remove(replaced)                      # identity: StoredEvent has no __eq__
+        elif self.collapse_window and self._hold_until is None:
+            self._hold_until = asyncio.get_running_loop().time() + self.collapse_window
+
     def close(self, closing: Closing) -> None:
         """End the stream after `closing.final_event`; what is still queued is dropped
         (the client resumes from history, so nothing is lost)."""
         if self.closing is None:
             self.closing = closing
             self._queue.clear()
+            self._keyed = None
             self._wake()
             if self.sending:
                 # The writer is stuck on a socket that does not drain (a slow or vanished
@@ -90,9 +124,13 @@ class Connection:
                 await self._waiter
             finally:
                 self._waiter = None
-        if self.batch_window and self.closing is None:
-            await asyncio.sleep(self.batch_window)
+        wait = self.batch_window
+        if self._hold_until is not None:
+            wait = max(wait, self._hold_until - asyncio.get_running_loop().time())
+        if wait > 0 and self.closing is None:
+            await asyncio.sleep(wait)
         items, self._queue = self._queue, []
+        self._keyed = self._hold_until = None
         return items
 
     def _wake(self) -> None:

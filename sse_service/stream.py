@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
 from .client_input import parse_event_id
-from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
+from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection, collapse_window
 from .hub import rfc3339
 from .rate_limit import refusal as rate_limited
 from .reconnects import ReconnectCounter
@@ -85,6 +85,7 @@ class StreamEndpoint:
             queue_size=s.settings.queue_size,
             ping_interval=knobs.ping_interval or s.settings.ping_interval,
             batch_window=(knobs.batch_window_ms if knobs.batch_window_ms is not None else s.settings.batch_window_ms) / 1000,
+            collapse_window=collapse_window(knobs, s.settings),
             expires_at=identity.expires_at,
             key_id=identity.key_id,
             now=time.time(),

@@ -37,6 +37,7 @@ class _Stream:
     trimmed: Offset = ZERO
     stamp: StreamPosition | None = None           # newest broadcast position stamped on a user event
     entries: deque[StoredEvent] = field(default_factory=deque)
+    latest: dict[str, StoredEvent] = field(default_factory=dict)   # collapse key → its newest entry
 
 
 class MemoryBroker:
@@ -124,9 +125,14 @@ class MemoryBroker:
             if stream.stamp is not None and stream.stamp.epoch == stamp.epoch and stream.stamp.offset > stamp.offset:
                 stamp = stream.stamp
             stream.stamp = stamp
-        event = StoredEvent(user_id, stream.epoch, offset, n.event, n.data_json, now, n.trace, stamp)
+        event = StoredEvent(user_id, stream.epoch, offset, n.event, n.data_json, now, n.trace, stamp, n.collapse_key)
         stream.last = offset
         stream.entries.append(event)
+        if n.collapse_key is not None:
+            replaced = stream.latest.get(n.collapse_key)
+            stream.latest[n.collapse_key] = event
+            if replaced is not None:
+                stream.entries.remove(replaced)     # present: a trimmed entry leaves `latest` too
         self._trim(stream, ms)
         return event
 
@@ -134,7 +140,10 @@ class MemoryBroker:
         horizon = now_ms - int(self._ttl * 1000)
         entries = stream.entries
         while entries and (len(entries) > self._size or entries[0].offset.ms < horizon):
-            stream.trimmed = entries.popleft().offset
+            gone = entries.popleft()
+            stream.trimmed = gone.offset
+            if gone.collapse_key is not None and stream.latest.get(gone.collapse_key) is gone:
+                del stream.latest[gone.collapse_key]
 
     def _fan_out(self, events: list[StoredEvent]) -> None:
         if self._listeners is not None:
