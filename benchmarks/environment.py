@@ -74,14 +74,16 @@ def flagstream(extra_env: dict[str, str] | None = None, workdir: str | None = No
 
 
 @contextlib.contextmanager
-def memory_target(metrics: bool = True, tracing: bool = False) -> Iterator[Target]:
-    env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false"}
+def memory_target(metrics: bool = True, tracing: bool = False, collapse_window_ms: int = 0) -> Iterator[Target]:
+    env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false",
+           "FLAGSTREAM_COLLAPSE_WINDOW_MS": str(collapse_window_ms)}
     with contextlib.ExitStack() as stack:
         if tracing:
             env.update(stack.enter_context(otlp_sink()))
         url, process = stack.enter_context(flagstream(env))
         label = "one instance, memory broker" + ("" if metrics else ", metrics off (NoopMetrics)") + \
-            (", tracing on (every span exported over OTLP/HTTP)" if tracing else "")
+            (", tracing on (every span exported over OTLP/HTTP)" if tracing else "") + \
+            (f", COLLAPSE_WINDOW_MS={collapse_window_ms}" if collapse_window_ms else "")
         yield Target(url, (process.pid,), label)
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.environment import JWT_SECRET, PUBLISH_TOKEN, memory_target, redis_haproxy_target  # noqa: E402
 from benchmarks.render import render  # noqa: E402
-from benchmarks.runs import RUNS, Run  # noqa: E402
+from benchmarks.runs import COLLAPSE_WINDOW_MS, RUNS, Run  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 RESULTS_DIR = HERE / "results"
@@ -71,6 +71,7 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
         "memory": lambda: memory_target(metrics=True),
         "memory-nometrics": lambda: memory_target(metrics=False),
         "memory-traced": lambda: memory_target(metrics=True, tracing=True),
+        "memory-collapse-window": lambda: memory_target(metrics=True, collapse_window_ms=COLLAPSE_WINDOW_MS),
         "redis-haproxy": redis_haproxy_target,
     }
     print(f"== {run.name}", file=sys.stderr, flush=True)

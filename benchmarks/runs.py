@@ -44,6 +44,17 @@ RUNS = (
         ("storm", "-c", "200", "--rate", "100", "-d", "6")),
 )
 
+# High-frequency updates (a progress bar per user, 50 updates/s each): every update
+# delivered, vs one collapse key per user, vs the same with a debounce window.
+COLLAPSE_WINDOW_MS = 200
+_UPDATES_FULL = ("-c", "1000", "--rate", "50000", "-d", "10", "--batch", "1000")
+_UPDATES_QUICK = ("-c", "200", "--rate", "10000", "-d", "10", "--batch", "1000")
+RUNS += (
+    Run("updates-1k-plain", "memory", ("notify", *_UPDATES_FULL), ("notify", *_UPDATES_QUICK)),
+    Run("updates-1k-collapse", "memory", ("collapse", *_UPDATES_FULL), ("collapse", *_UPDATES_QUICK)),
+    Run("updates-1k-collapse-window", "memory-collapse-window", ("collapse", *_UPDATES_FULL), ("collapse", *_UPDATES_QUICK)),
+)
+
 Reports = dict[str, dict]
 Check = Callable[[Reports], tuple[str, bool | None]]
 
