@@ -55,7 +55,7 @@ def create_app(
     tracing = tracing or tracing_from_env()
     broker = build_broker(settings)
     gate = flag_gate or build_gate(settings, metrics)
-    hub = Hub(HubLimits(settings.max_connections, settings.retry_ms), metrics)
+    hub = Hub(HubLimits(settings.max_connections, settings.retry_ms, settings.queue_max_delay), metrics)
     services = Services(
         settings=settings,
         verifier=TokenVerifier(settings),

@@ -83,6 +83,7 @@ class StreamEndpoint:
         connection = Connection(
             user_id,
             queue_size=s.settings.queue_size,
+            max_bytes=s.settings.queue_max_bytes,
             ping_interval=knobs.ping_interval or s.settings.ping_interval,
             batch_window=(knobs.batch_window_ms if knobs.batch_window_ms is not None else s.settings.batch_window_ms) / 1000,
             collapse_window=collapse_window(knobs, s.settings),
@@ -197,8 +198,10 @@ class StreamEndpoint:
             connection.cursor = cursor
             if not page.events:
                 break
+            connection.sending = True         # a replay write blocked on the socket is "behind" too
             await send({"type": "http.response.body", "more_body": True,
                         "body": b"".join(with_id(event_id, event) for event, event_id in zip(page.events, page.ids))})
+            connection.sending = False
             connection.cursor = page.ids[-1]
             s.metrics.events_replayed(len(page.events))
             cursor = page.ids[-1] if len(page.events) == REPLAY_PAGE else None
