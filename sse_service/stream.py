@@ -25,8 +25,8 @@ from .rate_limit import refusal as rate_limited
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .stream_cookie import cookie_token
-from .broker.cursors import advance
-from .types import EventId, PublishRefused, StoredEvent, is_legacy_id
+from .stream_encoding import encode, with_id
+from .types import EventId, PublishRefused, is_legacy_id
 
 if TYPE_CHECKING:
     from .services import Services
@@ -215,19 +215,6 @@ RESET = "reset"
 RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
-def wire(event: StoredEvent) -> bytes:
-    """The event's SSE block without its `id:` line, encoded once however many streams
-    carry it; each stream prepends its own id (the cursor right after the event)."""
-    encoded = event._wire
-    if encoded is None:
-        encoded = event._wire = ServerSentEvent(data=event.data_json, event=event.event).encode()
-    return encoded
-
-
-def with_id(event_id: EventId, event: StoredEvent) -> bytes:
-    return b"id: " + str(event_id).encode() + b"\n" + (event._wire or wire(event))
-
-
 async def _write_until_closed(connection: Connection, send: Send, s: "Services") -> None:
     delivered = s.metrics.events_delivered
     traced = s.tracing.delivered
@@ -235,32 +222,18 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
         items = await connection.take()
         closing = connection.closing
         if items:
-            chunks: list[bytes] = []
-            sent: list[StoredEvent] = []
-            carriers: list[dict[str, str]] = []       # only traced events: nothing to do when tracing is off
-            cursor = connection.cursor
-            for item in items:
-                if item.__class__ is bytes:
-                    chunks.append(item)               # type: ignore[arg-type]
-                    continue
-                moved = advance(cursor, item) if cursor is not None else item.id   # type: ignore[arg-type, union-attr]
-                if moved is not None:
-                    cursor = moved
-                    chunks.append(with_id(moved, item))   # type: ignore[arg-type]
-                    sent.append(item)                 # type: ignore[arg-type]
-                    if item.trace is not None:        # type: ignore[union-attr]
-                        carriers.append(item.trace)   # type: ignore[union-attr]
-            connection.cursor = cursor
-            if chunks:
+            batch = encode(connection, items)
+            if batch.chunks:
                 connection.sending = True
-                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+                await send({"type": "http.response.body", "body": b"".join(batch.chunks), "more_body": True})
                 connection.sending = False
+            sent = batch.sent
             if sent:
                 now = time.time()
                 if await _reached_an_open_socket(connection):
                     delivered(len(sent), [now - e.created_at for e in sent])
-                    if carriers:
-                        traced(carriers, len(sent))
+                    if batch.carriers:
+                        traced(batch.carriers, len(sent))
         if closing is not None:
             await _write_final_event(connection, send)
             return

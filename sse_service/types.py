@@ -137,10 +137,20 @@ class StoredEvent:
     broadcast_at: StreamPosition | None = None
     collapse_key: str | None = None
     _wire: bytes | None = field(default=None, repr=False)
+    _cursor_part: bytes | None = field(default=None, repr=False)   # b"<epoch>.<ms>-<n>", made once
 
     @property
     def position(self) -> StreamPosition:
         return StreamPosition(self.epoch, self.offset)
+
+    @property
+    def cursor_part(self) -> bytes:
+        """Its position as it appears in an id (`<epoch>.<ms>-<n>`), encoded once however
+        many streams carry it."""
+        part = self._cursor_part
+        if part is None:
+            part = self._cursor_part = f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode()
+        return part
 
     @property
     def id(self) -> EventId:
@@ -150,6 +160,14 @@ class StoredEvent:
         if self.user_id is None:
             return EventId(StreamPosition(NO_EPOCH, ZERO), self.position)
         return EventId(self.position, self.broadcast_at or StreamPosition(NO_EPOCH, ZERO))
+
+    def id_text(self) -> str:
+        """`str(self.id)`, without building the id's objects (the publish hot path)."""
+        if self.user_id is None:
+            return f"{NO_EPOCH}.0-0.{self.epoch}.{self.offset.ms}-{self.offset.n}"
+        stamp = self.broadcast_at
+        after = f"{stamp.epoch}.{stamp.offset.ms}-{stamp.offset.n}" if stamp is not None else f"{NO_EPOCH}.0-0"
+        return f"{self.epoch}.{self.offset.ms}-{self.offset.n}.{after}"
 
     def as_inbox_item(self, event_id: EventId) -> dict[str, Any]:
         import json

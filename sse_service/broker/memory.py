@@ -93,7 +93,7 @@ class MemoryBroker:
                     these.append(old)
                     continue
                 event = self._write(user_id, n, now)
-                these.append(str(event.id))
+                these.append(event.id_text())
                 created.append(event)
                 if n.idempotency_key:
                     record_key = (user_id, idempotency_digest(publisher, n.idempotency_key))
