@@ -99,7 +99,7 @@ class MemoryBroker:
                     record_key = (user_id, idempotency_digest(publisher, n.idempotency_key))
                     self._idempotency[record_key] = (now + self._ttl, fingerprint(n), these[-1])
                     self._idempotency.move_to_end(record_key)
-            if all((index, u) in known for u in n.user_ids or (None,)):
+            if known and all((index, u) in known for u in n.user_ids or (None,)):
                 duplicates += 1
             ids.append(these)
         if created and self._listeners is not None and self._loop is not None:
