@@ -25,7 +25,7 @@ from .rate_limit import refusal as rate_limited
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .stream_cookie import cookie_token
-from .stream_encoding import encode, with_id
+from .stream_encoding import encode, latency_runs, with_id
 from .types import EventId, PublishRefused, is_legacy_id
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
 async def _write_until_closed(connection: Connection, send: Send, s: "Services") -> None:
-    delivered = s.metrics.events_delivered
+    delivered = s.metrics.events_delivered_runs
     traced = s.tracing.delivered
     while True:
         items = await connection.take()
@@ -231,7 +231,7 @@ async def _write_until_closed(connection: Connection, send: Send, s: "Services")
             if sent:
                 now = time.time()
                 if await _reached_an_open_socket(connection):
-                    delivered(len(sent), [now - e.created_at for e in sent])
+                    delivered(len(sent), latency_runs(now, sent))
                     if batch.carriers:
                         traced(batch.carriers, len(sent))
         if closing is not None:
