@@ -164,6 +164,22 @@ def redis_haproxy_target() -> Iterator[Target]:
             _delete_prefix(prefix)
 
 
+@contextlib.contextmanager
+def redis_workers_target(workers: int) -> Iterator[Target]:
+    """One `flagstream serve` with WORKERS processes on one Redis (SO_REUSEPORT: the kernel
+    spreads connections over the workers); CPU and RSS are the whole process tree's."""
+    if not redis_available():
+        raise RuntimeError(f"no Redis answers at {REDIS_URL}: install/start the Debian package `redis-server`")
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    env = {"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": REDIS_URL, "FLAGSTREAM_REDIS_PREFIX": prefix,
+           "FLAGSTREAM_WORKERS": str(workers), "FLAGSTREAM_MAX_CONNECTIONS": "20000"}
+    try:
+        with flagstream(env) as (url, process):
+            yield Target(url, (process.pid,), f"WORKERS={workers} on Redis (SO_REUSEPORT)")
+    finally:
+        _delete_prefix(prefix)
+
+
 def _delete_prefix(prefix: str) -> None:
     import redis
 

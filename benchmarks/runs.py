@@ -55,6 +55,18 @@ RUNS += (
     Run("updates-1k-collapse-window", "memory-collapse-window", ("collapse", *_UPDATES_FULL), ("collapse", *_UPDATES_QUICK)),
 )
 
+# The one-box scale path: one process vs WORKERS=2 on Redis, steady per-user path and connects.
+_STEADY = ("notify", "-c", "1000", "--rate", "10000", "-d", "15", "--batch", "250")
+_STEADY_QUICK = ("notify", "-c", "100", "--rate", "1000", "-d", "5", "--batch", "250")
+_CONNECTS = ("idle", "-c", "10000", "-d", "3", "--connect-concurrency", "1024")
+_CONNECTS_QUICK = ("idle", "-c", "1000", "-d", "3")
+RUNS += (
+    Run("redis-w1-notify-1k-x10", "redis-workers1", _STEADY, _STEADY_QUICK),
+    Run("redis-w2-notify-1k-x10", "redis-workers2", _STEADY, _STEADY_QUICK),
+    Run("redis-w1-idle-10k", "redis-workers1", _CONNECTS, _CONNECTS_QUICK),
+    Run("redis-w2-idle-10k", "redis-workers2", _CONNECTS, _CONNECTS_QUICK),
+)
+
 Reports = dict[str, dict]
 Check = Callable[[Reports], tuple[str, bool | None]]
 
