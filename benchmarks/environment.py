@@ -175,7 +175,8 @@ def redis_workers_target(workers: int) -> Iterator[Target]:
            "FLAGSTREAM_WORKERS": str(workers), "FLAGSTREAM_MAX_CONNECTIONS": "20000"}
     try:
         with flagstream(env) as (url, process):
-            yield Target(url, (process.pid,), f"WORKERS={workers} on Redis (SO_REUSEPORT)")
+            label = f"WORKERS={workers} on Redis (SO_REUSEPORT)" if workers > 1 else "one process on Redis"
+            yield Target(url, (process.pid,), label)
     finally:
         _delete_prefix(prefix)
 
