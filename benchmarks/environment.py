@@ -165,6 +165,24 @@ def redis_haproxy_target() -> Iterator[Target]:
 
 
 @contextlib.contextmanager
+def bare_asgi_target() -> Iterator[Target]:
+    """The floor: `benchmarks/peers/bare_asgi.py` on Hypercorn + uvloop (no framework)."""
+    port = free_port()
+    log_path = tempfile.mktemp(prefix="bare-asgi-", suffix=".log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "benchmarks.peers.bare_asgi", str(port), JWT_SECRET, PUBLISH_TOKEN],
+                                   cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log_path, "/healthz")
+        yield Target(url, (process.pid,), "bare ASGI on Hypercorn + uvloop (the floor)")
+    finally:
+        process.terminate()
+        process.wait(10)
+        os.unlink(log_path)
+
+
+@contextlib.contextmanager
 def redis_workers_target(workers: int) -> Iterator[Target]:
     """One `flagstream serve` with WORKERS processes on one Redis (SO_REUSEPORT: the kernel
     spreads connections over the workers); CPU and RSS are the whole process tree's."""

@@ -67,6 +67,13 @@ RUNS += (
     Run("redis-w2-idle-10k", "redis-workers2", _CONNECTS, _CONNECTS_QUICK),
 )
 
+# The floor (benchmarks/peers/bare_asgi.py), same generator, same arguments as the memory runs.
+RUNS += (
+    Run("peer-bare-idle-10k", "peer-bare", RUNS[0].full, RUNS[0].quick),
+    Run("peer-bare-broadcast-1k", "peer-bare", RUNS[1].full, RUNS[1].quick),
+    Run("peer-bare-notify-1k-x10", "peer-bare", RUNS[4].full, RUNS[4].quick),
+)
+
 Reports = dict[str, dict]
 Check = Callable[[Reports], tuple[str, bool | None]]
 
