@@ -74,14 +74,16 @@ def flagstream(extra_env: dict[str, str] | None = None, workdir: str | None = No
 
 
 @contextlib.contextmanager
-def memory_target(metrics: bool = True, tracing: bool = False) -> Iterator[Target]:
-    env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false"}
+def memory_target(metrics: bool = True, tracing: bool = False, collapse_window_ms: int = 0) -> Iterator[Target]:
+    env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false",
+           "FLAGSTREAM_COLLAPSE_WINDOW_MS": str(collapse_window_ms)}
     with contextlib.ExitStack() as stack:
         if tracing:
             env.update(stack.enter_context(otlp_sink()))
         url, process = stack.enter_context(flagstream(env))
         label = "one instance, memory broker" + ("" if metrics else ", metrics off (NoopMetrics)") + \
-            (", tracing on (every span exported over OTLP/HTTP)" if tracing else "")
+            (", tracing on (every span exported over OTLP/HTTP)" if tracing else "") + \
+            (f", COLLAPSE_WINDOW_MS={collapse_window_ms}" if collapse_window_ms else "")
         yield Target(url, (process.pid,), label)
 
 
@@ -160,6 +162,41 @@ def redis_haproxy_target() -> Iterator[Target]:
             proxy.wait(10)
             os.unlink(config.name)
             _delete_prefix(prefix)
+
+
+@contextlib.contextmanager
+def bare_asgi_target() -> Iterator[Target]:
+    """The floor: `benchmarks/peers/bare_asgi.py` on Hypercorn + uvloop (no framework)."""
+    port = free_port()
+    log_path = tempfile.mktemp(prefix="bare-asgi-", suffix=".log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "benchmarks.peers.bare_asgi", str(port), JWT_SECRET, PUBLISH_TOKEN],
+                                   cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log_path, "/healthz")
+        yield Target(url, (process.pid,), "bare ASGI on Hypercorn + uvloop (the floor)")
+    finally:
+        process.terminate()
+        process.wait(10)
+        os.unlink(log_path)
+
+
+@contextlib.contextmanager
+def redis_workers_target(workers: int) -> Iterator[Target]:
+    """One `flagstream serve` with WORKERS processes on one Redis (SO_REUSEPORT: the kernel
+    spreads connections over the workers); CPU and RSS are the whole process tree's."""
+    if not redis_available():
+        raise RuntimeError(f"no Redis answers at {REDIS_URL}: install/start the Debian package `redis-server`")
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    env = {"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": REDIS_URL, "FLAGSTREAM_REDIS_PREFIX": prefix,
+           "FLAGSTREAM_WORKERS": str(workers), "FLAGSTREAM_MAX_CONNECTIONS": "20000"}
+    try:
+        with flagstream(env) as (url, process):
+            label = f"WORKERS={workers} on Redis (SO_REUSEPORT)" if workers > 1 else "one process on Redis"
+            yield Target(url, (process.pid,), label)
+    finally:
+        _delete_prefix(prefix)
 
 
 def _delete_prefix(prefix: str) -> None:

@@ -26,9 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.environment import JWT_SECRET, PUBLISH_TOKEN, memory_target, redis_haproxy_target  # noqa: E402
+from benchmarks.environment import (JWT_SECRET, PUBLISH_TOKEN, bare_asgi_target, memory_target,  # noqa: E402
+                                    redis_haproxy_target, redis_workers_target)
 from benchmarks.render import render  # noqa: E402
-from benchmarks.runs import RUNS, Run  # noqa: E402
+from benchmarks.runs import COLLAPSE_WINDOW_MS, RUNS, Run  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 RESULTS_DIR = HERE / "results"
@@ -71,7 +72,11 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
         "memory": lambda: memory_target(metrics=True),
         "memory-nometrics": lambda: memory_target(metrics=False),
         "memory-traced": lambda: memory_target(metrics=True, tracing=True),
+        "memory-collapse-window": lambda: memory_target(metrics=True, collapse_window_ms=COLLAPSE_WINDOW_MS),
         "redis-haproxy": redis_haproxy_target,
+        "peer-bare": bare_asgi_target,
+        "redis-workers1": lambda: redis_workers_target(1),
+        "redis-workers2": lambda: redis_workers_target(2),
     }
     print(f"== {run.name}", file=sys.stderr, flush=True)
     try:

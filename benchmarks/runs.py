@@ -44,6 +44,36 @@ RUNS = (
         ("storm", "-c", "200", "--rate", "100", "-d", "6")),
 )
 
+# High-frequency updates (a progress bar per user, 50 updates/s each): every update
+# delivered, vs one collapse key per user, vs the same with a debounce window.
+COLLAPSE_WINDOW_MS = 200
+_UPDATES_FULL = ("-c", "1000", "--rate", "50000", "-d", "10", "--batch", "1000")
+_UPDATES_QUICK = ("-c", "200", "--rate", "10000", "-d", "10", "--batch", "1000")
+RUNS += (
+    Run("updates-1k-plain", "memory", ("notify", *_UPDATES_FULL), ("notify", *_UPDATES_QUICK)),
+    Run("updates-1k-collapse", "memory", ("collapse", *_UPDATES_FULL), ("collapse", *_UPDATES_QUICK)),
+    Run("updates-1k-collapse-window", "memory-collapse-window", ("collapse", *_UPDATES_FULL), ("collapse", *_UPDATES_QUICK)),
+)
+
+# The one-box scale path: one process vs WORKERS=2 on Redis, steady per-user path and connects.
+_STEADY = ("notify", "-c", "1000", "--rate", "10000", "-d", "15", "--batch", "250")
+_STEADY_QUICK = ("notify", "-c", "100", "--rate", "1000", "-d", "5", "--batch", "250")
+_CONNECTS = ("idle", "-c", "10000", "-d", "3", "--connect-concurrency", "1024")
+_CONNECTS_QUICK = ("idle", "-c", "1000", "-d", "3")
+RUNS += (
+    Run("redis-w1-notify-1k-x10", "redis-workers1", _STEADY, _STEADY_QUICK),
+    Run("redis-w2-notify-1k-x10", "redis-workers2", _STEADY, _STEADY_QUICK),
+    Run("redis-w1-idle-10k", "redis-workers1", _CONNECTS, _CONNECTS_QUICK),
+    Run("redis-w2-idle-10k", "redis-workers2", _CONNECTS, _CONNECTS_QUICK),
+)
+
+# The floor (benchmarks/peers/bare_asgi.py), same generator, same arguments as the memory runs.
+RUNS += (
+    Run("peer-bare-idle-10k", "peer-bare", RUNS[0].full, RUNS[0].quick),
+    Run("peer-bare-broadcast-1k", "peer-bare", RUNS[1].full, RUNS[1].quick),
+    Run("peer-bare-notify-1k-x10", "peer-bare", RUNS[4].full, RUNS[4].quick),
+)
+
 Reports = dict[str, dict]
 Check = Callable[[Reports], tuple[str, bool | None]]
 

@@ -1,4 +1,4 @@
-"""The `sse-tuning` variant payload: JSON that may override three stream settings per user."""
+"""The `sse-tuning` variant payload: JSON that may override four stream settings per user."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ KNOB_BOUNDS: dict[str, tuple[bool, float, float]] = {
     "max_connections_per_user": (False, 1, 100),
     "ping_interval": (True, 1, 300),
     "batch_window_ms": (False, 0, 1000),
+    "collapse_window_ms": (False, 0, 60_000),
 }
 
 

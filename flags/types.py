@@ -30,6 +30,7 @@ class Knobs:
     max_connections_per_user: int | None = None
     ping_interval: float | None = None
     batch_window_ms: int | None = None
+    collapse_window_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,10 @@ class Metrics(Protocol):
     def events_published(self, kind: str, count: int) -> None: ...
     def publish_rejected(self, reason: str) -> None: ...
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: ...
+    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None:
+        """Like `events_delivered`, latencies given as (latency, how many) runs: the events
+        of one publish share their latency, so a write batch is a few runs, not one per event."""
+        ...
     def events_replayed(self, count: int) -> None: ...
     def error(self, stage: str) -> None: ...
     def flag_evaluated(self, flag: str, result: str) -> None: ...
@@ -76,6 +80,7 @@ class NoopMetrics:
     def events_published(self, kind: str, count: int) -> None: pass
     def publish_rejected(self, reason: str) -> None: pass
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None: pass
+    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None: pass
     def events_replayed(self, count: int) -> None: pass
     def error(self, stage: str) -> None: pass
     def flag_evaluated(self, flag: str, result: str) -> None: pass
@@ -121,6 +126,15 @@ class LatencyHistogram(Collector):
         for value in values:
             counts[bisect_left(bounds, value)] += 1
         self._sum += sum(values)
+
+    def observe_runs(self, runs: Sequence[tuple[float, int]]) -> None:
+        """(value, how many times) pairs: one bisect per run."""
+        counts, bounds = self._counts, self._bounds
+        total = 0.0
+        for value, times in runs:
+            counts[bisect_left(bounds, value)] += times
+            total += value * times
+        self._sum += total
 
     def collect(self) -> Iterable[HistogramMetricFamily]:
         cumulative, running = [], 0
@@ -185,6 +199,10 @@ class PrometheusMetrics:
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None:
         self._delivered.inc(count)
         self._latency.observe_many(latencies)
+
+    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None:
+        self._delivered.inc(count)
+        self._latency.observe_runs(runs)
 
     def events_replayed(self, count: int) -> None:
         self._replayed.inc(count)

@@ -33,6 +33,7 @@ from .routes.admin import install_admin
 from .routes.alerts import install_alerts
 from .services import Services
 from .stats import RollingStats, StatsRecordingMetrics
+from .publish_endpoint import PUBLISH_PATH, PublishEndpoint
 from .stream import StreamEndpoint
 from observability.types import Tracing
 from .worker import NotificationWorker
@@ -55,7 +56,7 @@ def create_app(
     tracing = tracing or tracing_from_env()
     broker = build_broker(settings)
     gate = flag_gate or build_gate(settings, metrics)
-    hub = Hub(HubLimits(settings.max_connections, settings.retry_ms), metrics)
+    hub = Hub(HubLimits(settings.max_connections, settings.retry_ms, settings.queue_max_delay), metrics)
     services = Services(
         settings=settings,
         verifier=TokenVerifier(settings),
@@ -89,7 +90,8 @@ def create_app(
     install_alerts(app, alert_rollback(settings))
     if settings.rollout_controller:
         run_controller_while_serving(app, settings)
-    app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services))  # type: ignore[method-assign]
+    app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services),  # type: ignore[method-assign]
+                                PublishEndpoint(services, app.config["MAX_CONTENT_LENGTH"]))
     registry = getattr(metrics, "registry", None)
     if registry is not None:
         watch_service(registry, connections_limit=settings.max_connections,
@@ -122,6 +124,8 @@ def route_template(app: Quart):
         nonlocal adapter
         if path == STREAM_PATH and method == "GET":
             return STREAM_PATH
+        if path == PUBLISH_PATH and method == "POST":
+            return PUBLISH_PATH
         if adapter is None:
             adapter = app.url_map.bind("")
         try:
@@ -192,17 +196,24 @@ def end_streams_signed_with(hub: Hub, removed_key_ids: frozenset[str]) -> None:
 
 
 class StreamRouter:
-    """Sends GET /v1/stream to the plain ASGI stream endpoint, everything else to Quart."""
+    """Sends GET /v1/stream and POST /v1/notifications (the hot paths) to their plain ASGI
+    endpoints, everything else to Quart."""
 
-    def __init__(self, app, stream: StreamEndpoint) -> None:
+    def __init__(self, app, stream: StreamEndpoint, publish: PublishEndpoint) -> None:
         self._app = app
         self._stream = stream
+        self._publish = publish
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] == STREAM_PATH and scope["method"] == "GET":
-            await self._stream(scope, receive, send)
-        else:
-            await self._app(scope, receive, send)
+        if scope["type"] == "http":
+            path, method = scope["path"], scope["method"]
+            if path == STREAM_PATH and method == "GET":
+                await self._stream(scope, receive, send)
+                return
+            if path == PUBLISH_PATH and method == "POST":
+                await self._publish(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
 
 
 def _register_pages(app: Quart) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import math
 import time
 from collections.abc import Callable
@@ -140,11 +141,14 @@ def _expiry(claims: dict[str, object]) -> float | None:
     return expires_at
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def valid_user_id(user_id: object) -> bool:
     return (
         isinstance(user_id, str)
         and 0 < len(user_id) <= 256
-        and all(ch >= " " and ch != "\x7f" for ch in user_id)
+        and _CONTROL.search(user_id) is None
     )
 
 

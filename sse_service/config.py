@@ -42,8 +42,11 @@ class Settings:
     max_connections_per_user: int = 5
     user_limit_policy: str = "reject"
     ping_interval: float = 30.0
-    queue_size: int = 512
+    queue_size: int = 512                  # events queued while a write is blocked on the socket
+    queue_max_bytes: int = 16 * 1024 * 1024  # payload bytes one stream may have queued
+    queue_max_delay: float = 30.0          # seconds a stream's queue/write may make no progress
     batch_window_ms: int = 0
+    collapse_window_ms: int = 0            # a collapse-keyed event waits up to this long for a newer one with its key
     history_size: int = 1000
     history_ttl: float = 86400.0
     max_payload_bytes: int = 65536
@@ -100,7 +103,7 @@ _CHOICES = {
 }
 _MINIMUM = {
     "port": 0, "workers": 1, "max_connections": 1, "max_connections_per_user": 1,
-    "ping_interval": 0.05, "queue_size": 1, "batch_window_ms": 0, "history_size": 1,
+    "ping_interval": 0.05, "queue_size": 1, "queue_max_bytes": 1024, "queue_max_delay": 1, "batch_window_ms": 0, "collapse_window_ms": 0, "history_size": 1,
     "history_ttl": 1, "max_payload_bytes": 1, "max_batch": 1, "max_data_depth": 1, "retry_ms": 0,
     "max_recipients_per_request": 1, "redis_cluster_wait_replicas": 0, "redis_cluster_wait_timeout_ms": 1,
     "publish_rate": 0, "publish_burst": 1, "stream_rate": 0, "stream_burst": 1,
@@ -108,7 +111,7 @@ _MINIMUM = {
     "dead_peer_timeout": 1, "rollout_status_interval": 0.1, "jwks_refresh_interval": 1, "header_timeout": 0.1,
     "disable_spread": 0,
 }
-_MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "ready_timeout": 60, "header_timeout": 75,
+_MAXIMUM = {"port": 65535, "batch_window_ms": 1000, "collapse_window_ms": 60_000, "ready_timeout": 60, "header_timeout": 75,
             "max_recipients_per_request": 100_000, "redis_cluster_wait_timeout_ms": 60_000,
             "max_data_depth": 500}         # below any JSON reader's recursion limit
 

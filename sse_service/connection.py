@@ -6,11 +6,20 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .types import EventId, StoredEvent
 
 QueueItem = StoredEvent | bytes
 ABORT_STUCK_WRITE_AFTER = 2.0
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+EVENT_OVERHEAD = 64            # bytes counted per queued event beyond its data (name, id line, framing)
+
+
+def collapse_window(knobs: Any, settings: Any) -> float:
+    """A user's debounce window for collapse-keyed events, in seconds (knob, else setting)."""
+    window = knobs.collapse_window_ms if knobs.collapse_window_ms is not None else settings.collapse_window_ms
+    return float(window) / 1000
 
 
 def new_connection_id() -> str:
@@ -27,17 +36,31 @@ class Closing:
 class Connection:
     """A stream's queue. Producers `offer`; the single writer `take`s everything at once.
 
-    The queue counts events; when it is full the connection ends with `overflow` rather
-    than grow or slow the producer down.
+    The queue is bounded so that only a reader that is really behind is cut (`overflow`,
+    and it resumes from history) rather than the queue growing or the producer slowing:
+    - at most `queue_size` events queued *while a write is blocked* on the socket (the
+      client is not reading what it was sent): a burst handed to an idle writer, however
+      many events, goes out in its next write;
+    - at most `max_bytes` of queued payload, whatever the writer is doing;
+    - and the hub's timer cuts a connection whose queue or write has made no progress for
+      `QUEUE_MAX_DELAY` (`stalled_since`).
+
+    An event with a `collapse_key` replaces a queued, undelivered one of its stream with
+    the same key: the older one leaves the queue and the newer one goes to its end, so the
+    events of each history stream stay in offset order and the writer's cursor never
+    passes an event it has not written. With a `collapse_window`, the first such event
+    holds the next write back up to that long, so newer ones can replace it.
     """
 
     __slots__ = (
         "id", "user_id", "expires_at", "key_id", "ping_interval", "next_ping", "batch_window",
-        "cursor", "closing", "sending", "task", "_queue", "_limit", "_waiter",
+        "collapse_window", "cursor", "closing", "sending", "task", "_queue", "_limit", "_waiter",
+        "_keyed", "_hold_until", "_bytes", "_max_bytes", "stalled_since",
     )
 
     def __init__(self, user_id: str, *, queue_size: int, ping_interval: float,
-                 batch_window: float, expires_at: float | None, now: float, key_id: str | None = None) -> None:
+                 batch_window: float, expires_at: float | None, now: float, key_id: str | None = None,
+                 collapse_window: float = 0.0, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.id = new_connection_id()
         self.user_id = user_id
         self.expires_at = expires_at
@@ -45,26 +68,50 @@ class Connection:
         self.ping_interval = ping_interval
         self.next_ping = now + ping_interval
         self.batch_window = batch_window
+        self.collapse_window = collapse_window
         self.cursor: EventId | None = None     # where the client stands (both streams)
         self.closing: Closing | None = None
         self.sending = False
         self.task: asyncio.Task[object] | None = None
         self._queue: list[QueueItem] = []
         self._limit = queue_size
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self.stalled_since: float | None = None   # set by the hub's timer while queued or writing
         # A future only while the writer waits: an asyncio.Event would keep a deque
         # (~0.6 KiB) per idle stream for nothing.
         self._waiter: asyncio.Future[None] | None = None
+        self._keyed: dict[tuple[bool, str], StoredEvent] | None = None    # queued events by collapse key
+        self._hold_until: float | None = None                              # loop time the held write is due
 
     def offer(self, item: QueueItem) -> bool:
         """Queue an item; False when the queue is full (the caller ends the connection)."""
         if self.closing is not None:
             return True
-        if len(self._queue) >= self._limit:
+        if item.__class__ is not bytes and item.collapse_key is not None:   # type: ignore[union-attr]
+            self._collapse(item)                                            # type: ignore[arg-type]
+        size = len(item) if item.__class__ is bytes else len(item.data_json) + EVENT_OVERHEAD  # type: ignore[arg-type, union-attr]
+        self._bytes += size
+        if self._bytes > self._max_bytes or (self.sending and len(self._queue) >= self._limit):
             return False
         self._queue.append(item)
         if len(self._queue) == 1:
             self._wake()
         return True
+
+    def _collapse(self, event: StoredEvent) -> None:
+        """Take the queued event `event` replaces out of the queue, and remember `event`."""
+        keyed = self._keyed
+        if keyed is None:
+            keyed = self._keyed = {}
+        key = (event.user_id is None, event.collapse_key)   # type: ignore[assignment]
+        replaced = keyed.get(key)                             # type: ignore[arg-type]
+        keyed[key] = event                                    # type: ignore[index]
+        if replaced is not None:
+            self._queue.remove(replaced)                      # identity: StoredEvent has no __eq__
+            self._bytes -= len(replaced.data_json) + EVENT_OVERHEAD
+        elif self.collapse_window and self._hold_until is None:
+            self._hold_until = asyncio.get_running_loop().time() + self.collapse_window
 
     def close(self, closing: Closing) -> None:
         """End the stream after `closing.final_event`; what is still queued is dropped
@@ -72,6 +119,8 @@ class Connection:
         if self.closing is None:
             self.closing = closing
             self._queue.clear()
+            self._keyed = None
+            self._bytes = 0
             self._wake()
             if self.sending:
                 # The writer is stuck on a socket that does not drain (a slow or vanished
@@ -90,9 +139,14 @@ class Connection:
                 await self._waiter
             finally:
                 self._waiter = None
-        if self.batch_window and self.closing is None:
-            await asyncio.sleep(self.batch_window)
+        wait = self.batch_window
+        if self._hold_until is not None:
+            wait = max(wait, self._hold_until - asyncio.get_running_loop().time())
+        if wait > 0 and self.closing is None:
+            await asyncio.sleep(wait)
         items, self._queue = self._queue, []
+        self._keyed = self._hold_until = self.stalled_since = None
+        self._bytes = 0
         return items
 
     def _wake(self) -> None:
@@ -103,3 +157,15 @@ class Connection:
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    def behind(self, now: float, max_delay: float) -> bool:
+        """Called by the hub's timer: True when this stream has had something queued or a
+        write pending, with no write completed, for longer than `max_delay` (plus its own
+        batch/collapse windows, which hold writes back on purpose)."""
+        if not self._queue and not self.sending:
+            self.stalled_since = None
+            return False
+        if self.stalled_since is None:
+            self.stalled_since = now
+            return False
+        return now - self.stalled_since > max_delay + self.batch_window + self.collapse_window

@@ -36,6 +36,7 @@ FINAL_EVENTS = {
 class HubLimits:
     max_connections: int
     retry_ms: int
+    queue_max_delay: float = 30.0     # a stream whose queue/write made no progress this long is cut (overflow)
 
 
 class Hub:
@@ -147,14 +148,18 @@ class Hub:
 
     # -- timers (one for the whole hub, not one per stream) ---------------------------
     def tick(self) -> None:
-        """Send due pings and end streams whose token expired; run about once a second."""
+        """Send due pings, end streams whose token expired and streams too far behind; run
+        about once a second."""
         now = self._clock()
         ping: bytes | None = None
+        max_delay = self._limits.queue_max_delay
         for connection in list(self.connections()):
             if connection.closing is not None:
                 continue
             if connection.expires_at is not None and now >= connection.expires_at:
                 self.close(connection, "reauth")
+            elif connection.behind(now, max_delay):
+                self.close(connection, "overflow")
             elif now >= connection.next_ping:
                 if ping is None:
                     ping = ping_event(now)

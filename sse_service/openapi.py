@@ -193,6 +193,7 @@ def _schemas(max_batch: int) -> dict[str, Schema]:
         "Accepted": {"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array", "items": string}}},
         "InboxItem": {"type": "object", "required": ["id", "event", "data", "created_at"], "properties": {
             "id": string, "event": string, "data": {}, "created_at": {"type": "string"},
+            "collapse_key": {"type": "string", "description": "present when the notification was published with one"},
         }},
         "InboxPage": {"type": "object", "required": ["notifications", "next"], "properties": {
             "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/InboxItem"}},
@@ -219,6 +220,10 @@ def _notification() -> Schema:
             "event": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$", "default": "notification"},
             "data": {},
             "idempotency_key": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+            "collapse_key": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$",
+                             "description": "a newer notification with the same key (same user, or both broadcasts) "
+                                            "replaces this one while undelivered; replay and the inbox return "
+                                            "only the latest per key"},
         },
         "oneOf": [{"required": ["user_id"]}, {"required": ["user_ids"]}, {"required": ["broadcast"]}],
     }

@@ -7,13 +7,13 @@ from typing import Any
 
 from . import strict_json
 from .auth import valid_user_id
-from .types import EVENT_NAME, Notification
+from .types import COLLAPSE_KEY, EVENT_NAME, Notification
 
 MAX_RECIPIENTS = 1000
 MAX_RECIPIENTS_PER_REQUEST = 1000     # default of the setting: events one request may create
 MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_MAX_DATA_DEPTH = 64
-_FIELDS = {"user_id", "user_ids", "broadcast", "event", "data", "idempotency_key"}
+_FIELDS = {"user_id", "user_ids", "broadcast", "event", "data", "idempotency_key", "collapse_key"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,9 @@ def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list
     key = item.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY):
         problems.append(Problem(field("idempotency_key"), f"expected a string of 1 to {MAX_IDEMPOTENCY_KEY} characters"))
+    collapse_key = item.get("collapse_key")
+    if collapse_key is not None and (not isinstance(collapse_key, str) or not COLLAPSE_KEY.fullmatch(collapse_key)):
+        problems.append(Problem(field("collapse_key"), "expected a short token: letters, digits, '_', '.', ':', '-', 1 to 64 characters"))
     if "data" not in item:
         problems.append(Problem(field("data"), "required"))
         return None
@@ -149,7 +152,7 @@ def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list
         oversized.append(Problem(field("data"), f"larger than MAX_PAYLOAD_BYTES ({max_payload} bytes)"))
     if len(problems) > before:
         return None
-    return Notification(user_ids, event, data_json.decode(), key)
+    return Notification(user_ids, event, data_json.decode(), key, collapse_key=collapse_key)
 
 
 def _field_of(path: strict_json.Path) -> str:

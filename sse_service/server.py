@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -140,6 +141,11 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
 
     @app.before_serving
     async def announce() -> None:
+        # Everything built so far (modules, the app, the flag engine) lives as long as the
+        # process: keep it out of the collector's full passes, which otherwise walk it
+        # every time and pause the loop (benchmarks/analysis.md, "the garbage collector").
+        gc.collect()
+        gc.freeze()
         if on_ready is not None:
             on_ready(f"http://{settings.host}:{settings.port}")
 

@@ -16,6 +16,7 @@ from observability.metrics import Metrics
 from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
+from .connection import collapse_window
 from .disable_spread import SpreadDisabler
 from .hub import Hub
 from .rate_limit import RateLimits
@@ -103,9 +104,11 @@ class Services:
                     continue
                 knobs = self.flags.knobs(user_id)
                 window = knobs.batch_window_ms if knobs.batch_window_ms is not None else self.settings.batch_window_ms
+                collapse = collapse_window(knobs, self.settings)
                 for connection in connections:
                     connection.ping_interval = knobs.ping_interval or self.settings.ping_interval
                     connection.batch_window = window / 1000
+                    connection.collapse_window = collapse
             await asyncio.sleep(0)
         if closed:
             spread = f" (spread over {self.disabler.window:g} s)" if self.disabler.window > 0 else ""

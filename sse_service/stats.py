@@ -150,6 +150,16 @@ class RollingStats:
         for seconds in latencies:
             counts[bisect_left(bounds, seconds)] += 1
 
+    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None:
+        slot = self._now()
+        slot.delivered += count
+        counts = slot.latency
+        if counts is None:
+            counts = slot.latency = [0] * _BUCKETS
+        bounds = _BOUNDS
+        for seconds, times in runs:
+            counts[bisect_left(bounds, seconds)] += times
+
     def events_replayed(self, count: int) -> None:
         self._now().replayed += count
 
@@ -285,6 +295,10 @@ class StatsRecordingMetrics:
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None:
         self.metrics.events_delivered(count, latencies)
         self.stats.events_delivered(count, latencies)
+
+    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None:
+        self.metrics.events_delivered_runs(count, runs)
+        self.stats.events_delivered_runs(count, runs)
 
     def events_replayed(self, count: int) -> None:
         self.metrics.events_replayed(count)

@@ -19,14 +19,14 @@ from urllib.parse import parse_qs
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
 from .client_input import parse_event_id
-from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
+from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection, collapse_window
 from .hub import rfc3339
 from .rate_limit import refusal as rate_limited
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .stream_cookie import cookie_token
-from .broker.cursors import advance
-from .types import EventId, PublishRefused, StoredEvent, is_legacy_id
+from .stream_encoding import encode, latency_runs, with_id
+from .types import EventId, PublishRefused, is_legacy_id
 
 if TYPE_CHECKING:
     from .services import Services
@@ -83,8 +83,10 @@ class StreamEndpoint:
         connection = Connection(
             user_id,
             queue_size=s.settings.queue_size,
+            max_bytes=s.settings.queue_max_bytes,
             ping_interval=knobs.ping_interval or s.settings.ping_interval,
             batch_window=(knobs.batch_window_ms if knobs.batch_window_ms is not None else s.settings.batch_window_ms) / 1000,
+            collapse_window=collapse_window(knobs, s.settings),
             expires_at=identity.expires_at,
             key_id=identity.key_id,
             now=time.time(),
@@ -196,8 +198,10 @@ class StreamEndpoint:
             connection.cursor = cursor
             if not page.events:
                 break
+            connection.sending = True         # a replay write blocked on the socket is "behind" too
             await send({"type": "http.response.body", "more_body": True,
                         "body": b"".join(with_id(event_id, event) for event, event_id in zip(page.events, page.ids))})
+            connection.sending = False
             connection.cursor = page.ids[-1]
             s.metrics.events_replayed(len(page.events))
             cursor = page.ids[-1] if len(page.events) == REPLAY_PAGE else None
@@ -211,52 +215,25 @@ RESET = "reset"
 RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
-def wire(event: StoredEvent) -> bytes:
-    """The event's SSE block without its `id:` line, encoded once however many streams
-    carry it; each stream prepends its own id (the cursor right after the event)."""
-    encoded = event._wire
-    if encoded is None:
-        encoded = event._wire = ServerSentEvent(data=event.data_json, event=event.event).encode()
-    return encoded
-
-
-def with_id(event_id: EventId, event: StoredEvent) -> bytes:
-    return b"id: " + str(event_id).encode() + b"\n" + (event._wire or wire(event))
-
-
 async def _write_until_closed(connection: Connection, send: Send, s: "Services") -> None:
-    delivered = s.metrics.events_delivered
+    delivered = s.metrics.events_delivered_runs
     traced = s.tracing.delivered
     while True:
         items = await connection.take()
         closing = connection.closing
         if items:
-            chunks: list[bytes] = []
-            sent: list[StoredEvent] = []
-            carriers: list[dict[str, str]] = []       # only traced events: nothing to do when tracing is off
-            cursor = connection.cursor
-            for item in items:
-                if item.__class__ is bytes:
-                    chunks.append(item)               # type: ignore[arg-type]
-                    continue
-                moved = advance(cursor, item) if cursor is not None else item.id   # type: ignore[arg-type, union-attr]
-                if moved is not None:
-                    cursor = moved
-                    chunks.append(with_id(moved, item))   # type: ignore[arg-type]
-                    sent.append(item)                 # type: ignore[arg-type]
-                    if item.trace is not None:        # type: ignore[union-attr]
-                        carriers.append(item.trace)   # type: ignore[union-attr]
-            connection.cursor = cursor
-            if chunks:
+            batch = encode(connection, items)
+            if batch.chunks:
                 connection.sending = True
-                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+                await send({"type": "http.response.body", "body": b"".join(batch.chunks), "more_body": True})
                 connection.sending = False
+            sent = batch.sent
             if sent:
                 now = time.time()
                 if await _reached_an_open_socket(connection):
-                    delivered(len(sent), [now - e.created_at for e in sent])
-                    if carriers:
-                        traced(carriers, len(sent))
+                    delivered(len(sent), latency_runs(now, sent))
+                    if batch.carriers:
+                        traced(batch.carriers, len(sent))
         if closing is not None:
             await _write_final_event(connection, send)
             return

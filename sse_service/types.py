@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+COLLAPSE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _U64 = 2**64       # both parts of an offset are 64-bit, as in Redis stream ids
 EPOCH_LENGTH = 12  # hex digits of a stream's epoch
 MAX_CURSOR_LENGTH = 2 * (EPOCH_LENGTH + 1 + 41) + 1
@@ -106,6 +107,7 @@ class Notification:
     data_json: str                 # the published `data`, serialised once
     idempotency_key: str | None = None
     trace: dict[str, str] | None = None
+    collapse_key: str | None = None    # a newer event with the same key replaces this one while undelivered
 
     @property
     def is_broadcast(self) -> bool:
@@ -121,6 +123,8 @@ class StoredEvent:
     event among broadcasts on replay, and makes its publish id (`id`) the id it gets in
     the stream and the inbox in the common case. `_wire` caches the SSE block without its
     `id:` line, so a broadcast is encoded once per process, not once per connection.
+    A `collapse_key` event replaces an older one of its stream with the same key: in the
+    history (a read returns only the latest per key) and in every connection queue.
     """
 
     user_id: str | None
@@ -131,11 +135,22 @@ class StoredEvent:
     created_at: float              # unix seconds when the publish was accepted
     trace: dict[str, str] | None = None
     broadcast_at: StreamPosition | None = None
+    collapse_key: str | None = None
     _wire: bytes | None = field(default=None, repr=False)
+    _cursor_part: bytes | None = field(default=None, repr=False)   # b"<epoch>.<ms>-<n>", made once
 
     @property
     def position(self) -> StreamPosition:
         return StreamPosition(self.epoch, self.offset)
+
+    @property
+    def cursor_part(self) -> bytes:
+        """Its position as it appears in an id (`<epoch>.<ms>-<n>`), encoded once however
+        many streams carry it."""
+        part = self._cursor_part
+        if part is None:
+            part = self._cursor_part = f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode()
+        return part
 
     @property
     def id(self) -> EventId:
@@ -146,16 +161,27 @@ class StoredEvent:
             return EventId(StreamPosition(NO_EPOCH, ZERO), self.position)
         return EventId(self.position, self.broadcast_at or StreamPosition(NO_EPOCH, ZERO))
 
+    def id_text(self) -> str:
+        """`str(self.id)`, without building the id's objects (the publish hot path)."""
+        if self.user_id is None:
+            return f"{NO_EPOCH}.0-0.{self.epoch}.{self.offset.ms}-{self.offset.n}"
+        stamp = self.broadcast_at
+        after = f"{stamp.epoch}.{stamp.offset.ms}-{stamp.offset.n}" if stamp is not None else f"{NO_EPOCH}.0-0"
+        return f"{self.epoch}.{self.offset.ms}-{self.offset.n}.{after}"
+
     def as_inbox_item(self, event_id: EventId) -> dict[str, Any]:
         import json
         from datetime import datetime, timezone
 
-        return {
+        item = {
             "id": str(event_id),
             "event": self.event,
             "data": json.loads(self.data_json),
             "created_at": datetime.fromtimestamp(self.created_at, timezone.utc).isoformat().replace("+00:00", "Z"),
         }
+        if self.collapse_key is not None:
+            item["collapse_key"] = self.collapse_key
+        return item
 
 
 @dataclass(frozen=True, slots=True)

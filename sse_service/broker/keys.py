@@ -38,6 +38,10 @@ class StreamKeys:
     def channel(self, p: str) -> str:
         return f"{p}{{{self.tag}}}:c"
 
+    def collapse(self, p: str) -> str:
+        """Hash: collapse key → the offset of the newest entry with that key."""
+        return f"{p}{{{self.tag}}}:k"
+
     def idempotency(self, p: str, digest: str) -> str:
         return f"{p}{{{self.tag}}}:i:{digest}"
 
@@ -60,7 +64,10 @@ def idempotency_digest(publisher: str, key: str) -> str:
 
 def fingerprint(n: Notification) -> str:
     """What makes a request the same request when its idempotency key is reused."""
-    return _digest(json.dumps([list(n.user_ids), n.event, n.data_json]))[:24]
+    parts: list[object] = [list(n.user_ids), n.event, n.data_json]
+    if n.collapse_key is not None:
+        parts.append(n.collapse_key)
+    return _digest(json.dumps(parts))[:24]
 
 
 def check_user_ids(notifications: list[Notification] | tuple[Notification, ...]) -> None:

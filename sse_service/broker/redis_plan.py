@@ -46,8 +46,8 @@ class AppendCall:
             for target in group:
                 keys = stream_keys(target.user_id)
                 record = self._key(keys.idempotency(prefix, digest), "v") if digest else 0
-                plan_targets.append([self._stream(prefix, target.user_id), record])
-            items.append({"t": plan_targets, "f": fingerprint(n), "e": n.event, "d": n.data_json,
+                plan_targets.append([self._stream(prefix, target.user_id, n.collapse_key is not None), record])
+            items.append({"t": plan_targets, "f": fingerprint(n), "e": n.event, "d": n.data_json, "k": n.collapse_key or "",
                           "c": repr(self._created), "x": json.dumps(n.trace) if n.trace else "",
                           "bp": (stamps or {}).get(index, "")})
             self.targets.append(group)
@@ -66,13 +66,17 @@ class AppendCall:
             self._index[key] = len(self.keys)
         return self._index[key]
 
-    def _stream(self, prefix: str, user_id: str | None) -> int:
+    def _stream(self, prefix: str, user_id: str | None, collapses: bool) -> int:
+        keys = stream_keys(user_id)
         if user_id not in self._streams:
-            keys = stream_keys(user_id)
             self._stream_plans.append({"h": self._key(keys.history(prefix), "s"), "m": self._key(keys.meta(prefix), "h"),
-                                       "c": self._key(keys.channel(prefix), "-"), "b": user_id is None, "e": new_epoch()})
+                                       "c": self._key(keys.channel(prefix), "-"), "b": user_id is None, "e": new_epoch(),
+                                       "k": 0})
             self._streams[user_id] = len(self._stream_plans)
-        return self._streams[user_id]
+        index = self._streams[user_id]
+        if collapses and not self._stream_plans[index - 1]["k"]:
+            self._stream_plans[index - 1]["k"] = self._key(keys.collapse(prefix), "h")
+        return index
 
     def results(self, answer: dict[str, list[list[dict[str, str]]]]) -> list[tuple[Target, str, StoredEvent | None]]:
         """(target, its id, the new event or None for a duplicate) for every target."""
@@ -85,7 +89,7 @@ class AppendCall:
                 n = self._notifications[target.index]
                 stamp = _position(result["s"]) if result["s"] else None
                 event = StoredEvent(target.user_id, result["p"], Offset.parse(result["o"]), n.event, n.data_json,
-                                    self._created, n.trace, stamp)
+                                    self._created, n.trace, stamp, n.collapse_key)
                 out.append((target, result["i"], event))
         return out
 
@@ -114,4 +118,5 @@ def event_from_message(raw: str, user_id: str | None) -> StoredEvent:
 def _event(user_id: str | None, epoch: str, offset: str, fields: dict[str, str]) -> StoredEvent:
     trace = json.loads(fields["x"]) if fields.get("x") else None
     stamp = _position(fields["s"]) if fields.get("s") else None
-    return StoredEvent(user_id, epoch, Offset.parse(offset), fields["e"], fields["d"], float(fields["c"]), trace, stamp)
+    return StoredEvent(user_id, epoch, Offset.parse(offset), fields["e"], fields["d"], float(fields["c"]), trace, stamp,
+                       fields.get("k") or None)

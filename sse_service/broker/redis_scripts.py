@@ -8,12 +8,13 @@ the wrong type fails the call before anything is stored.
 # KEYS: the keys named by the plan (histories, metas, idempotency records, channels).
 # ARGV[1] history size, ARGV[2] ttl ms, ARGV[3] plan (JSON, indexes are 1-based into KEYS):
 #   k: one type code per key ('s' stream, 'h' hash, 'v' string, '-' unchecked)
-#   s: streams written: [{h, m, c, b (true for the broadcast stream), e (epoch if new)}]
+#   s: streams written: [{h, m, c, b (true for the broadcast stream), e (epoch if new),
+#       k (its collapse hash: collapse key → newest offset; 0 when no notification has a key)}]
 #   bh, bm, be: the broadcast stream's history/meta keys to read its position from
 #       (0 when not in this call), and its epoch if new; bp: "<epoch>.<offset>" read
 #       beforehand when the broadcast stream is in another slot ('' when unknown)
 #   n: notifications: [{t: [[stream, idempotency key or 0] per recipient], f: fingerprint,
-#       e: event, d: data json, c: created at, x: trace carrier json or '',
+#       e: event, d: data json, c: created at, x: trace carrier json or '', k: collapse key or '',
 #       bp: this notification's broadcast position when known per notification, else ''}]
 #   pub: 'PUBLISH' or 'SPUBLISH'
 # Returns JSON: {"conflict": i} (nothing written) or {"r": per notification, per recipient
@@ -112,8 +113,17 @@ for i, n in ipairs(plan.n) do
         stamp = b_epoch .. '.' .. stamped
         redis.call('HSET', m, 'bp', stamp)
       end
-      local offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp)
+      local offset
+      if n.k == '' then offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp)
+      else offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp, 'k', n.k) end
       redis.call('HSET', m, 'o', offset)
+      if n.k ~= '' and s.k > 0 then
+        -- A newer event with the same collapse key replaces the older one in the history.
+        local replaced = redis.call('HGET', KEYS[s.k], n.k)
+        redis.call('HSET', KEYS[s.k], n.k, offset)
+        redis.call('PEXPIRE', KEYS[s.k], ttl)
+        if replaced then redis.call('XDEL', h, replaced) end
+      end
       trim(h, m)
       redis.call('PEXPIRE', h, ttl)
       redis.call('PEXPIRE', m, ttl)
@@ -128,7 +138,7 @@ for i, n in ipairs(plan.n) do
       if target[2] > 0 then
         redis.call('SET', KEYS[target[2]], cjson.encode({f = n.f, i = id}), 'PX', ttl)
       end
-      redis.call(plan.pub, KEYS[s.c], cjson.encode({o = offset, p = epoch, e = n.e, d = n.d, c = n.c, x = n.x, s = stamp}))
+      redis.call(plan.pub, KEYS[s.c], cjson.encode({o = offset, p = epoch, e = n.e, d = n.d, c = n.c, x = n.x, s = stamp, k = n.k}))
       res[j] = {p = epoch, o = offset, s = stamp, i = id}
     end
   end

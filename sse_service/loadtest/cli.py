@@ -27,7 +27,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "percentiles, lost/duplicated events, rejections and the server's CPU and memory.",
     )
     p.add_argument("scenario", choices=(*SCENARIOS, "faults"),
-                   help="idle | notify | broadcast | storm | mixed | faults (starts its own Redis, instances and HAProxy)")
+                   help="idle | notify | broadcast | storm | mixed | collapse (notify with one collapse key per user) "
+                        "| faults (starts its own Redis, instances and HAProxy)")
     p.add_argument("--url", default=os.environ.get("FLAGSTREAM_URL", "http://127.0.0.1:8080"),
                    help="the service (127.0.0.1 only; default %(default)s)")
     auth = p.add_mutually_exclusive_group()

@@ -43,9 +43,13 @@ class Publisher:
         self.interval = interval      # at most one POST per task per interval: publishers batch
         self.accepted = Accepted()
         self.stopped = False
+        self.collapse_key: str | None = None
 
-    async def notify(self, users: Sequence[str], rate: float, until: float, count: int | None, tasks: int) -> None:
-        """Per-user notifications, round robin over `users`, `rate` per second in total."""
+    async def notify(self, users: Sequence[str], rate: float, until: float, count: int | None, tasks: int,
+                     collapse_key: str | None = None) -> None:
+        """Per-user notifications, round robin over `users`, `rate` per second in total
+        (each with `collapse_key` when given: the newest per user replaces the older ones)."""
+        self.collapse_key = collapse_key
         tasks = max(1, min(tasks, len(users)))
         share = None if count is None else [count // tasks + (1 if i < count % tasks else 0) for i in range(tasks)]
         await asyncio.gather(*(
@@ -89,6 +93,9 @@ class Publisher:
                 picked.append((user, next_n[user]))
                 next_n[user] += 1
             body = [{"user_id": u, "event": EVENT_NAME, "data": {"k": "u", "n": n, "t": now}} for u, n in picked]
+            if self.collapse_key is not None:
+                for item in body:
+                    item["collapse_key"] = self.collapse_key
             if await self._post(body):
                 for u, n in picked:
                     self.accepted.per_user[u].append(n)

@@ -36,6 +36,23 @@ def verify(tallies: Iterable[StreamTally], accepted: Accepted, expect_broadcasts
     return Verification(expected, delivered, lost, duplicated, out_of_order, resets, lost_unanchored)
 
 
+def verify_latest(tallies: Iterable[StreamTally], accepted: Accepted) -> Verification:
+    """Collapse keys: each stream got its user's newest accepted notification, and what it
+    got came once and in order (older ones may have been replaced: not a loss)."""
+    expected = delivered = lost = duplicated = out_of_order = resets = 0
+    for tally in tallies:
+        resets += tally.resets
+        out_of_order += tally.out_of_order_ids
+        received, wanted = tally.user_ns, accepted.per_user.get(tally.user_id, [])
+        expected += len(wanted)
+        delivered += len(received)
+        duplicated += len(received) - len(set(received))
+        if wanted and max(wanted) not in set(received):
+            lost += 1
+        out_of_order += sum(1 for a, b in zip(received, received[1:]) if b <= a)
+    return Verification(expected, delivered, lost, duplicated, out_of_order, resets)
+
+
 def percentiles_ms(values: Sequence[float] | array) -> dict[str, float]:
     if not len(values):
         return {}

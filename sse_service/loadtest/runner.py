@@ -13,12 +13,13 @@ import httpx
 
 from .progress import Progress
 from .publisher import Publisher
-from .report import percentiles_ms, verify
+from .report import percentiles_ms, verify, verify_latest
 from .server_stats import cpu_percent, sample_server
-from .types import LoadPlan, LoadReport, WorkerResult
+from .types import COLLAPSE_KEY, LoadPlan, LoadReport, WorkerResult
 from .worker import worker_main
 
 SETTLE = 1.0        # after connecting, before reading the server's memory
+QUIET = 1.0         # collapse: deliveries have stopped when none came for this long
 
 
 class WorkerPool:
@@ -87,7 +88,10 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
             publish_seconds = time.monotonic() - started
             expected = _expected_deliveries(publisher, users, plan)
             progress.phase("drain", expected, pool.received)
-            await _until(lambda: pool.received() >= expected, plan.drain_timeout)
+            if plan.scenario == "collapse":      # how many arrive is the point: wait until deliveries stop
+                await _until_quiet(pool.received, QUIET, plan.drain_timeout)
+            else:
+                await _until(lambda: pool.received() >= expected, plan.drain_timeout)
             progress.done()
             load_end = await sample_server(http, plan.url, plan.server_pid)
             delivery_seconds = time.monotonic() - started
@@ -103,8 +107,9 @@ async def _load(plan: LoadPlan, pool: WorkerPool, publisher: Publisher, users: l
                 progress: Progress, notes: list[str]) -> None:
     until = time.monotonic() + plan.duration
     work: list[Awaitable[None]] = []
-    if plan.scenario in ("notify", "storm", "mixed"):
-        work.append(publisher.notify(users, plan.rate, until, plan.count, plan.publishers))
+    if plan.scenario in ("notify", "storm", "mixed", "collapse"):
+        collapse = COLLAPSE_KEY if plan.scenario == "collapse" else None
+        work.append(publisher.notify(users, plan.rate, until, plan.count, plan.publishers, collapse))
     if plan.scenario in ("broadcast", "mixed"):
         work.append(publisher.broadcast(plan.broadcast_rate, until, plan.count))
     if plan.scenario == "storm":
@@ -135,6 +140,16 @@ def _expected_deliveries(publisher: Publisher, users: list[str], plan: LoadPlan)
     return per_user + len(accepted.broadcasts) * len(users)
 
 
+async def _until_quiet(counter: Callable[[], int], quiet: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last, since = counter(), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        await asyncio.sleep(0.05)
+        now = counter()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 async def _until(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
@@ -157,7 +172,12 @@ def _report(plan: LoadPlan, results: list[WorkerResult], publisher: Publisher, c
             for key, n in add.items():
                 table[key] = table.get(key, 0) + n
     accepted = publisher.accepted
-    verification = verify(tallies, accepted, expect_broadcasts=plan.scenario in ("broadcast", "mixed"))
+    if plan.scenario == "collapse":
+        verification = verify_latest(tallies, accepted)
+        notes.append(f"collapse: {verification.delivered} of {verification.expected} accepted notifications delivered "
+                     f"({verification.expected - verification.delivered} replaced by a newer one with the key)")
+    else:
+        verification = verify(tallies, accepted, expect_broadcasts=plan.scenario in ("broadcast", "mixed"))
     mib = 1024 * 1024
     per_stream = None
     if before.rss_bytes is not None and settled.rss_bytes is not None and connected:

@@ -40,12 +40,32 @@ def cpu_percent(before: ServerSample, after: ServerSample) -> float | None:
 
 
 def sample_process(pid: int) -> ServerSample:
+    """CPU and RSS of the process and its live children (WORKERS > 1 serves from children)."""
+    own = _read(pid)
+    if own is None:
+        return ServerSample(time.monotonic(), None, None)
+    cpu, rss = own
+    for child in _children(pid):
+        found = _read(child)
+        if found is not None:
+            cpu, rss = cpu + found[0], (rss or 0) + (found[1] or 0)
+    return ServerSample(time.monotonic(), cpu, rss)
+
+
+def _read(pid: int) -> tuple[float, float | None] | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
-        return ServerSample(time.monotonic(), None, None)
+        return None
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks          # utime + stime
     rss = next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
-    return ServerSample(time.monotonic(), cpu, rss)
+    return cpu, rss
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []

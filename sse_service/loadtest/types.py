@@ -5,7 +5,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-SCENARIOS = ("idle", "notify", "broadcast", "storm", "mixed")
+SCENARIOS = ("idle", "notify", "broadcast", "storm", "mixed", "collapse")
+COLLAPSE_KEY = "progress"   # the one collapse key per user of the `collapse` scenario
 EVENT_NAME = "lt"          # the event name the generator publishes and counts
 
 

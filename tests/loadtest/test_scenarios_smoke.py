@@ -90,3 +90,12 @@ def test_streams_can_use_tokens_from_a_file(target: RunningServer, tmp_path) -> 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["connected"] == 5 and report["verification"]["lost"] == 0 and report["delivered"] > 0
+
+
+def test_collapse_delivers_each_users_newest_update_once_and_in_order(target: RunningServer) -> None:
+    report, _ = run_loadtest(target, "collapse", "--rate", "600")
+    assert report["ok"] is True
+    v = report["verification"]
+    assert (v["lost"], v["duplicated"], v["out_of_order"], v["resets"]) == (0, 0, 0, 0)
+    assert 0 < v["delivered"] <= v["expected"] == report["published"]
+    assert any(note.startswith("collapse:") for note in report["notes"])

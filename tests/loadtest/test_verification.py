@@ -79,3 +79,21 @@ def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> Non
     for slot in (fast, mixed):
         assert list(slot.tally.user_ns) == [0, 1, 2]
         assert slot.last_event_id == "0123456789ab.5-3.ba9876543210.0-0" and slot.totals.received == 3 and slot.tally.out_of_order_ids == 0
+
+
+def test_collapse_runs_need_the_newest_per_user_once_and_in_order() -> None:
+    from sse_service.loadtest.report import verify_latest
+
+    accepted = Accepted(per_user={"a": [0, 1, 2, 3], "b": [0, 1], "c": [0, 1]})
+    v = verify_latest([tally("a", [1, 3]), tally("b", [0]), tally("c", [1, 0, 1])], accepted)
+    assert (v.expected, v.delivered, v.lost, v.duplicated, v.out_of_order) == (8, 6, 1, 1, 1)
+    assert verify_latest([tally("a", [3])], Accepted(per_user={"a": [0, 1, 2, 3]})).ok
+
+
+def test_the_fast_scan_reads_the_servers_compact_json_and_spaced_json() -> None:
+    from sse_service import strict_json
+    from sse_service.loadtest.stream_slot import OUR_EVENTS
+
+    compact = b"id: 1\nevent: lt\ndata: " + strict_json.encode({"k": "u", "n": 7, "t": 1.5})
+    spaced = b'id: 2\nevent: lt\ndata: {"k": "b", "n": 8, "t": 2.5}'
+    assert OUR_EVENTS.findall(compact + b"\n\n" + spaced) == [(b"1", b"u", b"7", b"1.5"), (b"2", b"b", b"8", b"2.5")]

@@ -42,3 +42,12 @@ def test_bucket_edges_are_inclusive_like_prometheus() -> None:
     assert series[NAME + '_bucket{le="10.0"}'] == 2
     assert series[NAME + '_bucket{le="+Inf"}'] == 3
     assert series[NAME + "_count"] == 3
+
+
+def test_runs_count_like_the_values_they_stand_for() -> None:
+    from observability.metrics import LatencyHistogram
+
+    one, runs = LatencyHistogram("a", "a", [0.01, 0.1, 1]), LatencyHistogram("a", "a", [0.01, 0.1, 1])
+    one.observe_many([0.005] * 3 + [0.5] * 2 + [5.0])
+    runs.observe_runs([(0.005, 3), (0.5, 2), (5.0, 1)])
+    assert one._counts == runs._counts and abs(one._sum - runs._sum) < 1e-9

@@ -64,6 +64,7 @@ async def test_full_queue_ends_only_that_connection_with_overflow() -> None:
     hub = Hub(HubLimits(10, 1000), NoopMetrics(), clock)
     slow, other = connection("a", clock, queue_size=2), connection("a", clock, queue_size=100)
     hub.register(slow), hub.register(other)
+    slow.sending = other.sending = True      # their writers are blocked on sockets that do not drain
     for seq in range(1, 4):
         hub.dispatch(event(seq, "a"))
     assert slow.closing is not None and slow.closing.reason == "overflow"
@@ -112,6 +113,7 @@ async def test_a_slow_consumer_cut_is_counted_when_decided_not_when_its_writer_l
     hub = Hub(HubLimits(10, 1000), metrics, clock)
     slow = connection("a", clock, queue_size=1)
     hub.register(slow)
+    slow.sending = True
     hub.dispatch(event(1, "a"))
     hub.dispatch(event(2, "a"))          # full: the hub decides `overflow` now
     assert metrics.closed == ["overflow"]

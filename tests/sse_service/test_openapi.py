@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from sse_service.publish_endpoint import PUBLISH_PATH
+
 from sse_service.app import STREAM_PATH, create_app
 from tests.support.inprocess import server_settings
 
@@ -13,7 +15,8 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}       # added by Quart to every GET rule
 
 
 def served_routes(app) -> set[tuple[str, str]]:
-    routes = {("GET", STREAM_PATH)}         # the plain ASGI stream endpoint, outside Quart's url_map
+    # the plain ASGI stream and publish endpoints, outside Quart's url_map
+    routes = {("GET", STREAM_PATH), ("POST", PUBLISH_PATH)}
     for rule in app.url_map.iter_rules():
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         routes |= {(method, path) for method in rule.methods - IGNORED_METHODS}

@@ -1,0 +1,112 @@
+"""Turning a connection's queued items into the bytes of one write, and its new cursor.
+
+The per-event hot path of every stream: it builds no `EventId`/`StreamPosition` objects
+and formats no offsets per event. Each event's position is encoded once for all streams
+(`StoredEvent.cursor_part`), each connection's unchanged half of the cursor once per write.
+"""
+
+from __future__ import annotations
+
+from .connection import Connection, QueueItem
+from .sse import ServerSentEvent
+from .types import EventId, StoredEvent, StreamPosition
+
+
+def wire(event: StoredEvent) -> bytes:
+    """The event's SSE block without its `id:` line, encoded once however many streams
+    carry it; each stream prepends its own id (the cursor right after the event)."""
+    encoded = event._wire
+    if encoded is None:
+        encoded = event._wire = ServerSentEvent(data=event.data_json, event=event.event).encode()
+    return encoded
+
+
+def with_id(event_id: EventId, event: StoredEvent) -> bytes:
+    return b"id: " + str(event_id).encode() + b"\n" + (event._wire or wire(event))
+
+
+class Batch:
+    """What one write carries: its chunks, the events in it (for delivery metrics), and the
+    trace carriers of the traced ones."""
+
+    __slots__ = ("chunks", "sent", "carriers")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.sent: list[StoredEvent] = []
+        self.carriers: list[dict[str, str]] = []
+
+
+def encode(connection: Connection, items: list[QueueItem]) -> Batch:
+    """Each event once, with the cursor right after it as its id; an event the stream
+    already carried (a live event that replay also wrote) is skipped. Advances
+    `connection.cursor` over what the write carries."""
+    batch = Batch()
+    chunks, sent = batch.chunks, batch.sent
+    cursor = connection.cursor
+    if cursor is None:                  # no position yet: the first event's own id is the start
+        first = next((i for i in items if i.__class__ is not bytes), None)
+        if first is None:
+            chunks.extend(items)        # type: ignore[arg-type]
+            return batch
+        cursor = first.id               # type: ignore[union-attr]
+        cursor = EventId(_before(cursor.user) if first.user_id is not None else cursor.user,   # type: ignore[union-attr]
+                         _before(cursor.broadcast) if first.user_id is None else cursor.broadcast)  # type: ignore[union-attr]
+    user, broadcast = cursor.user, cursor.broadcast
+    u_epoch, u_ms, u_n = user.epoch, user.offset.ms, user.offset.n
+    b_epoch, b_ms, b_n = broadcast.epoch, broadcast.offset.ms, broadcast.offset.n
+    u_text: bytes | None = None
+    b_text: bytes | None = None
+    u_last: StoredEvent | None = None
+    b_last: StoredEvent | None = None
+    for item in items:
+        if item.__class__ is bytes:
+            chunks.append(item)         # type: ignore[arg-type]
+            continue
+        event: StoredEvent = item       # type: ignore[assignment]
+        offset = event.offset
+        if event.user_id is None:
+            if event.epoch == b_epoch and (offset.ms < b_ms or (offset.ms == b_ms and offset.n <= b_n)):
+                continue
+            b_epoch, b_ms, b_n = event.epoch, offset.ms, offset.n
+            b_text, b_last = event._cursor_part or event.cursor_part, event
+            if u_text is None:
+                u_text = str(user).encode()
+        else:
+            if event.epoch == u_epoch and (offset.ms < u_ms or (offset.ms == u_ms and offset.n <= u_n)):
+                continue
+            u_epoch, u_ms, u_n = event.epoch, offset.ms, offset.n
+            u_text, u_last = event._cursor_part or event.cursor_part, event
+            if b_text is None:
+                b_text = str(broadcast).encode()
+        chunks.append(b"id: " + u_text + b"." + b_text + b"\n" + (event._wire or wire(event)))   # type: ignore[operator]
+        sent.append(event)
+        if event.trace is not None:
+            batch.carriers.append(event.trace)
+    if u_last is not None or b_last is not None:
+        connection.cursor = EventId(u_last.position if u_last is not None else user,
+                                    b_last.position if b_last is not None else broadcast)
+    elif connection.cursor is None:
+        connection.cursor = cursor
+    return batch
+
+
+def latency_runs(now: float, events: list[StoredEvent]) -> list[tuple[float, int]]:
+    """(latency, count) per run of events published together (one `created_at`)."""
+    runs: list[tuple[float, int]] = []
+    created = events[0].created_at
+    times = 0
+    for event in events:
+        if event.created_at != created:
+            runs.append((now - created, times))
+            created, times = event.created_at, 0
+        times += 1
+    runs.append((now - created, times))
+    return runs
+
+
+def _before(position: StreamPosition) -> StreamPosition:
+    """A position just before `position` in its stream (so the event at it is written)."""
+    from .types import ZERO
+
+    return StreamPosition(position.epoch, ZERO)
