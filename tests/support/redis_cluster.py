@@ -52,11 +52,18 @@ class LocalCluster:
 
     def _replicas_online(self, port: int) -> bool:
         """A master's replicas finished their first sync (WAIT can count them)."""
-        info = self.client(port).info("replication")
+        client = self.client(port)
+        info = client.info("replication")
         if info.get("role") != "master":
-            return True
+            # a replica is in sync when its link is up and no full sync is running
+            return info.get("master_link_status") == "up" and not info.get("master_sync_in_progress")
         slaves = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
-        return all(s.get("state") == "online" for s in slaves) and (info.get("connected_slaves", 0) > 0 or not require_replicas(self))
+        if not all(s.get("state") == "online" for s in slaves):
+            return False
+        if not slaves:
+            return not require_replicas(self)
+        # WAIT: every replica acknowledged the master's offset (the first publish's WAIT then succeeds)
+        return int(client.execute_command("WAIT", len(slaves), 1000)) >= len(slaves)
 
     def restart(self, port: int) -> None:
         """Bring a killed node back (same port, same nodes.conf): it rejoins as a replica."""
