@@ -6,7 +6,7 @@ from rollout.plan import load_plan, parse_plan
 from rollout.live_view import status_document, timeline_document
 from rollout.observer import RolloutObserver, RolloutSnapshot
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
-from rollout.wiring import RolloutOptions, rollback_on_alert, rollout_status, run_rollout_controller
+from rollout.wiring import RolloutOptions, rollback_on_alert, run_rollout_controller
 
 __all__ = [
     "ControllerState",
@@ -22,7 +22,6 @@ __all__ = [
     "load_plan",
     "parse_plan",
     "rollback_on_alert",
-    "rollout_status",
     "run_rollout_controller",
     "status_document",
     "timeline_document",

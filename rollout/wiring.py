@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
-
 from flags.types import FlagAdmin, FlagConfigError
 from observability.rollout_metrics import RolloutMetrics
 
@@ -16,7 +14,6 @@ from .controller import RolloutController
 from .gates import custom_queries
 from .plan import load_plan
 from .sources import PrometheusSource, ScrapeSource
-from .status import status_view
 from .store import open_store
 from .types import Clock, MetricSource, Plan, RolloutError
 from .webhook import WebhookNotifier
@@ -117,8 +114,3 @@ async def rollback_on_alert(options: RolloutOptions, actor: str, reason: str) ->
     async with open_controller(options, needs_flags=True, needs_metrics=False) as controller:
         return await controller.rollback_on_alert(actor, reason)
 
-
-async def rollout_status(options: RolloutOptions) -> dict[str, Any]:
-    """What `flagstream rollout status --json` prints, for the service's /v1/admin/stats."""
-    async with open_controller(options, needs_flags=False, needs_metrics=False) as controller:
-        return status_view(controller.plan, await controller.state(), controller.clock.now())

@@ -21,7 +21,9 @@ from .types import StreamTally
 # Ids are opaque: taken whole up to the line end, never parsed.
 # The server re-encodes `data` (compact JSON since strict_json); accept both spellings, or
 # every event of a write would take the slow path and the generator, not the server, is measured.
-OUR_EVENTS = re.compile(rb'id: ([^\n]+)\nevent: lt\ndata: \{"k": ?"(\w)", ?"n": ?(\d+), ?"t": ?([0-9.e+-]+)\}')
+OUR_PAYLOAD = rb'\{"k": ?"(\w)", ?"n": ?(\d+), ?"t": ?([0-9.e+-]+)\}'
+OUR_EVENTS = re.compile(rb'id: ([^\n]+)\nevent: lt\ndata: ' + OUR_PAYLOAD)
+_PAYLOAD = re.compile(OUR_PAYLOAD)
 STORM_BACKOFF = BackoffPolicy(minimum=0.5, maximum=10.0, factor=2.0)
 GIVE_UP_STATUSES = (204, 401, 403, 404, 422)
 
@@ -268,13 +270,13 @@ class StreamSlot:
 
 
 def parse_payload(data: bytes) -> tuple[bytes, int, float]:
-    """(kind, n, sent_at) from the generator's own `{"k": "u", "n": 7, "t": 1.5}`.
+    """(kind, n, sent_at) from the generator's own `{"k":"u","n":7,"t":1.5}`.
 
-    The service writes `data` back as `json.dumps` made it, so a fixed layout is the
-    common case and costs a split; anything else goes through `json.loads`.
+    The server writes `data` as compact JSON (strict_json), `json.dumps` spaces it: both
+    match one regex; any other layout goes through `json.loads`.
     """
-    parts = data.split(b", ")
-    if len(parts) == 3 and parts[0].startswith(b'{"k": "') and parts[1].startswith(b'"n": ') and parts[2].startswith(b'"t": '):
-        return parts[0][7:-1], int(parts[1][5:]), float(parts[2][5:-1])
+    match = _PAYLOAD.fullmatch(data)
+    if match is not None:
+        return match[1], int(match[2]), float(match[3])
     payload = json.loads(data)
     return payload["k"].encode(), int(payload["n"]), float(payload["t"])

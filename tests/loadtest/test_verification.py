@@ -47,6 +47,18 @@ def test_payloads_parse_on_the_fast_path_and_in_any_other_json_layout() -> None:
     assert parse_payload(b'{"t":1.5,"n":3,"k":"b"}') == (b"b", 3, 1.5)
 
 
+def test_the_payload_fast_path_reads_the_servers_compact_json_without_json_loads(monkeypatch) -> None:
+    from sse_service import strict_json
+    from sse_service.loadtest import stream_slot
+
+    def no_json(_: bytes) -> None:
+        raise AssertionError("took the slow path")
+
+    monkeypatch.setattr(stream_slot.json, "loads", no_json)
+    assert stream_slot.parse_payload(strict_json.encode({"k": "u", "n": 7, "t": 1764.25})) == (b"u", 7, 1764.25)
+    assert stream_slot.parse_payload(b'{"k": "b", "n": 3, "t": 1.5}') == (b"b", 3, 1.5)
+
+
 def test_losses_on_streams_that_reconnected_without_any_id_are_counted_apart() -> None:
     quiet = tally("q", [2, 3])
     quiet.unanchored_reconnects = 1
