@@ -6,7 +6,7 @@ from rollout.plan import load_plan, parse_plan
 from rollout.live_view import status_document, timeline_document
 from rollout.observer import RolloutObserver, RolloutSnapshot
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
-from rollout.wiring import RolloutOptions, rollback_on_alert, run_rollout_controller
+from rollout.factory import RolloutOptions, open_controller
 
 __all__ = [
     "ControllerState",
@@ -21,8 +21,7 @@ __all__ = [
     "add_commands",
     "load_plan",
     "parse_plan",
-    "rollback_on_alert",
-    "run_rollout_controller",
+    "open_controller",
     "status_document",
     "timeline_document",
 ]

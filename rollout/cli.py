@@ -25,7 +25,7 @@ from .records import transition_to_json
 from .report import suggest, summarise
 from .status import status_view
 from .types import RolloutError
-from .wiring import DEFAULT_PLAN, DEFAULT_STATE, RolloutOptions, open_controller
+from .factory import DEFAULT_PLAN, DEFAULT_STATE, RolloutOptions, open_controller
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -28,7 +28,7 @@ from .proxy_headers import TrustedProxyHeaders, parse_networks
 from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .readiness import BrokerProbe
 from .routes import Unauthorized, dev, health, notifications, stream_session
-from .rollout_wiring import alert_rollback, run_controller_while_serving, watch_rollout_while_serving
+from .rollout_factory import alert_rollback, run_controller_while_serving, watch_rollout_while_serving
 from .routes.admin import install_admin
 from .routes.alerts import install_alerts
 from .services import Services

@@ -176,8 +176,8 @@ def test_the_public_surface_is_pinned():
 
     assert sorted(rollout.__all__) == [
         "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutObserver",
-        "RolloutOptions", "RolloutSnapshot", "add_commands", "load_plan", "parse_plan", "rollback_on_alert",
-        "run_rollout_controller", "status_document", "timeline_document",
+        "RolloutOptions", "RolloutSnapshot", "add_commands", "load_plan", "open_controller", "parse_plan",
+        "status_document", "timeline_document",
     ]
 
 

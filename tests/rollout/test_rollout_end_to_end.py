@@ -264,7 +264,7 @@ async def test_a_slow_consumer_flood_rolls_back_and_users_who_left_get_disabled(
 async def test_the_service_runs_the_controller_itself_and_reports_it_in_admin_stats(tmp_path: Path) -> None:
     """FLAGSTREAM_ROLLOUT_CONTROLLER=true: the same controller, as a task of the serving lifecycle."""
     from rollout import RolloutOptions
-    from rollout.wiring import open_controller
+    from rollout.factory import open_controller
 
     plan = tmp_path / "rollout.toml"
     plan.write_text(HEALTHY_PLAN.replace('bake_time = "1.5s"', 'bake_time = "0.5s"'))

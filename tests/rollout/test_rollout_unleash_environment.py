@@ -69,7 +69,7 @@ def test_a_controller_writing_to_another_environment_than_the_service_reads_refu
 async def test_the_in_service_controller_drives_the_environment_it_is_configured_for(
         unleash: UnleashServer, tmp_path: Path):  # noqa: F811
     from rollout import RolloutOptions
-    from rollout.wiring import open_controller
+    from rollout.factory import open_controller
 
     flag = f"sse-delivery-{uuid.uuid4().hex[:8]}"
     production = UnleashFlagAdmin(unleash.url, admin_token=unleash.admin_token, flag=flag, environment="production")

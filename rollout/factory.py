@@ -1,8 +1,8 @@
-"""Building a controller from options: shared by the CLI and the in-service asyncio task."""
+"""Building a controller from options: shared by `flagstream rollout` and the service
+(`sse_service/rollout_factory.py` runs it in the serving lifecycle)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -93,24 +93,4 @@ async def open_controller(
         if source is not None:
             await source.close()
         await store.close()
-
-
-async def run_rollout_controller(options: RolloutOptions, stop: asyncio.Event) -> None:
-    """Run the controller until ``stop`` is set: the in-service asyncio task.
-
-    Example (in the service's serving lifecycle)::
-
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_rollout_controller(options, stop))
-        ...
-        stop.set(); await task
-    """
-    async with open_controller(options, needs_flags=True, needs_metrics=True) as controller:
-        await controller.run(stop)
-
-
-async def rollback_on_alert(options: RolloutOptions, actor: str, reason: str) -> tuple[bool, str]:
-    """Roll the flag back because an alert fired (the service's Alertmanager receiver)."""
-    async with open_controller(options, needs_flags=True, needs_metrics=False) as controller:
-        return await controller.rollback_on_alert(actor, reason)
 
