@@ -23,23 +23,17 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from collections.abc import Collection
 from time import perf_counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 
 from observability.tracing import NoopTracing
-from observability.types import Tracing
+from observability.types import ASGIApp, Message, Receive, RouteOf, Scope, Send, Tracing
 
 __all__ = ["HttpMetricsMiddleware", "REQUEST_DURATION_BUCKETS", "UNKNOWN"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-RouteOf = Callable[[str, str], "str | None"]
 
 UNKNOWN = "other"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

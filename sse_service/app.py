@@ -12,10 +12,10 @@ from quart import Quart, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from flags.types import FlagFreshness, FlagGate, FlagGateConfig
-from observability.http_metrics import HttpMetricsMiddleware
-from observability.metrics import Metrics, PrometheusMetrics
-from observability.service_gauges import watch_service
+from observability.metrics import PrometheusMetrics
+from observability.stats import RollingStats, StatsRecordingMetrics
 from observability.tracing import tracing_from_env
+from observability.types import Metrics, Tracing
 
 from .auth import TokenVerifier
 from .broker.base import Broker
@@ -32,10 +32,8 @@ from .rollout_factory import alert_rollback, run_controller_while_serving, watch
 from .routes.admin import install_admin
 from .routes.alerts import install_alerts
 from .services import Services
-from .stats import RollingStats, StatsRecordingMetrics
 from .publish_endpoint import PUBLISH_PATH, PublishEndpoint
 from .stream import StreamEndpoint
-from observability.types import Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -92,15 +90,11 @@ def create_app(
         run_controller_while_serving(app, settings)
     app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services),  # type: ignore[method-assign]
                                 PublishEndpoint(services, app.config["MAX_CONTENT_LENGTH"]))
-    registry = getattr(metrics, "registry", None)
-    if registry is not None:
-        watch_service(registry, connections_limit=settings.max_connections,
-                      flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH,
-                      flag_outages=lambda: gate.health().outages)
-        app.asgi_app = HttpMetricsMiddleware(  # type: ignore[method-assign]
-            app.asgi_app, registry=registry, route_of=route_template(app),
-            tracing=tracing,
-        )
+    metrics.watch_service(connections_limit=settings.max_connections,
+                          flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH,
+                          flag_outages=lambda: gate.health().outages)
+    app.asgi_app = metrics.instrument_http(  # type: ignore[method-assign]
+        app.asgi_app, route_of=route_template(app), tracing=tracing)
     app.after_serving(_async(tracing.shutdown))
     _install_deployment_middleware(app, settings)
     return app

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from observability.metrics import HubSnapshot, Metrics
+from observability.types import HubSnapshot, Metrics
 
 from .connection import Closing, Connection
 from .sse import ServerSentEvent

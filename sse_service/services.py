@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flags.types import FlagFreshness, FlagGate
-from observability.metrics import Metrics
 
 from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
@@ -21,7 +20,7 @@ from .disable_spread import SpreadDisabler
 from .hub import Hub
 from .rate_limit import RateLimits
 from .readiness import BrokerProbe
-from observability.types import Tracing
+from observability.types import Metrics, Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from ..auth import AuthError
 from ..hub import rfc3339
 from ..services import Services
 from ..sse import ServerSentEvent
-from ..stats import RollingStats
+from observability.stats import RollingStats
 from . import Unauthorized, authenticate, error, services
 from .dashboard_session import DashboardSessions
 

@@ -6,8 +6,6 @@ import hmac
 
 from quart import Blueprint, Response, request
 
-from observability.openmetrics import render_metrics
-
 from . import authenticate, error, services
 
 blueprint = Blueprint("health", __name__)
@@ -37,10 +35,6 @@ async def metrics():
         given = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             return error(401, "unauthorized", "metrics need the METRICS_TOKEN bearer token", {"WWW-Authenticate": "Bearer"})
-    registry = getattr(s.metrics, "registry", None)
-    if registry is not None:
-        # Prometheus asks for OpenMetrics, the format that carries trace-id exemplars.
-        body, content_type = render_metrics(registry, request.headers.get("Accept"))
-    else:
-        body, content_type = s.metrics.exposition()
+    # Prometheus asks for OpenMetrics, the format that carries trace-id exemplars.
+    body, content_type = s.metrics.exposition(request.headers.get("Accept"))
     return Response(body, content_type=content_type)

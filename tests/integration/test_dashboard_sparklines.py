@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from observability.metrics import HubSnapshot
-from sse_service.stats import RollingStats
+from observability.stats import RollingStats
 from tests.integration.browser_pixels import is_ink, node_with_playwright, sse_body, take_picture
 from tests.support.inprocess import ADMIN, serving, server_settings
 

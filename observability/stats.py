@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from observability.metrics import CLOSE_REASONS, FLAG_RESULTS, REJECT_REASONS, HubSnapshot, Metrics
+from .types import CLOSE_REASONS, FLAG_RESULTS, REJECT_REASONS, ASGIApp, HubSnapshot, Metrics, RouteOf, Tracing
 
 WINDOW_SECONDS = 300
 RATE_SECONDS = 10
@@ -292,6 +292,9 @@ class StatsRecordingMetrics:
         self.metrics.events_published(kind, count)
         self.stats.events_published(kind, count)
 
+    def publish_rejected(self, reason: str) -> None:
+        self.metrics.publish_rejected(reason)
+
     def events_delivered(self, count: int, latencies: Sequence[float]) -> None:
         self.metrics.events_delivered(count, latencies)
         self.stats.events_delivered(count, latencies)
@@ -316,9 +319,13 @@ class StatsRecordingMetrics:
         self.metrics.watch_hub(snapshot)
         self.stats.watch_hub(snapshot)
 
-    def exposition(self) -> tuple[bytes, str]:
-        return self.metrics.exposition()
+    def watch_service(self, *, connections_limit: int, flags_fresh: Callable[[], bool],
+                      flag_outages: Callable[[], int] | None = None) -> None:
+        self.metrics.watch_service(connections_limit=connections_limit, flags_fresh=flags_fresh,
+                                   flag_outages=flag_outages)
 
-    def __getattr__(self, name: str):
-        # Anything else the real metrics offer (e.g. its registry) is theirs.
-        return getattr(self.metrics, name)
+    def instrument_http(self, app: ASGIApp, *, route_of: RouteOf, tracing: Tracing) -> ASGIApp:
+        return self.metrics.instrument_http(app, route_of=route_of, tracing=tracing)
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        return self.metrics.exposition(accept)

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from observability.metrics import HubSnapshot, PrometheusMetrics
-from sse_service.stats import RollingStats, StatsRecordingMetrics, latency_bucket, quantile
+from observability.stats import RollingStats, StatsRecordingMetrics, latency_bucket, quantile
 
 
 class Clock:
@@ -100,7 +100,6 @@ def test_recording_metrics_feed_prometheus_and_the_window_alike():
     summary = stats.summary()
     assert (summary.delivered, summary.opened, summary.errors) == (3, 1, {"lease": 1})
     assert summary.rejected["global_limit"] == 1
-    assert metrics.registry is registry
     assert b"sse_events_delivered_total 3.0" in metrics.exposition()[0]
 
 
@@ -126,3 +125,11 @@ def test_series_starts_when_the_stats_started():
     stats = RollingStats(clock)
     clock.now += 3
     assert stats.series()["t"] == [1_000_000, 1_000_001, 1_000_002]
+
+
+def test_recording_metrics_forward_every_metrics_event_by_name_not_by_getattr():
+    from observability.types import Metrics
+
+    events = {name for name in vars(Metrics) if not name.startswith("_")}
+    assert events <= set(vars(StatsRecordingMetrics)), events - set(vars(StatsRecordingMetrics))
+    assert "__getattr__" not in vars(StatsRecordingMetrics)
