@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from quart import Quart, send_from_directory
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.security import safe_join
 
 from flags.types import FlagFreshness, FlagGate, FlagGateConfig
 from observability.metrics import PrometheusMetrics
@@ -37,7 +38,17 @@ from .stream import StreamEndpoint
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent / "static"   # the pages: demo, dashboard
+
+
+def client_js_dir() -> Path:
+    """The browser client's sources, served under /static/ beside the pages: clients/js/src in a
+    checkout, `sse_service/client_js` in an installed wheel (package data mapped from there)."""
+    installed = Path(__file__).parent / "client_js"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "clients" / "js" / "src"
+
+
+CLIENT_JS = client_js_dir()
 STREAM_PATH = "/v1/stream"
 
 
@@ -67,7 +78,7 @@ def create_app(
         rate_limits=build_rate_limits(settings, metrics),
         broker_probe=BrokerProbe(broker, settings.ready_timeout),
     )
-    app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app = Quart(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024
     app.extensions["flagstream"] = services
     for blueprint in (health.blueprint, notifications.blueprint, stream_session.blueprint):
@@ -211,6 +222,14 @@ class StreamRouter:
 
 
 def _register_pages(app: Quart) -> None:
+    @app.get("/static/<path:filename>", endpoint="static")
+    async def static(filename: str):
+        for folder in (STATIC, CLIENT_JS):
+            path = safe_join(str(folder), filename)
+            if path is not None and Path(path).is_file():
+                return await send_from_directory(folder, filename)
+        raise NotFound()
+
     @app.get("/")
     async def index():
         if not (STATIC / "index.html").is_file():

@@ -71,7 +71,7 @@ def _add_optional_commands(commands: argparse._SubParsersAction) -> None:
     else:
         add_rollout(commands)
     try:
-        from .loadtest.cli import add_commands as add_loadtest
+        from loadtest.cli import add_commands as add_loadtest
     except ImportError:
         pass
     else:

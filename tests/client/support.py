@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
-from sse_service.client import Notification, NotificationClient
+from flagstream_client import Notification, NotificationClient
 
 
 class Collected:

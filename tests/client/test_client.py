@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sse_service.auth import mint_token
-from sse_service.client import AuthenticationFailed, BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_client import AuthenticationFailed, BackoffPolicy, ClientOptions, NotificationClient
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import SECRET, open_stream, server_settings, serving
 

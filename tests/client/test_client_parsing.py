@@ -12,7 +12,7 @@ import asyncio
 import httpx
 import pytest
 
-from sse_service.client import BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
 
 from .support import running
 

@@ -52,8 +52,9 @@ def test_the_image_copies_every_package_the_project_ships() -> None:
     copied = {value.split()[0] for name, value in _instructions() if name == "COPY" and not value.startswith("--from")}
     pyproject = (ROOT / "pyproject.toml").read_text()
     for package in ("sse_service", "flags", "observability", "rollout"):
-        assert package in copied and f'"{package}*"' in pyproject
-    assert "clients/python" in copied and '"clients/python"' in pyproject
+        assert package in copied and f'"{package}"' in pyproject
+    assert "clients/python" in copied and '"clients/python/flagstream_publisher"' in pyproject
+    assert "clients/js/src" in copied and '"clients/js/src"' in pyproject
 
 
 @pytest.mark.slow
@@ -65,7 +66,7 @@ def test_the_images_install_step_builds_a_complete_package(tmp_path: Path) -> No
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = tmp_path.glob("flagstream-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("sse_service/static/flagstream.js", "sse_service/static/index.html", "flags/defaults/flags.json",
+    for expected in ("sse_service/client_js/flagstream.js", "sse_service/static/index.html", "flags/defaults/flags.json",
                      "observability/prometheus/flagstream.rules.yml", "flagstream_publisher/publisher.py",
                      "sse_service/cli.py"):
         assert expected in names, expected

@@ -13,7 +13,7 @@ from collections import defaultdict
 import pytest
 from flagstream_publisher import AsyncPublisher, Notification, RetryPolicy
 
-from sse_service.client import BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
 from tests.support.redis_server import free_port
 from tests.support.server import RunningServer, start_server
 

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from sse_service.loadtest.faults.processes import MissingTool
-from sse_service.loadtest.faults.scenarios import FAULTS, FaultOutcome, run_fault
+from loadtest.faults.processes import MissingTool
+from loadtest.faults.scenarios import FAULTS, FaultOutcome, run_fault
 from tests.support.requirements import missing
 
 USERS = 20          # bounded: the whole suite stays within a few minutes on two cores

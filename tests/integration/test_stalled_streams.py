@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sse_service.loadtest.faults.stalled import StalledStream
+from loadtest.faults.stalled import StalledStream
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import Served, server_settings, serving
 

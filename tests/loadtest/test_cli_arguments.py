@@ -58,3 +58,13 @@ def test_a_server_pid_that_does_not_exist_is_refused() -> None:
     result = loadtest("idle", "--server-pid", "999999999", *BASE, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 2
     assert result.stderr.strip() == "flagstream loadtest: --server-pid: no process 999999999 on this machine"
+
+
+def test_without_the_loadtest_extra_the_command_says_so_in_one_line() -> None:
+    # tqdm blocked the way a missing install looks to `import`
+    program = ("import sys; sys.modules['tqdm'] = None; from sse_service.cli import main; "
+               f"sys.exit(main(['loadtest', 'idle', *{BASE!r}]))")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "flagstream loadtest: needs the [loadtest] extra (pip install 'flagstream[loadtest]'): tqdm is not installed"]

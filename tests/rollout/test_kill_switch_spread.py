@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from flags import FileFlagAdmin
-from sse_service.client import BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
 from tests.support.server import start_server
 
 pytestmark = pytest.mark.slow

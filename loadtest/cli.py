@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import secrets
 import sys
 from urllib.parse import urlsplit
 
 from .types import SCENARIOS, LoadPlan
+
+# What the [loadtest] extra installs; the command checks them before it imports the generator.
+EXTRA_MODULES = ("h11", "httpx_sse", "tqdm")
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_TTL_MARGIN = 3600.0
@@ -65,6 +69,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    missing = missing_extra()
+    if missing:
+        print(f"flagstream loadtest: needs the [loadtest] extra (pip install 'flagstream[loadtest]'): "
+              f"{missing} is not installed", file=sys.stderr)
+        return 2
     if args.scenario == "faults":
         from .faults.cli import run_faults_command
 
@@ -85,6 +94,16 @@ def run_command(args: argparse.Namespace) -> int:
         return 1
     print(as_json(report) if plan.json_output else as_table(report))
     return 0 if report.ok else 1
+
+
+def missing_extra() -> str | None:
+    """The first module of the [loadtest] extra that cannot be imported, or None."""
+    for module in EXTRA_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return module
+    return None
 
 
 def build_plan(args: argparse.Namespace) -> LoadPlan:
@@ -148,7 +167,7 @@ def _tokens(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     secret = args.jwt_secret or os.environ.get("FLAGSTREAM_JWT_SECRET")
     if not secret:
         raise UsageError("give --jwt-secret (or FLAGSTREAM_JWT_SECRET) or --token-file")
-    from ..auth import mint_token
+    from sse_service.auth import mint_token
 
     prefix = args.user_prefix or f"lt-{secrets.token_hex(3)}-"
     ttl = args.duration + args.drain_timeout + TOKEN_TTL_MARGIN

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import h11
 
-from ..client.backoff import Backoff, retry_after_seconds
-from ..client.types import BackoffPolicy
+from flagstream_client.backoff import Backoff, retry_after_seconds
+from flagstream_client.types import BackoffPolicy
 from .types import StreamTally
 
 # Ids are opaque: taken whole up to the line end, never parsed.

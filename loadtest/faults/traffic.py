@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ...auth import mint_token
-from ...client import BackoffPolicy, ClientOptions, NotificationClient
+from sse_service.auth import mint_token
+from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
 
 LISTENER_OPTIONS = ClientOptions(backoff=BackoffPolicy(minimum=0.05, maximum=1.0), poll_interval=0.2,
                                  stream_retry_after=1.0, connect_timeout=2.0, default_ping_interval=1.0)

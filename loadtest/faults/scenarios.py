@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ...auth import mint_token
+from sse_service.auth import mint_token
 from .lossy_proxy import LossyProxy
 from .stalled import StalledStream
 from .topology import Topology, TopologySpec
