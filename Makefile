@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test clean
+.PHONY: run test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/flagstream serve --dev
 
-test: $(STAMP)
+# What the linters read: the server packages, the clients, the load generator, tests, benchmarks.
+LINTED := sse_service flags observability rollout loadtest clients/python tests benchmarks deploy
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy -p sse_service -p flags -p observability -p rollout
+
+test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 clean:

@@ -25,21 +25,31 @@ class UsageError(Exception):
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "loadtest", help="open many streams against a local flagstream and measure delivery",
+        "loadtest",
+        help="open many streams against a local flagstream and measure delivery",
         description="Open C streams from several worker processes against a flagstream on this machine, "
-                    "publish through the batch API, and report connect rate, throughput, latency "
-                    "percentiles, lost/duplicated events, rejections and the server's CPU and memory.",
+        "publish through the batch API, and report connect rate, throughput, latency "
+        "percentiles, lost/duplicated events, rejections and the server's CPU and memory.",
     )
-    p.add_argument("scenario", choices=(*SCENARIOS, "faults"),
-                   help="idle | notify | broadcast | storm | mixed | collapse (notify with one collapse key per user) "
-                        "| faults (starts its own Redis, instances and HAProxy)")
-    p.add_argument("--url", default=os.environ.get("FLAGSTREAM_URL", "http://127.0.0.1:8080"),
-                   help="the service (127.0.0.1 only; default %(default)s)")
+    p.add_argument(
+        "scenario",
+        choices=(*SCENARIOS, "faults"),
+        help="idle | notify | broadcast | storm | mixed | collapse (notify with one collapse key per user) "
+        "| faults (starts its own Redis, instances and HAProxy)",
+    )
+    p.add_argument(
+        "--url",
+        default=os.environ.get("FLAGSTREAM_URL", "http://127.0.0.1:8080"),
+        help="the service (127.0.0.1 only; default %(default)s)",
+    )
     auth = p.add_mutually_exclusive_group()
     auth.add_argument("--jwt-secret", help="mint user tokens with this HS256 secret (default: FLAGSTREAM_JWT_SECRET)")
     auth.add_argument("--token-file", help="user tokens, one per line, one stream each")
-    p.add_argument("--publish-token", default=os.environ.get("FLAGSTREAM_PUBLISH_TOKEN"),
-                   help="publisher token (default: FLAGSTREAM_PUBLISH_TOKEN)")
+    p.add_argument(
+        "--publish-token",
+        default=os.environ.get("FLAGSTREAM_PUBLISH_TOKEN"),
+        help="publisher token (default: FLAGSTREAM_PUBLISH_TOKEN)",
+    )
     p.add_argument("-c", "--connections", type=int, default=100, help="streams to open (default %(default)s)")
     p.add_argument("-w", "--workers", type=int, default=min(4, os.cpu_count() or 1), help="worker processes")
     p.add_argument("-d", "--duration", type=float, default=10.0, help="seconds of load (default %(default)s)")
@@ -48,8 +58,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--broadcast-rate", type=float, default=100.0, help="broadcasts per second")
     p.add_argument("--batch", type=int, default=500, help="notifications per POST at most (default %(default)s)")
     p.add_argument("--publishers", type=int, default=4, help="concurrent publishing tasks (default %(default)s)")
-    p.add_argument("--publish-interval", type=float, default=0.01,
-                   help="seconds between one publishing task's POSTs at least (default %(default)s)")
+    p.add_argument(
+        "--publish-interval",
+        type=float,
+        default=0.01,
+        help="seconds between one publishing task's POSTs at least (default %(default)s)",
+    )
     p.add_argument("--connect-concurrency", type=int, default=256, help="handshakes in flight per worker")
     p.add_argument("--storm-rounds", type=int, default=1, help="storm: how many times every stream reconnects at once")
     p.add_argument("--drain-timeout", type=float, default=15.0, help="seconds to wait for the last deliveries")
@@ -71,8 +85,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     missing = missing_extra()
     if missing:
-        print(f"flagstream loadtest: needs the [loadtest] extra (pip install 'flagstream[loadtest]'): "
-              f"{missing} is not installed", file=sys.stderr)
+        print(
+            f"flagstream loadtest: needs the [loadtest] extra (pip install 'flagstream[loadtest]'): {missing} is not installed",
+            file=sys.stderr,
+        )
         return 2
     if args.scenario == "faults":
         from .faults.cli import run_faults_command
@@ -135,11 +151,25 @@ def build_plan(args: argparse.Namespace) -> LoadPlan:
         raise UsageError(f"--server-pid: no process {args.server_pid} on this machine")
     tokens = _tokens(args)
     return LoadPlan(
-        url=url, scenario=args.scenario, connections=args.connections, workers=args.workers,
-        duration=args.duration, count=args.count, rate=args.rate, broadcast_rate=args.broadcast_rate,
-        batch=args.batch, publishers=args.publishers, publish_interval=args.publish_interval, connect_concurrency=args.connect_concurrency,
-        storm_rounds=args.storm_rounds, publish_token=args.publish_token or "", tokens=tokens,
-        drain_timeout=args.drain_timeout, server_pid=args.server_pid, json_output=args.json, progress=not args.no_progress,
+        url=url,
+        scenario=args.scenario,
+        connections=args.connections,
+        workers=args.workers,
+        duration=args.duration,
+        count=args.count,
+        rate=args.rate,
+        broadcast_rate=args.broadcast_rate,
+        batch=args.batch,
+        publishers=args.publishers,
+        publish_interval=args.publish_interval,
+        connect_concurrency=args.connect_concurrency,
+        storm_rounds=args.storm_rounds,
+        publish_token=args.publish_token or "",
+        tokens=tokens,
+        drain_timeout=args.drain_timeout,
+        server_pid=args.server_pid,
+        json_output=args.json,
+        progress=not args.no_progress,
     )
 
 

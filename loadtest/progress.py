@@ -17,13 +17,18 @@ class Progress:
         self._task: asyncio.Task[None] | None = None
         self._bar: tqdm | None = None
 
-    def phase(self, name: str, total: float, current: Callable[[], float],
-              received: Callable[[], int] | None = None) -> None:
+    def phase(self, name: str, total: float, current: Callable[[], float], received: Callable[[], int] | None = None) -> None:
         self.done()
         if not self.enabled:
             return
-        bar = tqdm(total=total, desc=f"{name:>9}", file=sys.stderr, leave=False, dynamic_ncols=True,
-                   bar_format="{desc} {bar} {n:,.0f}/{total:,.0f} [{elapsed}]{postfix}")
+        bar = tqdm(
+            total=total,
+            desc=f"{name:>9}",
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            bar_format="{desc} {bar} {n:,.0f}/{total:,.0f} [{elapsed}]{postfix}",
+        )
         self._bar = bar
 
         async def refresh() -> None:

@@ -40,22 +40,25 @@ class Publisher:
         self.url = url.rstrip("/") + "/v1/notifications"
         self.headers = {"Authorization": f"Bearer {publish_token}", "Content-Type": "application/json"}
         self.batch = batch
-        self.interval = interval      # at most one POST per task per interval: publishers batch
+        self.interval = interval  # at most one POST per task per interval: publishers batch
         self.accepted = Accepted()
         self.stopped = False
         self.collapse_key: str | None = None
 
-    async def notify(self, users: Sequence[str], rate: float, until: float, count: int | None, tasks: int,
-                     collapse_key: str | None = None) -> None:
+    async def notify(
+        self, users: Sequence[str], rate: float, until: float, count: int | None, tasks: int, collapse_key: str | None = None
+    ) -> None:
         """Per-user notifications, round robin over `users`, `rate` per second in total
         (each with `collapse_key` when given: the newest per user replaces the older ones)."""
         self.collapse_key = collapse_key
         tasks = max(1, min(tasks, len(users)))
         share = None if count is None else [count // tasks + (1 if i < count % tasks else 0) for i in range(tasks)]
-        await asyncio.gather(*(
-            self._notify_share(list(users[i::tasks]), rate / tasks, until, None if share is None else share[i])
-            for i in range(tasks)
-        ))
+        await asyncio.gather(
+            *(
+                self._notify_share(list(users[i::tasks]), rate / tasks, until, None if share is None else share[i])
+                for i in range(tasks)
+            )
+        )
 
     async def broadcast(self, rate: float, until: float, count: int | None) -> None:
         sent = 0

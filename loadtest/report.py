@@ -94,7 +94,10 @@ def as_table(report: LoadReport) -> str:
         ("server CPU", _or_dash(report.server_cpu_percent, "{:.0f} %")),
         ("server CPU per delivery", _or_dash(report.server_cpu_us_per_delivery, "{:.1f} µs")),
         ("server CPU per connect", _or_dash(report.server_cpu_us_per_connect, "{:.0f} µs")),
-        ("server RSS before / after", f"{_or_dash(report.server_rss_before_mib, '{:.1f}')} / {_or_dash(report.server_rss_after_mib, '{:.1f}')} MiB"),
+        (
+            "server RSS before / after",
+            f"{_or_dash(report.server_rss_before_mib, '{:.1f}')} / {_or_dash(report.server_rss_after_mib, '{:.1f}')} MiB",
+        ),
         ("memory per stream", _or_dash(report.memory_per_stream_kib, "{:.1f} KiB")),
         ("result", "OK" if report.ok else "FAILED"),
     ]

@@ -18,8 +18,8 @@ from .server_stats import cpu_percent, sample_server
 from .types import COLLAPSE_KEY, LoadPlan, LoadReport, WorkerResult
 from .worker import worker_main
 
-SETTLE = 1.0        # after connecting, before reading the server's memory
-QUIET = 1.0         # collapse: deliveries have stopped when none came for this long
+SETTLE = 1.0  # after connecting, before reading the server's memory
+QUIET = 1.0  # collapse: deliveries have stopped when none came for this long
 
 
 class WorkerPool:
@@ -71,10 +71,11 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
     try:
         async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=plan.publishers + 4)) as http:
             before = await sample_server(http, plan.url, plan.server_pid)
-            shares = [list(plan.tokens[i::pool.count]) for i in range(pool.count)]
+            shares = [list(plan.tokens[i :: pool.count]) for i in range(pool.count)]
             progress.phase("connect", plan.connections, pool.connected)
-            opened = await pool.ask([("open", share, plan.connect_concurrency, connect_timeout) for share in shares],
-                                    connect_timeout + 30)
+            opened = await pool.ask(
+                [("open", share, plan.connect_concurrency, connect_timeout) for share in shares], connect_timeout + 30
+            )
             progress.done()
             connected = sum(o[1] for o in opened)
             first, last = min(o[2] for o in opened), max(o[3] for o in opened)
@@ -88,7 +89,7 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
             publish_seconds = time.monotonic() - started
             expected = _expected_deliveries(publisher, users, plan)
             progress.phase("drain", expected, pool.received)
-            if plan.scenario == "collapse":      # how many arrive is the point: wait until deliveries stop
+            if plan.scenario == "collapse":  # how many arrive is the point: wait until deliveries stop
                 await _until_quiet(pool.received, QUIET, plan.drain_timeout)
             else:
                 await _until(lambda: pool.received() >= expected, plan.drain_timeout)
@@ -99,12 +100,25 @@ async def run_plan(plan: LoadPlan) -> LoadReport:
     finally:
         progress.done()
         pool.close()
-    return _report(plan, results, publisher, connected, last - first if connected else None,
-                   before, settled, load_start, load_end, publish_seconds, delivery_seconds, notes)
+    return _report(
+        plan,
+        results,
+        publisher,
+        connected,
+        last - first if connected else None,
+        before,
+        settled,
+        load_start,
+        load_end,
+        publish_seconds,
+        delivery_seconds,
+        notes,
+    )
 
 
-async def _load(plan: LoadPlan, pool: WorkerPool, publisher: Publisher, users: list[str],
-                progress: Progress, notes: list[str]) -> None:
+async def _load(
+    plan: LoadPlan, pool: WorkerPool, publisher: Publisher, users: list[str], progress: Progress, notes: list[str]
+) -> None:
     until = time.monotonic() + plan.duration
     work: list[Awaitable[None]] = []
     if plan.scenario in ("notify", "storm", "mixed", "collapse"):
@@ -156,9 +170,20 @@ async def _until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def _report(plan: LoadPlan, results: list[WorkerResult], publisher: Publisher, connected: int,
-            connect_seconds: float | None, before, settled, load_start, load_end,
-            publish_seconds: float, delivery_seconds: float, notes: list[str]) -> LoadReport:
+def _report(
+    plan: LoadPlan,
+    results: list[WorkerResult],
+    publisher: Publisher,
+    connected: int,
+    connect_seconds: float | None,
+    before,
+    settled,
+    load_start,
+    load_end,
+    publish_seconds: float,
+    delivery_seconds: float,
+    notes: list[str],
+) -> LoadReport:
     tallies = [t for r in results for t in r.tallies]
     latencies = array("d")
     handshakes = array("d")
@@ -174,8 +199,10 @@ def _report(plan: LoadPlan, results: list[WorkerResult], publisher: Publisher, c
     accepted = publisher.accepted
     if plan.scenario == "collapse":
         verification = verify_latest(tallies, accepted)
-        notes.append(f"collapse: {verification.delivered} of {verification.expected} accepted notifications delivered "
-                     f"({verification.expected - verification.delivered} replaced by a newer one with the key)")
+        notes.append(
+            f"collapse: {verification.delivered} of {verification.expected} accepted notifications delivered "
+            f"({verification.expected - verification.delivered} replaced by a newer one with the key)"
+        )
     else:
         verification = verify(tallies, accepted, expect_broadcasts=plan.scenario in ("broadcast", "mixed"))
     mib = 1024 * 1024

@@ -59,7 +59,7 @@ def _read(pid: int) -> tuple[float, float | None] | None:
     except OSError:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks          # utime + stime
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
     rss = next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
     return cpu, rss
 

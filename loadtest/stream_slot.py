@@ -16,13 +16,14 @@ import h11
 
 from flagstream_client.backoff import Backoff, retry_after_seconds
 from flagstream_client.types import BackoffPolicy
+
 from .types import StreamTally
 
 # Ids are opaque: taken whole up to the line end, never parsed.
 # The server re-encodes `data` (compact JSON since strict_json); accept both spellings, or
 # every event of a write would take the slow path and the generator, not the server, is measured.
 OUR_PAYLOAD = rb'\{"k": ?"(\w)", ?"n": ?(\d+), ?"t": ?([0-9.e+-]+)\}'
-OUR_EVENTS = re.compile(rb'id: ([^\n]+)\nevent: lt\ndata: ' + OUR_PAYLOAD)
+OUR_EVENTS = re.compile(rb"id: ([^\n]+)\nevent: lt\ndata: " + OUR_PAYLOAD)
 _PAYLOAD = re.compile(OUR_PAYLOAD)
 STORM_BACKOFF = BackoffPolicy(minimum=0.5, maximum=10.0, factor=2.0)
 GIVE_UP_STATUSES = (204, 401, 403, 404, 422)
@@ -45,7 +46,7 @@ class WorkerTotals:
 
 
 class StreamProtocol(asyncio.Protocol):
-    def __init__(self, slot: "StreamSlot", request: bytes, http: h11.Connection) -> None:
+    def __init__(self, slot: StreamSlot, request: bytes, http: h11.Connection) -> None:
         self.slot = slot
         self.request = request
         self.http = http
@@ -78,7 +79,7 @@ class StreamProtocol(asyncio.Protocol):
                 if event.status_code != 200:  # type: ignore[union-attr]
                     self.close()
                     return
-            else:                                   # EndOfMessage, ConnectionClosed
+            else:  # EndOfMessage, ConnectionClosed
                 self.close()
                 return
 
@@ -89,7 +90,7 @@ class StreamProtocol(asyncio.Protocol):
         if end < 0:
             self.buffer = data
             return
-        complete, self.buffer = data[:end], data[end + 2:]
+        complete, self.buffer = data[:end], data[end + 2 :]
         now = time.time()
         # A broadcast write carries hundreds of our events: one regex scan in C for all of
         # them; anything else in the write (connected, ping, a final event) takes the slow path.
@@ -113,8 +114,16 @@ class StreamProtocol(asyncio.Protocol):
 class StreamSlot:
     """A stream that stays open: reconnects with Last-Event-ID and backoff until stopped."""
 
-    def __init__(self, user_id: str, token: str, host: str, port: int, totals: WorkerTotals,
-                 handshakes: asyncio.Semaphore, on_connected: Callable[["StreamSlot"], None]) -> None:
+    def __init__(
+        self,
+        user_id: str,
+        token: str,
+        host: str,
+        port: int,
+        totals: WorkerTotals,
+        handshakes: asyncio.Semaphore,
+        on_connected: Callable[[StreamSlot], None],
+    ) -> None:
         self.tally = StreamTally(user_id)
         self.token = token
         self.host, self.port = host, port
@@ -122,13 +131,13 @@ class StreamSlot:
         self.handshakes = handshakes
         self.on_connected = on_connected
         self.last_event_id: str | None = None
-        self.last_id = b""                  # the last event id received (opaque bytes)
+        self.last_id = b""  # the last event id received (opaque bytes)
         self.backoff = Backoff(STORM_BACKOFF)
         self.protocol: StreamProtocol | None = None
         self.connected = False
         self.failed = False
         self.stopping = False
-        self.next_delay: float | None = None        # set by whatever ended the connection
+        self.next_delay: float | None = None  # set by whatever ended the connection
         self.handshake: asyncio.Future[bool] | None = None
         self._opened_at = 0.0
 
@@ -158,7 +167,7 @@ class StreamSlot:
                 self.totals.connected -= 1
             if self.stopping or self.failed:
                 return
-            if self.next_delay is None:         # the server went away without a last event
+            if self.next_delay is None:  # the server went away without a last event
                 self.totals.count(self.totals.errors, "stream_ended")
                 self.next_delay = self.backoff.next_delay()
             if self.next_delay:
@@ -166,8 +175,11 @@ class StreamSlot:
 
     def _protocol(self) -> StreamProtocol:
         http = h11.Connection(h11.CLIENT)
-        headers = [("Host", f"{self.host}:{self.port}"), ("Authorization", f"Bearer {self.token}"),
-                   ("Accept", "text/event-stream")]
+        headers = [
+            ("Host", f"{self.host}:{self.port}"),
+            ("Authorization", f"Bearer {self.token}"),
+            ("Accept", "text/event-stream"),
+        ]
         if self.last_event_id:
             headers.append(("Last-Event-ID", self.last_event_id))
         request = http.send(h11.Request(method="GET", target="/v1/stream", headers=headers)) + http.send(h11.EndOfMessage())

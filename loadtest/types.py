@@ -6,8 +6,8 @@ from array import array
 from dataclasses import dataclass, field
 
 SCENARIOS = ("idle", "notify", "broadcast", "storm", "mixed", "collapse")
-COLLAPSE_KEY = "progress"   # the one collapse key per user of the `collapse` scenario
-EVENT_NAME = "lt"          # the event name the generator publishes and counts
+COLLAPSE_KEY = "progress"  # the one collapse key per user of the `collapse` scenario
+EVENT_NAME = "lt"  # the event name the generator publishes and counts
 
 
 @dataclass(frozen=True)
@@ -16,19 +16,19 @@ class LoadPlan:
     scenario: str
     connections: int
     workers: int
-    duration: float                  # seconds of load (after every stream is connected)
-    count: int | None                # stop after this many publishes instead (per kind)
-    rate: float                      # per-user notifications per second (notify, storm, mixed)
-    broadcast_rate: float            # broadcasts per second (broadcast, mixed)
-    batch: int                       # notifications per POST at most
-    publishers: int                  # concurrent publishing tasks (each keeps its users in order)
-    publish_interval: float          # seconds between one task's POSTs, at least
-    connect_concurrency: int         # handshakes in flight per worker
+    duration: float  # seconds of load (after every stream is connected)
+    count: int | None  # stop after this many publishes instead (per kind)
+    rate: float  # per-user notifications per second (notify, storm, mixed)
+    broadcast_rate: float  # broadcasts per second (broadcast, mixed)
+    batch: int  # notifications per POST at most
+    publishers: int  # concurrent publishing tasks (each keeps its users in order)
+    publish_interval: float  # seconds between one task's POSTs, at least
+    connect_concurrency: int  # handshakes in flight per worker
     storm_rounds: int
     publish_token: str
-    tokens: tuple[tuple[str, str], ...]   # (user_id, token) per stream
+    tokens: tuple[tuple[str, str], ...]  # (user_id, token) per stream
     drain_timeout: float = 15.0
-    server_pid: int | None = None        # read CPU and RSS from /proc instead of /metrics
+    server_pid: int | None = None  # read CPU and RSS from /proc instead of /metrics
     json_output: bool = False
     progress: bool = True
 
@@ -38,22 +38,22 @@ class StreamTally:
     """What one stream received, kept cheap: appends only, checked at the end."""
 
     user_id: str
-    user_ns: array = field(default_factory=lambda: array("q"))   # per-user sequence numbers, as received
+    user_ns: array = field(default_factory=lambda: array("q"))  # per-user sequence numbers, as received
     broadcast_ns: array = field(default_factory=lambda: array("q"))
-    out_of_order_ids: int = 0          # an event that repeated the previous event's id (ids are opaque)
+    out_of_order_ids: int = 0  # an event that repeated the previous event's id (ids are opaque)
     resets: int = 0
     connects: int = 0
-    unanchored_reconnects: int = 0      # came back with no Last-Event-ID to resume from
+    unanchored_reconnects: int = 0  # came back with no Last-Event-ID to resume from
 
 
 @dataclass
 class WorkerResult:
     tallies: list[StreamTally]
-    latencies: array                                # seconds, publish → receive, one per delivery
-    rejections: dict[int, int]                      # HTTP status → count
-    errors: dict[str, int]                          # transport errors and unexpected statuses
-    closes: dict[str, int]                          # final events the server sent (shutdown, overflow…)
-    connect_seconds: array                          # per handshake: socket open → `connected`
+    latencies: array  # seconds, publish → receive, one per delivery
+    rejections: dict[int, int]  # HTTP status → count
+    errors: dict[str, int]  # transport errors and unexpected statuses
+    closes: dict[str, int]  # final events the server sent (shutdown, overflow…)
+    connect_seconds: array  # per handshake: socket open → `connected`
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Verification:
     duplicated: int
     out_of_order: int
     resets: int
-    lost_unanchored: int = 0    # on streams that reconnected before they had any id (see docs/performance.md)
+    lost_unanchored: int = 0  # on streams that reconnected before they had any id (see docs/performance.md)
 
     @property
     def ok(self) -> bool:
@@ -83,23 +83,23 @@ class LoadReport:
     scenario: str
     connections: int
     connected: int
-    connect_seconds: float | None            # first attempt → last `connected`
+    connect_seconds: float | None  # first attempt → last `connected`
     connect_rate: float | None
-    handshake_ms: dict[str, float]           # per-stream handshake percentiles
+    handshake_ms: dict[str, float]  # per-stream handshake percentiles
     published: int
     publish_seconds: float
     publishes_per_second: float
     publish_failures: dict[str, int]
     delivered: int
     deliveries_per_second: float
-    latency_ms: dict[str, float]             # p50 p90 p99 p99.9 max
+    latency_ms: dict[str, float]  # p50 p90 p99 p99.9 max
     verification: Verification
     rejections: dict[int, int]
     errors: dict[str, int]
     closes: dict[str, int]
     server_cpu_percent: float | None
-    server_cpu_us_per_delivery: float | None   # server CPU time over the load phase / deliveries
-    server_cpu_us_per_connect: float | None    # server CPU time over the connect phase / streams
+    server_cpu_us_per_delivery: float | None  # server CPU time over the load phase / deliveries
+    server_cpu_us_per_connect: float | None  # server CPU time over the connect phase / streams
     server_rss_before_mib: float | None
     server_rss_after_mib: float | None
     memory_per_stream_kib: float | None

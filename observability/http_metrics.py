@@ -97,9 +97,7 @@ class HttpMetricsMiddleware:
                 request_span.set_status_code(status)
                 self._observe(route, method, status, perf_counter() - started, request_span.trace_id)
 
-    async def _time_until_response_starts(
-        self, route: str, method: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _time_until_response_starts(self, route: str, method: str, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
         observed = False
 

@@ -18,11 +18,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    ProcessCollector,
     PlatformCollector,
-    CONTENT_TYPE_LATEST,
+    ProcessCollector,
 )
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
@@ -32,8 +32,18 @@ from .http_metrics import HttpMetricsMiddleware
 from .openmetrics import render_metrics
 from .service_gauges import watch_service
 from .types import (
-    CLOSE_REASONS, CONNECTION_BUCKETS, ERROR_STAGES, PUBLISH_KINDS, PUBLISH_REJECT_REASONS, RECONNECT_KINDS,
-    REJECT_REASONS, ASGIApp, HubSnapshot, Metrics, RouteOf, Tracing,
+    CLOSE_REASONS,
+    CONNECTION_BUCKETS,
+    ERROR_STAGES,
+    PUBLISH_KINDS,
+    PUBLISH_REJECT_REASONS,
+    RECONNECT_KINDS,
+    REJECT_REASONS,
+    ASGIApp,
+    HubSnapshot,
+    Metrics,
+    RouteOf,
+    Tracing,
 )
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -43,21 +53,45 @@ __all__ = ["HubSnapshot", "LATENCY_BUCKETS", "LatencyHistogram", "Metrics", "Noo
 class NoopMetrics:
     """Metrics switched off: every event is dropped (used by benchmarks and unit tests)."""
 
-    def connection_opened(self) -> None: pass
-    def connection_closed(self, reason: str) -> None: pass
-    def connection_rejected(self, reason: str) -> None: pass
-    def reconnected(self, kind: str) -> None: pass
-    def events_published(self, kind: str, count: int) -> None: pass
-    def publish_rejected(self, reason: str) -> None: pass
-    def events_delivered(self, count: int, latencies: Sequence[float]) -> None: pass
-    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None: pass
-    def events_replayed(self, count: int) -> None: pass
-    def error(self, stage: str) -> None: pass
-    def flag_evaluated(self, flag: str, result: str) -> None: pass
-    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: pass
+    def connection_opened(self) -> None:
+        pass
 
-    def watch_service(self, *, connections_limit: int, flags_fresh: Callable[[], bool],
-                      flag_outages: Callable[[], int] | None = None) -> None:
+    def connection_closed(self, reason: str) -> None:
+        pass
+
+    def connection_rejected(self, reason: str) -> None:
+        pass
+
+    def reconnected(self, kind: str) -> None:
+        pass
+
+    def events_published(self, kind: str, count: int) -> None:
+        pass
+
+    def publish_rejected(self, reason: str) -> None:
+        pass
+
+    def events_delivered(self, count: int, latencies: Sequence[float]) -> None:
+        pass
+
+    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None:
+        pass
+
+    def events_replayed(self, count: int) -> None:
+        pass
+
+    def error(self, stage: str) -> None:
+        pass
+
+    def flag_evaluated(self, flag: str, result: str) -> None:
+        pass
+
+    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
+        pass
+
+    def watch_service(
+        self, *, connections_limit: int, flags_fresh: Callable[[], bool], flag_outages: Callable[[], int] | None = None
+    ) -> None:
         pass
 
     def instrument_http(self, app: ASGIApp, *, route_of: RouteOf, tracing: Tracing) -> ASGIApp:
@@ -97,7 +131,7 @@ class LatencyHistogram(Collector):
         self._name = name
         self._documentation = documentation
         self._bounds = list(buckets)
-        self._counts = [0] * (len(self._bounds) + 1)      # the last one is +Inf
+        self._counts = [0] * (len(self._bounds) + 1)  # the last one is +Inf
         self._sum = 0.0
 
     def observe_many(self, values: Sequence[float]) -> None:
@@ -137,8 +171,12 @@ class PrometheusMetrics:
         self._closed = {reason: closed.labels(reason) for reason in CLOSE_REASONS}
         rejected = Counter("sse_connections_rejected", "SSE stream requests refused, by reason.", ["reason"], registry=r)
         self._rejected = {reason: rejected.labels(reason) for reason in REJECT_REASONS}
-        reconnects = Counter("sse_reconnects", "Streams that are reconnects: resumed with Last-Event-ID, "
-                             "or a user's repeat soon after their stream ended here.", ["kind"], registry=r)
+        reconnects = Counter(
+            "sse_reconnects",
+            "Streams that are reconnects: resumed with Last-Event-ID, or a user's repeat soon after their stream ended here.",
+            ["kind"],
+            registry=r,
+        )
         self._reconnects = {kind: reconnects.labels(kind) for kind in RECONNECT_KINDS}
         published = Counter("sse_events_published", "Notifications accepted, by kind.", ["kind"], registry=r)
         self._published = {kind: published.labels(kind) for kind in PUBLISH_KINDS}
@@ -151,7 +189,7 @@ class PrometheusMetrics:
         r.register(self._latency)
         self._replayed = Counter("sse_events_replayed", "Events replayed after Last-Event-ID.", registry=r)
         self._errors = Counter("sse_errors", "Errors, by stage.", ["stage"], registry=r)
-        for stage in ERROR_STAGES:          # exported at zero, so rates and alerts have a series
+        for stage in ERROR_STAGES:  # exported at zero, so rates and alerts have a series
             self._errors.labels(stage)
         self._flag_evaluations = Counter(
             "flag_evaluations", "Rollout flag evaluations, by flag and result.", ["flag", "result"], registry=r
@@ -195,10 +233,10 @@ class PrometheusMetrics:
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
         self.registry.register(_HubCollector(snapshot))
 
-    def watch_service(self, *, connections_limit: int, flags_fresh: Callable[[], bool],
-                      flag_outages: Callable[[], int] | None = None) -> None:
-        watch_service(self.registry, connections_limit=connections_limit, flags_fresh=flags_fresh,
-                      flag_outages=flag_outages)
+    def watch_service(
+        self, *, connections_limit: int, flags_fresh: Callable[[], bool], flag_outages: Callable[[], int] | None = None
+    ) -> None:
+        watch_service(self.registry, connections_limit=connections_limit, flags_fresh=flags_fresh, flag_outages=flag_outages)
 
     def instrument_http(self, app: ASGIApp, *, route_of: RouteOf, tracing: Tracing) -> ASGIApp:
         return HttpMetricsMiddleware(app, registry=self.registry, route_of=route_of, tracing=tracing)

@@ -17,6 +17,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -217,7 +218,7 @@ class RollingStats:
             evaluations=_add((s.evaluations for s in window), FLAG_RESULTS),
         )
 
-    def series(self, seconds: int | None = None) -> dict[str, list]:
+    def series(self, seconds: int | None = None) -> dict[str, list[Any]]:
         """One point per complete second since the stats started, oldest first, for the charts.
 
         A second without a slot (no event, and the sampler did not run: a stalled loop) is
@@ -226,7 +227,7 @@ class RollingStats:
         """
         seconds = self._window if seconds is None else min(seconds, self._window)
         newest = int(self._clock()) - 1
-        points: dict[str, list] = {name: [] for name in _SERIES}
+        points: dict[str, list[Any]] = {name: [] for name in _SERIES}
         for second in range(max(newest - seconds + 1, self._since), newest + 1):
             slot = self._ring[second % self._window]
             if slot.at != second:
@@ -319,10 +320,10 @@ class StatsRecordingMetrics:
         self.metrics.watch_hub(snapshot)
         self.stats.watch_hub(snapshot)
 
-    def watch_service(self, *, connections_limit: int, flags_fresh: Callable[[], bool],
-                      flag_outages: Callable[[], int] | None = None) -> None:
-        self.metrics.watch_service(connections_limit=connections_limit, flags_fresh=flags_fresh,
-                                   flag_outages=flag_outages)
+    def watch_service(
+        self, *, connections_limit: int, flags_fresh: Callable[[], bool], flag_outages: Callable[[], int] | None = None
+    ) -> None:
+        self.metrics.watch_service(connections_limit=connections_limit, flags_fresh=flags_fresh, flag_outages=flag_outages)
 
     def instrument_http(self, app: ASGIApp, *, route_of: RouteOf, tracing: Tracing) -> ASGIApp:
         return self.metrics.instrument_http(app, route_of=route_of, tracing=tracing)

@@ -30,7 +30,7 @@ RouteOf = Callable[[str, str], "str | None"]
 CLOSE_REASONS = ("client", "overflow", "disabled", "reauth", "shutdown", "evicted", "error")
 REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining", "rate_limited")
 PUBLISH_REJECT_REASONS = ("rate_limited", "invalid", "too_large")
-RECONNECT_KINDS = ("resumed", "repeat")   # Last-Event-ID sent; or the same user again within REPEAT_WINDOW
+RECONNECT_KINDS = ("resumed", "repeat")  # Last-Event-ID sent; or the same user again within REPEAT_WINDOW
 PUBLISH_KINDS = ("user", "broadcast")
 FLAG_RESULTS = ("enabled", "disabled", "fallback")
 ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "background", "rate_limit")
@@ -71,9 +71,7 @@ class Tracing(Protocol):
         """One CONSUMER span for one batch written to one connection, linked to each publisher."""
         ...
 
-    def request(
-        self, method: str, route: str, parent: Mapping[str, str] | None = None
-    ) -> AbstractContextManager[RequestSpan]:
+    def request(self, method: str, route: str, parent: Mapping[str, str] | None = None) -> AbstractContextManager[RequestSpan]:
         """One SERVER span around one (non-stream) HTTP request, continuing the caller's
         trace when ``parent`` (its ``traceparent``/``tracestate`` headers) names one."""
         ...
@@ -106,13 +104,15 @@ class Metrics(Protocol):
         """Like `events_delivered`, latencies given as (latency, how many) runs: the events
         of one publish share their latency, so a write batch is a few runs, not one per event."""
         ...
+
     def events_replayed(self, count: int) -> None: ...
     def error(self, stage: str) -> None: ...
     def flag_evaluated(self, flag: str, result: str) -> None: ...
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: ...
 
-    def watch_service(self, *, connections_limit: int, flags_fresh: Callable[[], bool],
-                      flag_outages: Callable[[], int] | None = None) -> None:
+    def watch_service(
+        self, *, connections_limit: int, flags_fresh: Callable[[], bool], flag_outages: Callable[[], int] | None = None
+    ) -> None:
         """Gauges read from the running service at scrape time (its limit, flag freshness)."""
         ...
 

@@ -2,11 +2,11 @@
 
 from rollout.cli import add_commands
 from rollout.controller import RolloutController
-from rollout.plan import load_plan, parse_plan
+from rollout.factory import RolloutOptions, open_controller
 from rollout.live_view import status_document, timeline_document
 from rollout.observer import RolloutObserver, RolloutSnapshot
+from rollout.plan import load_plan, parse_plan
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
-from rollout.factory import RolloutOptions, open_controller
 
 __all__ = [
     "ControllerState",

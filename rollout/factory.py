@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+
 from flags.types import FlagAdmin, FlagConfigError
 from observability.rollout_metrics import RolloutMetrics
 
@@ -25,7 +26,7 @@ DEFAULT_STATE = ".flagstream/rollout-state.json"
 @dataclass(frozen=True)
 class RolloutOptions:
     plan: str = DEFAULT_PLAN
-    state: str = DEFAULT_STATE                    # a file path, or a redis:// URL
+    state: str = DEFAULT_STATE  # a file path, or a redis:// URL
     flags_file: str | None = None
     unleash_url: str | None = None
     unleash_admin_token: str | None = None
@@ -93,4 +94,3 @@ async def open_controller(
         if source is not None:
             await source.close()
         await store.close()
-

@@ -36,7 +36,7 @@ FINAL_EVENTS = {
 class HubLimits:
     max_connections: int
     retry_ms: int
-    queue_max_delay: float = 30.0     # a stream whose queue/write made no progress this long is cut (overflow)
+    queue_max_delay: float = 30.0  # a stream whose queue/write made no progress this long is cut (overflow)
 
 
 class Hub:
@@ -46,7 +46,7 @@ class Hub:
         self._clock = clock
         self._users: dict[str, dict[str, Connection]] = {}
         self._count = 0
-        self._everyone: list[Connection] | None = None   # flat list for broadcasts, rebuilt after changes
+        self._everyone: list[Connection] | None = None  # flat list for broadcasts, rebuilt after changes
         self.draining = False
 
     # -- registry -------------------------------------------------------------------
@@ -104,14 +104,15 @@ class Hub:
         if event.user_id is None:
             # A batch of broadcasts walks every connection once per event: keep one flat
             # list between registry changes instead of rebuilding it from the user dicts.
-            targets = self._everyone
-            if targets is None:
-                targets = self._everyone = list(self.connections())
+            everyone = self._everyone
+            if everyone is None:
+                everyone = self._everyone = list(self.connections())
+            targets = everyone
         else:
             held = self._users.get(event.user_id)
             if not held:
                 return
-            targets = held.values()      # offering never changes the registry: no copy needed
+            targets = held.values()  # offering never changes the registry: no copy needed
         for connection in targets:
             if not connection.offer(event):
                 self.close(connection, "overflow")

@@ -38,7 +38,7 @@ class BodyTooLarge(Exception):
 
 
 class PublishEndpoint:
-    def __init__(self, services: "Services", max_body: int) -> None:
+    def __init__(self, services: Services, max_body: int) -> None:
         self._s = services
         self._max_body = max_body
 
@@ -75,12 +75,16 @@ class PublishEndpoint:
             await send_json(send, 413, {"error": "request_entity_too_large", "detail": RequestEntityTooLarge.description})
             return
         if data is None:
-            return                         # the client went away
+            return  # the client went away
         settings = s.settings
         try:
-            parsed = parse_publish_request(data, max_batch=settings.max_batch, max_payload_bytes=settings.max_payload_bytes,
-                                           max_recipients=settings.max_recipients_per_request,
-                                           max_data_depth=settings.max_data_depth)
+            parsed = parse_publish_request(
+                data,
+                max_batch=settings.max_batch,
+                max_payload_bytes=settings.max_payload_bytes,
+                max_recipients=settings.max_recipients_per_request,
+                max_data_depth=settings.max_data_depth,
+            )
         except PublishInvalid as exc:
             s.metrics.publish_rejected("too_large" if exc.status == 413 else "invalid")
             await send_json(send, exc.status, exc.body())
@@ -89,15 +93,25 @@ class PublishEndpoint:
             ids = await s.worker.publish(publisher_identity(publisher), parsed.notifications)
         except IdempotencyConflict as exc:
             field = parsed.field(exc.index, "idempotency_key")
-            await send_json(send, 409, {"error": "conflict", "detail": [
-                {"field": field, "message": "this idempotency key was used for a different notification"}]})
+            await send_json(
+                send,
+                409,
+                {
+                    "error": "conflict",
+                    "detail": [{"field": field, "message": "this idempotency key was used for a different notification"}],
+                },
+            )
             return
         except UnusableUserId:
             await send_json(send, 422, {"error": "invalid", "detail": [{"field": "user_id", "message": "not a valid user id"}]})
             return
         except PublishRefused:
-            await send_json(send, 503, {"error": "unavailable", "detail": "the notification store is unavailable; retry later"},
-                            {"retry-after": "1"})
+            await send_json(
+                send,
+                503,
+                {"error": "unavailable", "detail": "the notification store is unavailable; retry later"},
+                {"retry-after": "1"},
+            )
             return
         await send_json(send, 202, {"ids": ids})
 

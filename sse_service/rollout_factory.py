@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,15 +32,19 @@ def watch_rollout_while_serving(app: Quart, settings: Settings) -> RolloutStatus
     def observer() -> RolloutObserver:
         from rollout import RolloutObserver
 
-        return RolloutObserver(settings.rollout_plan, settings.rollout_state, settings.rollout_flag,
-                               timeout=min(1.0, settings.rollout_status_interval))
+        return RolloutObserver(
+            settings.rollout_plan,
+            settings.rollout_state,
+            settings.rollout_flag,
+            timeout=min(1.0, settings.rollout_status_interval),
+        )
 
     cache = RolloutStatusCache(observer, settings.rollout_status_interval)
     app.while_serving(cache.while_serving)
     return cache
 
 
-def rollout_options(settings: Settings) -> "RolloutOptions":
+def rollout_options(settings: Settings) -> RolloutOptions:
     """The rollout as this service sees it: its plan, state, flag admin and metrics."""
     from rollout import RolloutOptions
 
@@ -84,7 +88,7 @@ def run_controller_while_serving(app: Quart, settings: Settings) -> None:
         async with open_controller(options, needs_flags=True, needs_metrics=True) as controller:
             await controller.run(stop)
 
-    async def controller() -> AsyncIterator[None]:
+    async def controller() -> AsyncGenerator[None, None]:
         stop = asyncio.Event()
         task = asyncio.create_task(run_rollout_controller(stop), name="rollout-controller")
         task.add_done_callback(_report_failure)

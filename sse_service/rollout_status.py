@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,8 +22,7 @@ class RolloutStatusCache:
     adds ``error`` (one line, credentials masked) and ``error_since``.
     """
 
-    def __init__(self, observer: Callable[[], RolloutObserver], interval: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, observer: Callable[[], RolloutObserver], interval: float, clock: Callable[[], float] = time.time) -> None:
         self._observer = observer
         self.interval = interval
         self._clock = clock
@@ -57,8 +56,14 @@ class RolloutStatusCache:
                 self._error, self._error_since = str(exc), self._clock()
             return
         self._snapshot, self._error, self._error_since = snapshot, None, None
-        key = (snapshot.state, len(snapshot.transitions), snapshot.transitions[-1:], len(snapshot.checks),
-               snapshot.checks[-1].time if snapshot.checks else None, snapshot.plan)
+        key = (
+            snapshot.state,
+            len(snapshot.transitions),
+            snapshot.transitions[-1:],
+            len(snapshot.checks),
+            snapshot.checks[-1].time if snapshot.checks else None,
+            snapshot.plan,
+        )
         if key != self._timeline_key:
             self._timeline_key = key
             self._timeline = timeline_document(snapshot) if snapshot.state is not None or snapshot.transitions else None
@@ -72,7 +77,7 @@ class RolloutStatusCache:
             log.warning("reading the rollout state failed: %s", message)
             self._error, self._error_since = message, self._clock()
 
-    async def while_serving(self) -> AsyncIterator[None]:
+    async def while_serving(self) -> AsyncGenerator[None, None]:
         """For ``app.while_serving``: read now, then every ``interval``, until the app stops."""
         try:
             observer = self._observer()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flags.types import FlagFreshness, FlagGate
+from observability.types import Metrics, Tracing
 
 from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
@@ -20,7 +21,6 @@ from .disable_spread import SpreadDisabler
 from .hub import Hub
 from .rate_limit import RateLimits
 from .readiness import BrokerProbe
-from observability.types import Metrics, Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,7 @@ class Services:
     disabler: SpreadDisabler = field(init=False)
 
     def __post_init__(self) -> None:
-        self.disabler = SpreadDisabler(self.hub, lambda user_id: not self.flags.is_enabled(user_id),
-                                       self.settings.disable_spread)
+        self.disabler = SpreadDisabler(self.hub, lambda user_id: not self.flags.is_enabled(user_id), self.settings.disable_spread)
 
     async def start(self) -> None:
         """Start everything; safe to call twice (the server starts early to report bad
@@ -54,11 +53,13 @@ class Services:
         if self._started:
             return
         self._started = True
-        await self.broker.start(BrokerListeners(
-            on_event=self.hub.dispatch,
-            on_evict=self.hub.evict,
-            on_fanout_lost=lambda: self.hub.send_everyone_away("error"),
-        ))
+        await self.broker.start(
+            BrokerListeners(
+                on_event=self.hub.dispatch,
+                on_evict=self.hub.evict,
+                on_fanout_lost=lambda: self.hub.send_everyone_away("error"),
+            )
+        )
         await self.flags.start()
         self.flags.subscribe(self.apply_flag_changes)
         self.metrics.watch_hub(self.hub.snapshot)
@@ -93,7 +94,7 @@ class Services:
         users = list({c.user_id for c in self.hub.connections()})
         closed = 0
         for start in range(0, len(users), slice_size):
-            for user_id in users[start:start + slice_size]:
+            for user_id in users[start : start + slice_size]:
                 connections = self.hub.user_connections(user_id)
                 if not connections:
                     continue
@@ -129,8 +130,13 @@ class Services:
             broker["last_known"] = broker_state.last_known
         body: dict[str, Any] = {
             "broker": broker,
-            "flags": {"state": health.freshness.value, "source": health.source, "last_refresh": health.last_refresh,
-                      "error": health.error, "outages": health.outages},
+            "flags": {
+                "state": health.freshness.value,
+                "source": health.source,
+                "last_refresh": health.last_refresh,
+                "error": health.error,
+                "outages": health.outages,
+            },
             "draining": self.hub.draining,
             "instance": f"{socket.gethostname()}:{os.getpid()}",
         }

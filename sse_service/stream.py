@@ -36,7 +36,7 @@ REPLAY_PAGE = 500
 
 
 class StreamEndpoint:
-    def __init__(self, services: "Services") -> None:
+    def __init__(self, services: Services) -> None:
         self._s = services
         self._reconnects = ReconnectCounter()
 
@@ -76,9 +76,16 @@ class StreamEndpoint:
                 after = parse_event_id(last_id_text)
             except ValueError:
                 if not is_legacy_id(last_id_text):
-                    await send_json(send, 422, {"error": "invalid", "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}]})
+                    await send_json(
+                        send,
+                        422,
+                        {
+                            "error": "invalid",
+                            "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}],
+                        },
+                    )
                     return
-                after = RESET      # an id of the scheme before epochs: answered with `reset`, never misread
+                after = RESET  # an id of the scheme before epochs: answered with `reset`, never misread
         knobs = s.flags.knobs(user_id)
         connection = Connection(
             user_id,
@@ -94,13 +101,23 @@ class StreamEndpoint:
         per_user = knobs.max_connections_per_user or s.settings.max_connections_per_user
         try:
             lease = await s.broker.acquire_lease(user_id, connection.id, per_user, s.settings.user_limit_policy == "evict_oldest")
-        except Exception as exc:          # the broker is unusable: not this client's fault
+        except Exception as exc:  # the broker is unusable: not this client's fault
             s.metrics.error("lease")
-            await send_json(send, 503, {"error": "unavailable", "detail": f"{type(exc).__name__}"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            await send_json(
+                send,
+                503,
+                {"error": "unavailable", "detail": f"{type(exc).__name__}"},
+                {"retry-after": _retry_after(s.settings.retry_ms)},
+            )
             return
         if not lease.granted:
             s.metrics.connection_rejected("user_limit")
-            await send_json(send, 429, {"error": "user_limit", "detail": f"at most {per_user} streams per user"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            await send_json(
+                send,
+                429,
+                {"error": "user_limit", "detail": f"at most {per_user} streams per user"},
+                {"retry-after": _retry_after(s.settings.retry_ms)},
+            )
             return
         await self._evict(user_id, lease.evicted)
         reconnect = self._reconnects.kind(user_id, resumed=after is not None)
@@ -132,7 +149,12 @@ class StreamEndpoint:
                 await s.broker.subscribe(connection.user_id)
             except PublishRefused:
                 s.metrics.error("subscribe")
-                await send_json(send, 503, {"error": "unavailable", "detail": "broker unavailable"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+                await send_json(
+                    send,
+                    503,
+                    {"error": "unavailable", "detail": "broker unavailable"},
+                    {"retry-after": _retry_after(s.settings.retry_ms)},
+                )
                 reason = "error"
                 return
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
@@ -152,7 +174,7 @@ class StreamEndpoint:
             task = asyncio.current_task()
             if connection.closing is None or task is None:
                 raise
-            task.uncancel()               # we cancelled a stuck write ourselves (Connection.close)
+            task.uncancel()  # we cancelled a stuck write ourselves (Connection.close)
             connection.sending = False
             # The aborted write's bytes are already queued on the transport: the final event
             # goes behind them, so a client that reads again learns why its stream ended.
@@ -181,8 +203,12 @@ class StreamEndpoint:
             "server_time": rfc3339(time.time()),
             "ping_interval": connection.ping_interval,
         }
-        return ServerSentEvent(data=json.dumps(data), event="connected", retry=self._s.settings.retry_ms,
-                               id=str(start) if start is not None else None).encode()
+        return ServerSentEvent(
+            data=json.dumps(data),
+            event="connected",
+            retry=self._s.settings.retry_ms,
+            id=str(start) if start is not None else None,
+        ).encode()
 
     async def _replay(self, connection: Connection, after: EventId, send: Send) -> None:
         """Everything after `after`, oldest first; live events queued meanwhile are
@@ -198,9 +224,14 @@ class StreamEndpoint:
             connection.cursor = cursor
             if not page.events:
                 break
-            connection.sending = True         # a replay write blocked on the socket is "behind" too
-            await send({"type": "http.response.body", "more_body": True,
-                        "body": b"".join(with_id(event_id, event) for event, event_id in zip(page.events, page.ids))})
+            connection.sending = True  # a replay write blocked on the socket is "behind" too
+            await send(
+                {
+                    "type": "http.response.body",
+                    "more_body": True,
+                    "body": b"".join(with_id(event_id, event) for event, event_id in zip(page.events, page.ids)),
+                }
+            )
             connection.sending = False
             connection.cursor = page.ids[-1]
             s.metrics.events_replayed(len(page.events))
@@ -215,7 +246,7 @@ RESET = "reset"
 RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
-async def _write_until_closed(connection: Connection, send: Send, s: "Services") -> None:
+async def _write_until_closed(connection: Connection, send: Send, s: Services) -> None:
     delivered = s.metrics.events_delivered_runs
     traced = s.tracing.delivered
     while True:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from observability.types import Metrics, Tracing
 
 from .broker.base import Broker
 from .types import Notification
-from observability.types import Metrics, Tracing
 
 
 class NotificationWorker:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from .processes import MissingTool
 from .scenarios import FAULTS, FaultOutcome, run_fault
 
-MAX_USERS = 2000       # one machine runs the listeners, the instances, Redis and HAProxy
+MAX_USERS = 2000  # one machine runs the listeners, the instances, Redis and HAProxy
 
 
 class FaultUsageError(Exception):
@@ -38,15 +38,19 @@ def fault_ok(outcome: FaultOutcome) -> bool:
 
 
 def as_table(outcomes: list[FaultOutcome], seconds: dict[str, float]) -> str:
-    head = f"{'fault':<20} {'users':>5} {'accepted':>8} {'lost':>5} {'dup':>4} {'silent':>6} {'recovery s':>10} " \
-           f"{'longest gap s':>13} {'run s':>6}  verdict / figures"
+    head = (
+        f"{'fault':<20} {'users':>5} {'accepted':>8} {'lost':>5} {'dup':>4} {'silent':>6} {'recovery s':>10} "
+        f"{'longest gap s':>13} {'run s':>6}  verdict / figures"
+    )
     lines = [head, "-" * len(head)]
     for o in outcomes:
         v = o.verdict
         extra = ", ".join(f"{k}={val}" for k, val in o.figures.items())
-        lines.append(f"{o.fault:<20} {o.users:>5} {v.accepted:>8} {v.lost:>5} {v.duplicated:>4} {v.lost_without_reset:>6} "
-                     f"{o.recovery_s if o.recovery_s is not None else '-':>10} {o.longest_silence_s:>13} "
-                     f"{seconds[o.fault]:>6.1f}  {'ok' if fault_ok(o) else 'FAILED'}{'; ' + extra if extra else ''}")
+        lines.append(
+            f"{o.fault:<20} {o.users:>5} {v.accepted:>8} {v.lost:>5} {v.duplicated:>4} {v.lost_without_reset:>6} "
+            f"{o.recovery_s if o.recovery_s is not None else '-':>10} {o.longest_silence_s:>13} "
+            f"{seconds[o.fault]:>6.1f}  {'ok' if fault_ok(o) else 'FAILED'}{'; ' + extra if extra else ''}"
+        )
     return "\n".join(lines)
 
 
@@ -67,8 +71,9 @@ def run_faults_command(args: argparse.Namespace) -> int:
             print(f"fault {name}: {FAULTS[name].description} ({args.connections} users)…", file=sys.stderr)
         started = time.monotonic()
         try:
-            outcomes.append(asyncio.run(run_fault(FAULTS[name], args.connections, hold=args.hold,
-                                                  drain_timeout=args.drain_timeout)))
+            outcomes.append(
+                asyncio.run(run_fault(FAULTS[name], args.connections, hold=args.hold, drain_timeout=args.drain_timeout))
+            )
         except MissingTool as exc:
             print(f"flagstream loadtest: fault {name} skipped: {exc}", file=sys.stderr)
             continue

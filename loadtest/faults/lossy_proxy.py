@@ -47,7 +47,7 @@ class LossyProxy:
                 self.forwarded += 1
                 if self.forwarded % self._lose_every == 0:
                     self.lost += 1
-                    return                         # stored upstream; the publisher never hears
+                    return  # stored upstream; the publisher never hears
                 writer.write(response)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):

@@ -55,8 +55,12 @@ class NetworkNamespace:
 
     def established(self, port: int) -> int:
         """TCP connections to `port` the kernel inside still holds (the server's view)."""
-        out = subprocess.run([self._ip, "netns", "exec", self.name, "ss", "-Htn", "state", "established",
-                              f"( sport = :{port} )"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [self._ip, "netns", "exec", self.name, "ss", "-Htn", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return sum(1 for line in out.splitlines() if line.strip())
 
     def destroy(self) -> None:

@@ -59,9 +59,21 @@ class RedisProcess:
     def start(self) -> None:
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         self.process = subprocess.Popen(
-            [binary("redis-server", "redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--dir", self.workdir, *persistence],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary("redis-server", "redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                self.workdir,
+                *persistence,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_until(self._answers, "redis-server start", 10, self.process)
 
     def _answers(self) -> bool:
@@ -101,7 +113,7 @@ class Instance:
     env: dict[str, str]
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
-    prefix: Sequence[str] = ()          # e.g. ("ip", "netns", "exec", NAME)
+    prefix: Sequence[str] = ()  # e.g. ("ip", "netns", "exec", NAME)
     process: subprocess.Popen[bytes] | None = None
     log_path: str = ""
 
@@ -114,8 +126,9 @@ class Instance:
             self.log_path = os.path.join(self.env["FLAGSTREAM_STATE_DIR"], f"{self.name}.log")
         env = {**os.environ, **self.env, "FLAGSTREAM_HOST": self.host, "FLAGSTREAM_PORT": str(self.port)}
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([*self.prefix, sys.executable, "-m", "sse_service.cli", "serve"],
-                                            env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [*self.prefix, sys.executable, "-m", "sse_service.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         wait_until(self.ready, f"{self.name} ready", timeout, self.process)
 
     def ready(self) -> bool:
@@ -162,8 +175,7 @@ class HAProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def config(self) -> str:
-        servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check inter 300ms fall 2 rise 1"
-                            for b in self.backends)
+        servers = "\n".join(f"    server {b.name} {b.host}:{b.port} check inter 300ms fall 2 rise 1" for b in self.backends)
         return f"""global
     maxconn 8000
 defaults
@@ -192,8 +204,9 @@ backend flagstream
         check = subprocess.run([haproxy, "-c", "-q", "-f", self.config_path], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"haproxy rejected its config: {check.stderr.strip()}")
-        self.process = subprocess.Popen([haproxy, "-db", "-f", self.config_path],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [haproxy, "-db", "-f", self.config_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wait_until(self._serves, "haproxy ready", 15, self.process)
 
     def _serves(self) -> bool:

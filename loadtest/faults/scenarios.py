@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from sse_service.auth import mint_token
+
 from .lossy_proxy import LossyProxy
 from .stalled import StalledStream
 from .topology import Topology, TopologySpec
@@ -39,7 +40,7 @@ class FaultRun:
             await asyncio.sleep(0.05)
 
 
-Inject = Callable[[FaultRun], Awaitable[float]]     # hurts, heals, returns when it healed (monotonic)
+Inject = Callable[[FaultRun], Awaitable[float]]  # hurts, heals, returns when it healed (monotonic)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ async def wipe_redis_with_users_offline(run: FaultRun) -> float:
     await run.rounds(run.publisher.accepted + 3)
     before = run.publisher.accepted
     healed_at = await restart_redis(run)
-    await run.rounds(2 * before + 3)            # ids issued after the wipe pass the old cursors
+    await run.rounds(2 * before + 3)  # ids issued after the wipe pass the old cursors
     for user in offline:
         run.listeners.start(user, cursors[user])
     run.figures["offline_users"] = len(offline)
@@ -116,7 +117,7 @@ async def black_hole(run: FaultRun) -> float:
     """Nothing from the server gets out; the server must find its dead peers by itself."""
     namespace, instance = run.topology.netns, run.topology.instances[0]
     assert namespace is not None
-    idle = socket.create_connection((instance.host, instance.port))      # idle: only keepalive can find it
+    idle = socket.create_connection((instance.host, instance.port))  # idle: only keepalive can find it
     try:
         start = time.monotonic()
         namespace.black_hole()
@@ -148,7 +149,7 @@ async def slow_consumer(run: FaultRun) -> float:
                 cut_at = time.monotonic()
             if bulk.accepted > 2000:
                 raise RuntimeError("the stalled stream was never cut")
-        for _ in range(5):                      # accepted after the cut: only a resumed stream has them
+        for _ in range(5):  # accepted after the cut: only a resumed stream has them
             await bulk.publish_round()
         await stalled.read_to_end(timeout=30)
         events = stalled.events()
@@ -184,25 +185,50 @@ async def nothing(run: FaultRun) -> float:
     return time.monotonic()
 
 
-FAULTS: dict[str, Fault] = {f.name: f for f in (
-    Fault("instance-kill", TopologySpec(), kill_instance, description="SIGKILL one of two instances behind HAProxy"),
-    Fault("rolling-restart", TopologySpec(), rolling_restart, description="SIGTERM, restart, one instance after the other"),
-    Fault("redis-pause", TopologySpec(), pause_redis, description="SIGSTOP Redis for the hold time, then SIGCONT"),
-    Fault("redis-restart-aof", TopologySpec(redis="aof"), restart_redis,
-          description="SIGKILL Redis (AOF, fsync always) and start it again"),
-    Fault("redis-restart-wipe", TopologySpec(), wipe_redis_with_users_offline,
-          description="SIGKILL Redis without persistence while some users are offline"),
-    Fault("black-hole", TopologySpec(instances=1, redis=None, haproxy=False, namespace=True), black_hole,
-          description="drop every packet the server sends (network namespace, blackhole route)"),
-    Fault("slow-consumer", TopologySpec(instances=1, redis=None, haproxy=False, queue_size=64), slow_consumer,
-          description="one user stops reading while big notifications keep coming"),
-    Fault("lost-responses", TopologySpec(instances=1, haproxy=False), nothing, lossy_publisher=True,
-          description="every other publish response lost; the publisher retries with the same keys"),
-)}
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault("instance-kill", TopologySpec(), kill_instance, description="SIGKILL one of two instances behind HAProxy"),
+        Fault("rolling-restart", TopologySpec(), rolling_restart, description="SIGTERM, restart, one instance after the other"),
+        Fault("redis-pause", TopologySpec(), pause_redis, description="SIGSTOP Redis for the hold time, then SIGCONT"),
+        Fault(
+            "redis-restart-aof",
+            TopologySpec(redis="aof"),
+            restart_redis,
+            description="SIGKILL Redis (AOF, fsync always) and start it again",
+        ),
+        Fault(
+            "redis-restart-wipe",
+            TopologySpec(),
+            wipe_redis_with_users_offline,
+            description="SIGKILL Redis without persistence while some users are offline",
+        ),
+        Fault(
+            "black-hole",
+            TopologySpec(instances=1, redis=None, haproxy=False, namespace=True),
+            black_hole,
+            description="drop every packet the server sends (network namespace, blackhole route)",
+        ),
+        Fault(
+            "slow-consumer",
+            TopologySpec(instances=1, redis=None, haproxy=False, queue_size=64),
+            slow_consumer,
+            description="one user stops reading while big notifications keep coming",
+        ),
+        Fault(
+            "lost-responses",
+            TopologySpec(instances=1, haproxy=False),
+            nothing,
+            lossy_publisher=True,
+            description="every other publish response lost; the publisher retries with the same keys",
+        ),
+    )
+}
 
 
-async def run_fault(fault: Fault, users: int, *, hold: float = 3.0, interval: float = 0.2,
-                    drain_timeout: float = 30.0) -> FaultOutcome:
+async def run_fault(
+    fault: Fault, users: int, *, hold: float = 3.0, interval: float = 0.2, drain_timeout: float = 30.0
+) -> FaultOutcome:
     async with Topology(fault.spec) as topology:
         user_ids = [f"user-{index}" for index in range(users)]
         proxy = None
@@ -230,8 +256,17 @@ async def run_fault(fault: Fault, users: int, *, hold: float = 3.0, interval: fl
             await listeners.until(lambda: listeners.have_round(publisher.accepted), drain_timeout)
             if proxy is not None:
                 run.figures["responses_lost"] = proxy.lost
-            return FaultOutcome(fault.name, users, publisher.accepted, recovery, round(listeners.longest_silence(), 2),
-                                verify(publisher, listeners), dict(publisher.failures), listeners.endings(), run.figures)
+            return FaultOutcome(
+                fault.name,
+                users,
+                publisher.accepted,
+                recovery,
+                round(listeners.longest_silence(), 2),
+                verify(publisher, listeners),
+                dict(publisher.failures),
+                listeners.endings(),
+                run.figures,
+            )
         finally:
             stop.set()
             if publishing is not None and not publishing.done():

@@ -26,16 +26,18 @@ class StalledStream:
         self._raw = bytearray()
 
     @classmethod
-    async def open(cls, url: str, token: str, last_event_id: str | None = None) -> "StalledStream":
+    async def open(cls, url: str, token: str, last_event_id: str | None = None) -> StalledStream:
         parts = urlsplit(url)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)   # before connect: a small window
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # before connect: a small window
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
         await loop.sock_connect(sock, (parts.hostname, parts.port))
         resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id else ""
-        request = (f"GET /v1/stream HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
-                   f"Accept: text/event-stream\r\n{resume}\r\n")
+        request = (
+            f"GET /v1/stream HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
+            f"Accept: text/event-stream\r\n{resume}\r\n"
+        )
         await loop.sock_sendall(sock, request.encode())
         return cls(sock)
 
@@ -63,14 +65,15 @@ class StalledStream:
         _, _, body = bytes(self._raw).partition(b"\r\n\r\n")
         text = _dechunk(body).decode("utf-8", "replace")
         events = []
-        for block in text.split("\n\n")[:-1]:          # the last piece is incomplete (or empty)
+        for block in text.split("\n\n")[:-1]:  # the last piece is incomplete (or empty)
             fields: dict[str, list[str]] = {}
             for line in block.split("\n"):
                 name, _, value = line.partition(": ")
                 fields.setdefault(name, []).append(value)
             if "event" in fields or "data" in fields:
-                events.append(RawEvent(fields.get("id", [None])[0], fields.get("event", ["message"])[0],
-                                       "\n".join(fields.get("data", []))))
+                events.append(
+                    RawEvent(fields.get("id", [None])[0], fields.get("event", ["message"])[0], "\n".join(fields.get("data", [])))
+                )
         return events
 
     def markers(self, user: str) -> list[int]:
@@ -101,8 +104,8 @@ def _dechunk(body: bytes) -> bytes:
             break
         size = int(body[at:end].split(b";")[0] or b"0", 16)
         if size == 0 or end + 2 + size > len(body):
-            out += body[end + 2:end + 2 + size]          # a partial last chunk: what arrived of it
+            out += body[end + 2 : end + 2 + size]  # a partial last chunk: what arrived of it
             break
-        out += body[end + 2:end + 2 + size]
+        out += body[end + 2 : end + 2 + size]
         at = end + 2 + size + 2
     return bytes(out)

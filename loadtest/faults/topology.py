@@ -16,9 +16,9 @@ from .processes import HAProxy, Instance, RedisProcess, state_dir
 @dataclass(frozen=True)
 class TopologySpec:
     instances: int = 2
-    redis: str | None = "volatile"        # volatile | aof | None (memory broker, one instance)
+    redis: str | None = "volatile"  # volatile | aof | None (memory broker, one instance)
     haproxy: bool = True
-    namespace: bool = False               # the one instance inside a network namespace
+    namespace: bool = False  # the one instance inside a network namespace
     queue_size: int = 512
     ping_interval: float = 1.0
     dead_peer_timeout: float = 3.0
@@ -43,18 +43,27 @@ class Topology:
         instance_dir = os.path.join(self.workdir, name)
         os.makedirs(instance_dir, exist_ok=True)
         env = {
-            "FLAGSTREAM_JWT_SECRET": self.jwt_secret, "FLAGSTREAM_PUBLISH_TOKEN": self.publish_token,
-            "FLAGSTREAM_ADMIN_TOKEN": secrets.token_hex(16), "FLAGSTREAM_STATE_DIR": instance_dir,
-            "FLAGSTREAM_PING_INTERVAL": str(self.spec.ping_interval), "FLAGSTREAM_RETRY_MS": "500",
-            "FLAGSTREAM_SHUTDOWN_GRACE": "3", "FLAGSTREAM_LOG_LEVEL": "warning",
-            "FLAGSTREAM_QUEUE_SIZE": str(self.spec.queue_size), "FLAGSTREAM_MAX_PAYLOAD_BYTES": "100000",
+            "FLAGSTREAM_JWT_SECRET": self.jwt_secret,
+            "FLAGSTREAM_PUBLISH_TOKEN": self.publish_token,
+            "FLAGSTREAM_ADMIN_TOKEN": secrets.token_hex(16),
+            "FLAGSTREAM_STATE_DIR": instance_dir,
+            "FLAGSTREAM_PING_INTERVAL": str(self.spec.ping_interval),
+            "FLAGSTREAM_RETRY_MS": "500",
+            "FLAGSTREAM_SHUTDOWN_GRACE": "3",
+            "FLAGSTREAM_LOG_LEVEL": "warning",
+            "FLAGSTREAM_QUEUE_SIZE": str(self.spec.queue_size),
+            "FLAGSTREAM_MAX_PAYLOAD_BYTES": "100000",
             "FLAGSTREAM_DEAD_PEER_TIMEOUT": str(self.spec.dead_peer_timeout),
             "FLAGSTREAM_BROKER": "memory",
         }
         if self.redis is not None:
-            env |= {"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": self.redis.url,
-                    "FLAGSTREAM_REDIS_PREFIX": f"fsfault:{secrets.token_hex(4)}:" if not self.instances else
-                    self.instances[0].env["FLAGSTREAM_REDIS_PREFIX"]}
+            env |= {
+                "FLAGSTREAM_BROKER": "redis",
+                "FLAGSTREAM_REDIS_URL": self.redis.url,
+                "FLAGSTREAM_REDIS_PREFIX": f"fsfault:{secrets.token_hex(4)}:"
+                if not self.instances
+                else self.instances[0].env["FLAGSTREAM_REDIS_PREFIX"],
+            }
         return env
 
     def start(self) -> None:
@@ -90,7 +99,7 @@ class Topology:
             self.redis.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    async def __aenter__(self) -> "Topology":
+    async def __aenter__(self) -> Topology:
         await asyncio.to_thread(self.start)
         return self
 

@@ -17,25 +17,31 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from sse_service.auth import mint_token
 from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
+from sse_service.auth import mint_token
 
-LISTENER_OPTIONS = ClientOptions(backoff=BackoffPolicy(minimum=0.05, maximum=1.0), poll_interval=0.2,
-                                 stream_retry_after=1.0, connect_timeout=2.0, default_ping_interval=1.0)
+LISTENER_OPTIONS = ClientOptions(
+    backoff=BackoffPolicy(minimum=0.05, maximum=1.0),
+    poll_interval=0.2,
+    stream_retry_after=1.0,
+    connect_timeout=2.0,
+    default_ping_interval=1.0,
+)
 
 
 @dataclass
 class Round:
     n: int
-    accepted_at: float                    # monotonic: when the 202 came back
+    accepted_at: float  # monotonic: when the 202 came back
     attempts: int
 
 
 class Publisher:
     """Publishes rounds one after another (so each user's order is the round order)."""
 
-    def __init__(self, url: str, token: str, users: Sequence[str], *, timeout: float = 2.0,
-                 give_up_after: float = 60.0, pad: int = 0) -> None:
+    def __init__(
+        self, url: str, token: str, users: Sequence[str], *, timeout: float = 2.0, give_up_after: float = 60.0, pad: int = 0
+    ) -> None:
         self.url = url
         self.users = list(users)
         self.rounds: list[Round] = []
@@ -44,7 +50,7 @@ class Publisher:
         self._run = secrets.token_hex(4)
         self._timeout = timeout
         self._give_up_after = give_up_after
-        self._pad = "x" * pad                 # makes notifications big (a slow consumer's socket fills)
+        self._pad = "x" * pad  # makes notifications big (a slow consumer's socket fills)
         self._http = httpx.AsyncClient(timeout=timeout)
 
     @property
@@ -54,8 +60,11 @@ class Publisher:
     async def publish_round(self) -> Round:
         n = len(self.rounds) + 1
         data = {"pad": self._pad} if self._pad else {}
-        body = {"notifications": [{"user_id": u, "data": {"u": u, "n": n, **data},
-                                   "idempotency_key": f"{self._run}-{u}-{n}"} for u in self.users]}
+        body = {
+            "notifications": [
+                {"user_id": u, "data": {"u": u, "n": n, **data}, "idempotency_key": f"{self._run}-{u}-{n}"} for u in self.users
+            ]
+        }
         deadline = time.monotonic() + self._give_up_after
         attempts = 0
         while True:
@@ -72,8 +81,12 @@ class Publisher:
 
     async def _post(self, body: dict) -> str:
         try:
-            response = await self._http.post(f"{self.url}/v1/notifications", json=body, timeout=self._timeout,
-                                             headers={"Authorization": f"Bearer {self._token}"})
+            response = await self._http.post(
+                f"{self.url}/v1/notifications",
+                json=body,
+                timeout=self._timeout,
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
         except httpx.TimeoutException:
             return "timeout"
         except httpx.TransportError as exc:
@@ -94,15 +107,14 @@ class Publisher:
 
 @dataclass
 class Received:
-    rounds: list[int] = field(default_factory=list)    # `n` of each notification, in order of arrival
-    times: list[float] = field(default_factory=list)   # monotonic arrival time of each
+    rounds: list[int] = field(default_factory=list)  # `n` of each notification, in order of arrival
+    times: list[float] = field(default_factory=list)  # monotonic arrival time of each
 
 
 class Listeners:
     """One NotificationClient per user, in the background, recording what arrives."""
 
-    def __init__(self, url: str, jwt_secret: str, users: Sequence[str],
-                 options: ClientOptions = LISTENER_OPTIONS) -> None:
+    def __init__(self, url: str, jwt_secret: str, users: Sequence[str], options: ClientOptions = LISTENER_OPTIONS) -> None:
         self.url = url
         self.received = {u: Received() for u in users}
         self.clients: dict[str, NotificationClient] = {}
@@ -114,8 +126,7 @@ class Listeners:
 
     def start(self, user: str, last_event_id: str | None = None) -> None:
         token = mint_token(self._secret, user, ttl=3600)
-        client = NotificationClient(self.url, lambda: token, last_event_id=last_event_id,
-                                    options=self._options, http=self._http)
+        client = NotificationClient(self.url, lambda: token, last_event_id=last_event_id, options=self._options, http=self._http)
         self.clients[user] = client
         self._tasks[user] = asyncio.create_task(self._pump(user, client), name=f"listener-{user}")
 
@@ -191,14 +202,14 @@ class Verdict:
     """Per user, accepted rounds against received rounds."""
 
     users: int
-    accepted: int                 # notifications accepted (202), all users
-    delivered: int                # distinct accepted notifications received
+    accepted: int  # notifications accepted (202), all users
+    delivered: int  # distinct accepted notifications received
     lost: int
     duplicated: int
-    out_of_order: int             # users whose arrivals were not in publish order
-    unexpected: int               # received but never accepted
+    out_of_order: int  # users whose arrivals were not in publish order
+    unexpected: int  # received but never accepted
     resets: int
-    lost_without_reset: int       # lost by users whose client was never told (`reset`)
+    lost_without_reset: int  # lost by users whose client was never told (`reset`)
 
     @property
     def exactly_once_in_order(self) -> bool:
@@ -222,5 +233,14 @@ def verify(publisher: Publisher, listeners: Listeners) -> Verdict:
         client = listeners.clients.get(user)
         if missing and (client is None or client.stats.resets == 0):
             lost_silently += missing
-    return Verdict(len(listeners.received), len(accepted) * len(listeners.received), delivered, lost, duplicated,
-                   out_of_order, unexpected, listeners.resets, lost_silently)
+    return Verdict(
+        len(listeners.received),
+        len(accepted) * len(listeners.received),
+        delivered,
+        lost,
+        duplicated,
+        out_of_order,
+        unexpected,
+        listeners.resets,
+        lost_silently,
+    )

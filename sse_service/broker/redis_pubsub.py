@@ -29,11 +29,11 @@ class Subscriptions:
     message_kind = "message"
     confirm_kind = "subscribe"
 
-    def __init__(self, broker: "RedisBroker") -> None:
+    def __init__(self, broker: RedisBroker) -> None:
         self._broker = broker
-        self._users: dict[str, str | None] = {}             # channel → user (None: broadcasts)
+        self._users: dict[str, str | None] = {}  # channel → user (None: broadcasts)
         self._counts: dict[str, int] = {}
-        self._pending: dict[str, asyncio.Future[None]] = {}   # done once Redis confirmed
+        self._pending: dict[str, asyncio.Future[None]] = {}  # done once Redis confirmed
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self.problem: str | None = "not connected"
@@ -73,7 +73,7 @@ class Subscriptions:
                     raise ConnectionError("no pub/sub connection")
                 await getattr(self._pubsub, self.subscribe_command)(channel)
             await asyncio.wait_for(asyncio.shield(confirmed), timeout=CONFIRM_TIMEOUT)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             await self.remove(channel)
             log.warning("redis subscribe failed: %s", masked(repr(exc)))
             raise BrokerUnavailable("subscription failed") from exc
@@ -115,7 +115,7 @@ class Subscriptions:
                 return
             try:
                 self._broker.dispatch(self._users[channel], message["data"])
-            except Exception:           # one bad message must not stop fan-out
+            except Exception:  # one bad message must not stop fan-out
                 log.exception("could not dispatch a pub/sub message")
         elif kind == self.confirm_kind:
             confirmed = self._pending.get(channel)

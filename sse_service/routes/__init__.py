@@ -12,10 +12,13 @@ from ..stream_cookie import STREAM_COOKIE
 
 
 def services() -> Services:
-    return current_app.extensions["flagstream"]
+    services_: Services = current_app.extensions["flagstream"]
+    return services_
 
 
-def error(status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None) -> tuple[dict[str, Any], int, dict[str, str]]:
+def error(
+    status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> tuple[dict[str, Any], int, dict[str, str]]:
     body: dict[str, Any] = {"error": code}
     if detail is not None:
         body["detail"] = detail

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from quart import Blueprint, Response, request
+from quart.typing import ResponseReturnValue
 
 from . import authenticate, error, services
 
@@ -12,12 +13,12 @@ blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/healthz")
-async def healthz():
+async def healthz() -> ResponseReturnValue:
     return {"status": "alive"}
 
 
 @blueprint.get("/readyz")
-async def readyz():
+async def readyz() -> ResponseReturnValue:
     """Status only for anonymous callers (load balancers, probes); each dependency's state,
     addresses and this instance's host:pid only with the admin credential."""
     detailed = request.headers.get("Authorization") is not None
@@ -28,7 +29,7 @@ async def readyz():
 
 
 @blueprint.get("/metrics")
-async def metrics():
+async def metrics() -> ResponseReturnValue:
     s = services()
     token = s.settings.metrics_token
     if token:

@@ -31,10 +31,15 @@ def test_the_client_imports_nothing_of_the_server_and_declares_what_it_imports()
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_its_own_wheel_holds_only_the_client(tmp_path: Path) -> None:
-    source = tmp_path / "source"              # built out of the tree: setuptools writes build/ beside the sources
+    source = tmp_path / "source"  # built out of the tree: setuptools writes build/ beside the sources
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(source)],
-                           capture_output=True, text=True, timeout=180, check=False)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = tmp_path.glob("flagstream_client-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

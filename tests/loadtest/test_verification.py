@@ -48,8 +48,8 @@ def test_payloads_parse_on_the_fast_path_and_in_any_other_json_layout() -> None:
 
 
 def test_the_payload_fast_path_reads_the_servers_compact_json_without_json_loads(monkeypatch) -> None:
-    from sse_service import strict_json
     from loadtest import stream_slot
+    from sse_service import strict_json
 
     def no_json(_: bytes) -> None:
         raise AssertionError("took the slow path")
@@ -76,7 +76,9 @@ def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> Non
     from sse_service.sse import ServerSentEvent
 
     def ours(seq: int, n: int) -> bytes:
-        return ServerSentEvent(data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"0123456789ab.5-{seq}.ba9876543210.0-0").encode()
+        return ServerSentEvent(
+            data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"0123456789ab.5-{seq}.ba9876543210.0-0"
+        ).encode()
 
     async def feed(chunks: list[bytes]) -> StreamSlot:
         slot = StreamSlot("u", "t", "127.0.0.1", 1, WorkerTotals(), asyncio.Semaphore(1), lambda s: None)
@@ -90,7 +92,11 @@ def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> Non
     mixed = asyncio.run(feed([ours(1, 0) + ping + ours(2, 1)[:10], ours(2, 1)[10:] + ours(3, 2)]))
     for slot in (fast, mixed):
         assert list(slot.tally.user_ns) == [0, 1, 2]
-        assert slot.last_event_id == "0123456789ab.5-3.ba9876543210.0-0" and slot.totals.received == 3 and slot.tally.out_of_order_ids == 0
+        assert (
+            slot.last_event_id == "0123456789ab.5-3.ba9876543210.0-0"
+            and slot.totals.received == 3
+            and slot.tally.out_of_order_ids == 0
+        )
 
 
 def test_collapse_runs_need_the_newest_per_user_once_and_in_order() -> None:
@@ -103,8 +109,8 @@ def test_collapse_runs_need_the_newest_per_user_once_and_in_order() -> None:
 
 
 def test_the_fast_scan_reads_the_servers_compact_json_and_spaced_json() -> None:
-    from sse_service import strict_json
     from loadtest.stream_slot import OUR_EVENTS
+    from sse_service import strict_json
 
     compact = b"id: 1\nevent: lt\ndata: " + strict_json.encode({"k": "u", "n": 7, "t": 1.5})
     spaced = b'id: 2\nevent: lt\ndata: {"k": "b", "n": 8, "t": 2.5}'

@@ -110,7 +110,7 @@ def test_series_reports_a_quiet_stretch_as_zero_deliveries_and_unknown_gauges():
     stats.watch_hub(lambda: HubSnapshot(connections=4, users=2, users_by_connection_count={}))
     stats.sample()
     stats.events_delivered(3, [0.002] * 3)
-    clock.now += 5          # four seconds with no event and no sample
+    clock.now += 5  # four seconds with no event and no sample
     stats.sample()
     clock.now += 1
     series = stats.series()

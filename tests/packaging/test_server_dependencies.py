@@ -41,8 +41,7 @@ def test_the_server_runtime_dependencies_drop_the_client_and_load_generator_ones
 
 def test_every_third_party_module_the_server_imports_is_a_declared_runtime_dependency() -> None:
     runtime = _distributions(PROJECT["dependencies"])
-    undeclared = {module for module in _third_party_imports(SERVER_PACKAGES)
-                  if not _distribution_of(module) & runtime}
+    undeclared = {module for module in _third_party_imports(SERVER_PACKAGES) if not _distribution_of(module) & runtime}
     # Parts of a declared dependency, used through it: werkzeug is Quart's, apscheduler and
     # yggdrasil_engine are UnleashClient's (its version pins theirs), cryptography is PyJWT[crypto]'s,
     # opentelemetry the namespace of the declared OpenTelemetry packages.

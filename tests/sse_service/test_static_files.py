@@ -11,8 +11,7 @@ from tests.support.inprocess import server_settings
 
 async def test_the_client_library_and_the_pages_are_served_from_their_own_folders() -> None:
     client = create_app(server_settings()).test_client()
-    for name, folder in (("flagstream.js", CLIENT_JS), ("use-sse.js", CLIENT_JS), ("dashboard.js", STATIC),
-                         ("demo.js", STATIC)):
+    for name, folder in (("flagstream.js", CLIENT_JS), ("use-sse.js", CLIENT_JS), ("dashboard.js", STATIC), ("demo.js", STATIC)):
         response = await client.get(f"/static/{name}")
         assert response.status_code == 200, name
         assert await response.get_data() == (folder / name).read_bytes()

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[0] == "clients":                 # clients/python/<package>/..., clients/js has no Python
+    if parts[0] == "clients":  # clients/python/<package>/..., clients/js has no Python
         parts = parts[2:]
     if parts[-1] == "__init__":
         parts.pop()
@@ -39,7 +39,7 @@ def imports_of(path: Path) -> frozenset[str]:
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)   # `from pkg import module`
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
     return frozenset(found)
 
 
@@ -77,7 +77,7 @@ def reachable(start: str, files: dict[str, Path]) -> set[str]:
             continue
         seen.add(name)
         parts = name.split(".")
-        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))   # parent packages run first
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run first
         if name in files:
             todo.extend(top_level_imports(files[name]))
     return seen

@@ -23,7 +23,7 @@ class Backoff:
     def next_delay(self, at_least: float = 0.0) -> float:
         """The wait before the next attempt; never below `at_least` (a server's Retry-After)."""
         p = self._policy
-        ceiling = min(p.maximum, p.minimum * p.factor ** self.attempts)
+        ceiling = min(p.maximum, p.minimum * p.factor**self.attempts)
         self.attempts += 1
         return max(at_least, self._rng(0.0, ceiling))
 

@@ -31,7 +31,7 @@ from httpx_sse import EventSource
 from .backoff import Backoff, retry_after_seconds
 from .types import AuthenticationFailed, ClientOptions, ClientStats, Notification, TokenProvider
 
-SEEN_IDS_KEPT = 4096   # enough to drop the overlap between a stream and an inbox refetch
+SEEN_IDS_KEPT = 4096  # enough to drop the overlap between a stream and an inbox refetch
 FINAL_EVENTS = ("disabled", "reauth", "overflow", "shutdown", "evicted")
 
 
@@ -42,7 +42,7 @@ class _Reconnect:
 
 @dataclass(frozen=True, slots=True)
 class _Poll:
-    first_delay: float = 0.0      # after a kill switch, users spread their first inbox poll
+    first_delay: float = 0.0  # after a kill switch, users spread their first inbox poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +54,19 @@ _Outcome = _Reconnect | _Poll | _Reauth
 
 
 class NotificationClient:
-    def __init__(self, url: str, token: str | TokenProvider, *, last_event_id: str | None = None,
-                 options: ClientOptions | None = None, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | TokenProvider,
+        *,
+        last_event_id: str | None = None,
+        options: ClientOptions | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.options = options or ClientOptions()
         self.last_event_id = last_event_id
-        self.mode = "stream"                    # or "polling"
+        self.mode = "stream"  # or "polling"
         self.stats = ClientStats()
         self._provider = token
         self._token: str | None = token if isinstance(token, str) else None
@@ -107,10 +114,11 @@ class NotificationClient:
                 # must start within the connect timeout (the stream itself has no read timeout).
                 async with asyncio.timeout(self.options.connect_timeout):
                     response = await opened.enter_async_context(
-                        http.stream("GET", f"{self.url}/v1/stream", headers=headers, timeout=timeout))
+                        http.stream("GET", f"{self.url}/v1/stream", headers=headers, timeout=timeout)
+                    )
                 refusal = self._refusal(response)
                 if refusal is not None:
-                    if response.status_code == 422:       # our Last-Event-ID is not one it knows
+                    if response.status_code == 422:  # our Last-Event-ID is not one it knows
                         self.last_event_id = None
                         async for item in self._refetch_inbox(http):
                             yield item
@@ -124,10 +132,10 @@ class NotificationClient:
                         async with asyncio.timeout(watchdog):
                             sse = await anext(events)
                     except StopAsyncIteration:
-                        self.stats.network_errors += 1        # ended without a final event
+                        self.stats.network_errors += 1  # ended without a final event
                         yield _Reconnect(self._backoff.next_delay())
                         return
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         self.stats.watchdog_timeouts += 1
                         yield _Reconnect(self._backoff.next_delay())
                         return
@@ -229,8 +237,12 @@ class NotificationClient:
             if after:
                 params["after"] = after
             try:
-                response = await http.get(f"{self.url}/v1/notifications", params=params, timeout=self.options.connect_timeout,
-                                          headers={"Authorization": f"Bearer {await self._current_token()}"})
+                response = await http.get(
+                    f"{self.url}/v1/notifications",
+                    params=params,
+                    timeout=self.options.connect_timeout,
+                    headers={"Authorization": f"Bearer {await self._current_token()}"},
+                )
             except httpx.TransportError:
                 await asyncio.sleep(self._backoff.next_delay())
                 continue

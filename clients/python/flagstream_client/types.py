@@ -38,12 +38,12 @@ class BackoffPolicy:
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
     backoff: BackoffPolicy = BackoffPolicy()
-    poll_interval: float = 5.0          # while the stream is not available to this user
-    stream_retry_after: float = 60.0    # how long to poll before trying the stream again
+    poll_interval: float = 5.0  # while the stream is not available to this user
+    stream_retry_after: float = 60.0  # how long to poll before trying the stream again
     inbox_page: int = 100
     connect_timeout: float = 10.0
     default_ping_interval: float = 30.0  # until `connected` says otherwise
-    max_auth_failures: int = 2          # consecutive 401s after a fresh token before giving up
+    max_auth_failures: int = 2  # consecutive 401s after a fresh token before giving up
     # After `disabled`, the first poll waits uniform(0, this) s (None: poll_interval; 0: at once).
     first_poll_jitter: float | None = None
 
@@ -55,16 +55,25 @@ class AuthenticationFailed(Exception):
 class ClientStats:
     """What the client went through, for logs, tests and the load generator."""
 
-    __slots__ = ("connects", "reconnects", "rejections", "token_refreshes", "polls", "watchdog_timeouts", "resets",
-                 "endings", "network_errors")
+    __slots__ = (
+        "connects",
+        "reconnects",
+        "rejections",
+        "token_refreshes",
+        "polls",
+        "watchdog_timeouts",
+        "resets",
+        "endings",
+        "network_errors",
+    )
 
     def __init__(self) -> None:
-        self.connects = 0                       # streams that reached `connected`
-        self.reconnects = 0                     # stream attempts after the first
-        self.rejections: dict[int, int] = {}    # HTTP status → how many times
+        self.connects = 0  # streams that reached `connected`
+        self.reconnects = 0  # stream attempts after the first
+        self.rejections: dict[int, int] = {}  # HTTP status → how many times
         self.token_refreshes = 0
         self.polls = 0
         self.watchdog_timeouts = 0
         self.resets = 0
-        self.endings: dict[str, int] = {}        # final event → how many streams the server ended with it
-        self.network_errors = 0                 # streams that broke without one (or never started)
+        self.endings: dict[str, int] = {}  # final event → how many streams the server ended with it
+        self.network_errors = 0  # streams that broke without one (or never started)
