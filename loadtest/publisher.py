@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -61,34 +61,18 @@ class Publisher:
         )
 
     async def broadcast(self, rate: float, until: float, count: int | None) -> None:
-        sent = 0
-        start = time.monotonic()
-        while not self._done(until, count, sent):
-            due = self._due(rate, start, sent, count)
-            if due == 0:
-                await asyncio.sleep(IDLE_TICK)
-                continue
-            now = time.time()
+        async for sent, due, now in self._batches(rate, until, count):
             ns = list(range(sent, sent + due))
             body = [{"broadcast": True, "event": EVENT_NAME, "data": {"k": "b", "n": n, "t": now}} for n in ns]
             if await self._post(body):
                 self.accepted.broadcasts.extend(ns)
-            sent += due
-            await self._pace(now)
 
     async def _notify_share(self, users: list[str], rate: float, until: float, count: int | None) -> None:
         next_n = {u: 0 for u in users}
         for u in users:
             self.accepted.per_user.setdefault(u, [])
         turn = 0
-        sent = 0
-        start = time.monotonic()
-        while not self._done(until, count, sent):
-            due = self._due(rate, start, sent, count)
-            if due == 0:
-                await asyncio.sleep(IDLE_TICK)
-                continue
-            now = time.time()
+        async for _sent, due, now in self._batches(rate, until, count):
             picked: list[tuple[str, int]] = []
             for _ in range(due):
                 user = users[turn % len(users)]
@@ -102,6 +86,19 @@ class Publisher:
             if await self._post(body):
                 for u, n in picked:
                     self.accepted.per_user[u].append(n)
+
+    async def _batches(self, rate: float, until: float, count: int | None) -> AsyncIterator[tuple[int, int, float]]:
+        """(sent so far, how many to send now, now) at ``rate`` per second, paced by ``interval``,
+        until ``until`` or ``count`` sent; each batch counts as sent once the caller posted it."""
+        sent = 0
+        start = time.monotonic()
+        while not self._done(until, count, sent):
+            due = self._due(rate, start, sent, count)
+            if due == 0:
+                await asyncio.sleep(IDLE_TICK)
+                continue
+            now = time.time()
+            yield sent, due, now
             sent += due
             await self._pace(now)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from ..types import BrokerUnavailable
+from .channel_counts import ChannelCounts
 from .redis_pubsub import CONFIRM_TIMEOUT
 from .redis_url import masked
 
@@ -34,12 +35,10 @@ class _Shard:
         self.reader: asyncio.Task[None] | None = None
 
 
-class ShardedSubscriptions:
+class ShardedSubscriptions(ChannelCounts):
     def __init__(self, broker: RedisClusterBroker) -> None:
         self._broker = broker
-        self._users: dict[str, str | None] = {}  # channel → user (None: broadcasts)
-        self._counts: dict[str, int] = {}
-        self._pending: dict[str, asyncio.Future[None]] = {}
+        super().__init__()
         self._shards: dict[str, _Shard] = {}
         self._owner: dict[str, str] = {}  # channel → shard name
         self._lost = asyncio.Event()
@@ -65,8 +64,7 @@ class ShardedSubscriptions:
             await _quietly(shard.pubsub.aclose())
 
     async def add(self, channel: str, user_id: str | None) -> None:
-        self._counts[channel] = self._counts.get(channel, 0) + 1
-        self._users[channel] = user_id
+        self._hold(channel, user_id)
         try:
             if channel not in self._owner:
                 await self._subscribe(channel)
@@ -80,13 +78,8 @@ class ShardedSubscriptions:
             raise BrokerUnavailable("subscription failed") from exc
 
     async def remove(self, channel: str) -> None:
-        count = self._counts.get(channel, 0) - 1
-        if count > 0:
-            self._counts[channel] = count
+        if not self._release(channel):
             return
-        self._counts.pop(channel, None)
-        self._users.pop(channel, None)
-        self._pending.pop(channel, None)
         shard = self._shards.get(self._owner.pop(channel, ""))
         if shard is not None:
             shard.channels.discard(channel)
