@@ -26,6 +26,7 @@ from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .cors import CorsMiddleware, CorsPolicy, parse_origins
+from .errors import error_body
 from .hub import Hub, HubLimits
 from .openapi import openapi_document
 from .proxy_headers import TrustedProxyHeaders, parse_networks
@@ -259,7 +260,7 @@ def _register_pages(app: Quart) -> None:
 
     @app.route(STREAM_PATH, methods=["POST", "PUT", "DELETE", "PATCH"])
     async def stream_wrong_method() -> ResponseReturnValue:
-        return {"error": "method_not_allowed", "detail": "use GET"}, 405, {"Allow": "GET"}
+        return error_body("method_not_allowed", "use GET"), 405, {"Allow": "GET"}
 
 
 def _register_openapi(app: Quart, document: dict[str, Any]) -> None:
@@ -271,15 +272,15 @@ def _register_openapi(app: Quart, document: dict[str, Any]) -> None:
 def _register_errors(app: Quart) -> None:
     @app.errorhandler(Unauthorized)
     async def unauthorized(exc: Unauthorized) -> ResponseReturnValue:
-        return {"error": "unauthorized", "detail": exc.detail}, 401, {"WWW-Authenticate": "Bearer"}
+        return error_body("unauthorized", exc.detail), 401, {"WWW-Authenticate": "Bearer"}
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return {"error": code, "detail": exc.description}, exc.code or 500
+        return error_body(code, exc.description), exc.code or 500
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception) -> ResponseReturnValue:
         log.exception("unhandled error")
         app.extensions["flagstream"].metrics.error("http")
-        return {"error": "internal", "detail": "unexpected server error"}, 500
+        return error_body("internal", "unexpected server error"), 500

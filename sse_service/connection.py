@@ -6,7 +6,6 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from .types import EventId, StoredEvent
 
@@ -14,12 +13,6 @@ QueueItem = StoredEvent | bytes
 ABORT_STUCK_WRITE_AFTER = 2.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 EVENT_OVERHEAD = 64  # bytes counted per queued event beyond its data (name, id line, framing)
-
-
-def collapse_window(knobs: Any, settings: Any) -> float:
-    """A user's debounce window for collapse-keyed events, in seconds (knob, else setting)."""
-    window = knobs.collapse_window_ms if knobs.collapse_window_ms is not None else settings.collapse_window_ms
-    return float(window) / 1000
 
 
 def new_connection_id() -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .asgi_responses import Send, send_json
+from .errors import error_body
 from .stream_cookie import STREAM_COOKIE
 
 # The routes a browser calls: the stream, the inbox, and the cookie exchange.
@@ -87,9 +88,7 @@ class CorsMiddleware:
             await self._preflight(send, origin, allowed, methods)
             return
         if origin is not None and not allowed and _carries_cookie(headers) and origin != _own_origin(scope, headers):
-            await send_json(
-                send, 403, {"error": "origin_not_allowed", "detail": "this origin is not in CORS_ORIGINS"}, {"vary": "Origin"}
-            )
+            await send_json(send, 403, error_body("origin_not_allowed", "this origin is not in CORS_ORIGINS"), {"vary": "Origin"})
             return
         extra = [(b"vary", b"Origin")]  # even without Origin: a cache must not serve one origin's answer to another
         if allowed:
@@ -105,9 +104,7 @@ class CorsMiddleware:
 
     async def _preflight(self, send: Send, origin: str | None, allowed: bool, methods: str) -> None:
         if not allowed:
-            await send_json(
-                send, 403, {"error": "origin_not_allowed", "detail": "this origin is not in CORS_ORIGINS"}, {"vary": "Origin"}
-            )
+            await send_json(send, 403, error_body("origin_not_allowed", "this origin is not in CORS_ORIGINS"), {"vary": "Origin"})
             return
         headers = [
             (b"vary", b"Origin"),

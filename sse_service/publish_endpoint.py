@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .asgi_responses import Send, send_json
 from .auth import AuthError, Identity, bearer_token
+from .errors import error_body
 from .publishing import PublishInvalid, parse_publish_request
 from .rate_limit import refusal
 from .types import IdempotencyConflict, PublishRefused, UnusableUserId
@@ -48,7 +49,7 @@ class PublishEndpoint:
         except Exception:
             log.exception("unhandled error")
             self._s.metrics.error("http")
-            await send_json(send, 500, {"error": "internal", "detail": "unexpected server error"})
+            await send_json(send, 500, error_body("internal", "unexpected server error"))
 
     async def _publish(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         s = self._s
@@ -61,7 +62,7 @@ class PublishEndpoint:
         try:
             publisher = s.verifier.publisher(bearer_token(authorization))
         except AuthError as exc:
-            await send_json(send, 401, {"error": "unauthorized", "detail": str(exc)}, {"www-authenticate": "Bearer"})
+            await send_json(send, 401, error_body("unauthorized", str(exc)), {"www-authenticate": "Bearer"})
             return
         decision = await s.rate_limits.allow_publish(publisher.subject)
         if not decision.allowed:
@@ -72,7 +73,7 @@ class PublishEndpoint:
         try:
             data = await self._body(receive, length)
         except BodyTooLarge:
-            await send_json(send, 413, {"error": "request_entity_too_large", "detail": RequestEntityTooLarge.description})
+            await send_json(send, 413, error_body("request_entity_too_large", RequestEntityTooLarge.description))
             return
         if data is None:
             return  # the client went away
@@ -96,20 +97,20 @@ class PublishEndpoint:
             await send_json(
                 send,
                 409,
-                {
-                    "error": "conflict",
-                    "detail": [{"field": field, "message": "this idempotency key was used for a different notification"}],
-                },
+                error_body(
+                    "conflict",
+                    [{"field": field, "message": "this idempotency key was used for a different notification"}],
+                ),
             )
             return
         except UnusableUserId:
-            await send_json(send, 422, {"error": "invalid", "detail": [{"field": "user_id", "message": "not a valid user id"}]})
+            await send_json(send, 422, error_body("invalid", [{"field": "user_id", "message": "not a valid user id"}]))
             return
         except PublishRefused:
             await send_json(
                 send,
                 503,
-                {"error": "unavailable", "detail": "the notification store is unavailable; retry later"},
+                error_body("unavailable", "the notification store is unavailable; retry later"),
                 {"retry-after": "1"},
             )
             return

@@ -7,6 +7,7 @@ from typing import Any
 
 from . import strict_json
 from .auth import valid_user_id
+from .errors import error_body
 from .types import COLLAPSE_KEY, EVENT_NAME, Notification
 
 MAX_RECIPIENTS = 1000
@@ -32,7 +33,7 @@ class PublishInvalid(Exception):
 
     def body(self) -> dict[str, Any]:
         error = "too_large" if self.status == 413 else "invalid"
-        return {"error": error, "detail": [{"field": p.field, "message": p.message} for p in self.problems]}
+        return error_body(error, [{"field": p.field, "message": p.message} for p in self.problems])
 
 
 @dataclass(frozen=True)

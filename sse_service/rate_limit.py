@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import error_body
+
 log = logging.getLogger(__name__)
 
 
@@ -144,5 +146,5 @@ def bucket_rule(rate: float, burst: int) -> TokenBucket | None:
 def refusal(decision: RateDecision, what: str) -> tuple[dict[str, object], dict[str, str]]:
     """The 429's JSON body and headers: `Retry-After` computed from the bucket."""
     seconds = decision.retry_after_seconds
-    body = {"error": "rate_limited", "detail": f"too many {what}; retry after {seconds} s", "retry_after": seconds}
+    body = error_body("rate_limited", f"too many {what}; retry after {seconds} s", retry_after=seconds)
     return body, {"Retry-After": str(seconds)}

@@ -16,11 +16,11 @@ from observability.types import Metrics, Tracing
 from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
-from .connection import collapse_window
 from .disable_spread import SpreadDisabler
 from .hub import Hub
 from .rate_limit import RateLimits
 from .readiness import BrokerProbe
+from .stream_tuning import StreamTuning
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -102,13 +102,9 @@ class Services:
                     self.disabler.disable(connections)
                     closed += len(connections)
                     continue
-                knobs = self.flags.knobs(user_id)
-                window = knobs.batch_window_ms if knobs.batch_window_ms is not None else self.settings.batch_window_ms
-                collapse = collapse_window(knobs, self.settings)
+                tuning = StreamTuning.resolve(self.settings, self.flags.knobs(user_id))
                 for connection in connections:
-                    connection.ping_interval = knobs.ping_interval or self.settings.ping_interval
-                    connection.batch_window = window / 1000
-                    connection.collapse_window = collapse
+                    tuning.apply(connection)
             await asyncio.sleep(0)
         if closed:
             spread = f" (spread over {self.disabler.window:g} s)" if self.disabler.window > 0 else ""

@@ -19,13 +19,14 @@ from urllib.parse import parse_qs
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
 from .client_input import parse_event_id
-from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection, collapse_window
-from .hub import rfc3339
+from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
+from .errors import error_body
 from .rate_limit import refusal as rate_limited
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .stream_cookie import cookie_token
-from .stream_encoding import encode, latency_runs, with_id
+from .stream_encoding import encode, latency_runs, rfc3339, with_id
+from .stream_tuning import StreamTuning
 from .types import EventId, PublishRefused, is_legacy_id
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class StreamEndpoint:
             identity = s.verifier.user(token)
         except AuthError as exc:
             s.metrics.connection_rejected("unauthorized")
-            await send_json(send, 401, {"error": "unauthorized", "detail": str(exc)}, {"www-authenticate": "Bearer"})
+            await send_json(send, 401, error_body("unauthorized", str(exc)), {"www-authenticate": "Bearer"})
             return
         user_id = identity.subject
         if not s.flags.is_enabled(user_id):
@@ -67,7 +68,7 @@ class StreamEndpoint:
         refusal = s.hub.refusal()
         if refusal is not None:
             s.metrics.connection_rejected(refusal)
-            await send_json(send, 503, {"error": refusal}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            await send_json(send, 503, error_body(refusal), {"retry-after": _retry_after(s.settings.retry_ms)})
             return
         last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
         after: EventId | str | None = None
@@ -79,26 +80,26 @@ class StreamEndpoint:
                     await send_json(
                         send,
                         422,
-                        {
-                            "error": "invalid",
-                            "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}],
-                        },
+                        error_body(
+                            "invalid",
+                            [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}],
+                        ),
                     )
                     return
                 after = RESET  # an id of the scheme before epochs: answered with `reset`, never misread
-        knobs = s.flags.knobs(user_id)
+        tuning = StreamTuning.resolve(s.settings, s.flags.knobs(user_id))
         connection = Connection(
             user_id,
             queue_size=s.settings.queue_size,
             max_bytes=s.settings.queue_max_bytes,
-            ping_interval=knobs.ping_interval or s.settings.ping_interval,
-            batch_window=(knobs.batch_window_ms if knobs.batch_window_ms is not None else s.settings.batch_window_ms) / 1000,
-            collapse_window=collapse_window(knobs, s.settings),
+            ping_interval=tuning.ping_interval,
+            batch_window=tuning.batch_window,
+            collapse_window=tuning.collapse_window,
             expires_at=identity.expires_at,
             key_id=identity.key_id,
             now=time.time(),
         )
-        per_user = knobs.max_connections_per_user or s.settings.max_connections_per_user
+        per_user = tuning.max_connections_per_user
         try:
             lease = await s.broker.acquire_lease(user_id, connection.id, per_user, s.settings.user_limit_policy == "evict_oldest")
         except Exception as exc:  # the broker is unusable: not this client's fault
@@ -106,7 +107,7 @@ class StreamEndpoint:
             await send_json(
                 send,
                 503,
-                {"error": "unavailable", "detail": f"{type(exc).__name__}"},
+                error_body("unavailable", f"{type(exc).__name__}"),
                 {"retry-after": _retry_after(s.settings.retry_ms)},
             )
             return
@@ -115,7 +116,7 @@ class StreamEndpoint:
             await send_json(
                 send,
                 429,
-                {"error": "user_limit", "detail": f"at most {per_user} streams per user"},
+                error_body("user_limit", f"at most {per_user} streams per user"),
                 {"retry-after": _retry_after(s.settings.retry_ms)},
             )
             return
@@ -125,7 +126,7 @@ class StreamEndpoint:
             s.metrics.reconnected(reconnect)
         # This frame lives as long as the stream: drop the request's parsed pieces (header
         # and query dicts, token, claims) now rather than hold them for hours per stream.
-        del headers, query, token, identity, knobs, lease, last_id_text
+        del headers, query, token, identity, tuning, lease, last_id_text
         await self._serve(connection, after, receive, send)
 
     async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
@@ -152,7 +153,7 @@ class StreamEndpoint:
                 await send_json(
                     send,
                     503,
-                    {"error": "unavailable", "detail": "broker unavailable"},
+                    error_body("unavailable", "broker unavailable"),
                     {"retry-after": _retry_after(s.settings.retry_ms)},
                 )
                 reason = "error"

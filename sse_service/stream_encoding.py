@@ -7,6 +7,8 @@ and formats no offsets per event. Each event's position is encoded once for all 
 
 from __future__ import annotations
 
+import json
+import time
 from typing import cast
 
 from .connection import Connection, QueueItem
@@ -115,3 +117,25 @@ def _before(position: StreamPosition) -> StreamPosition:
     from .types import ZERO
 
     return StreamPosition(position.epoch, ZERO)
+
+
+# -- control events: the stream's own events, encoded once ---------------------------------
+def final_event(event: str, retry: int | None = None) -> bytes:
+    """The last event of a stream (`disabled`, `reauth`, `overflow`, `evicted`, `shutdown`)."""
+    return ServerSentEvent(data="{}", event=event, retry=retry).encode()
+
+
+FINAL_EVENTS = {
+    "disabled": final_event("disabled"),
+    "reauth": final_event("reauth"),
+    "overflow": final_event("overflow"),
+    "evicted": final_event("evicted"),
+}
+
+
+def ping_event(now: float) -> bytes:
+    return ServerSentEvent(data=json.dumps({"server_time": rfc3339(now)}), event="ping").encode()
+
+
+def rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"

@@ -7,6 +7,7 @@ from typing import Any
 from quart import current_app, request
 
 from ..auth import AuthError, Identity, bearer_token
+from ..errors import error_body
 from ..services import Services
 from ..stream_cookie import STREAM_COOKIE
 
@@ -19,9 +20,7 @@ def services() -> Services:
 def error(
     status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
-    body: dict[str, Any] = {"error": code}
-    if detail is not None:
-        body["detail"] = detail
+    body = error_body(code) if detail is None else error_body(code, detail)
     return body, status, headers or {}
 
 

@@ -25,9 +25,9 @@ from quart.typing import ResponseReturnValue
 from observability.stats import RollingStats
 
 from ..auth import AuthError
-from ..hub import rfc3339
 from ..services import Services
 from ..sse import ServerSentEvent
+from ..stream_encoding import rfc3339
 from . import Unauthorized, authenticate, error, services
 from .dashboard_session import DashboardSessions
 

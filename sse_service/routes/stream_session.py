@@ -9,8 +9,8 @@ from quart import Blueprint, Response, jsonify, request
 from quart.typing import ResponseReturnValue
 
 from ..auth import AuthError, bearer_token
-from ..hub import rfc3339
 from ..stream_cookie import COOKIE_PATHS, STREAM_COOKIE, cookie_attributes
+from ..stream_encoding import rfc3339
 from . import error, services
 
 blueprint = Blueprint("stream_session", __name__)
