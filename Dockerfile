@@ -8,7 +8,9 @@ COPY sse_service sse_service
 COPY flags flags
 COPY observability observability
 COPY rollout rollout
+COPY loadtest loadtest
 COPY clients/python clients/python
+COPY clients/js/src clients/js/src
 # The Makefile's steps, without the test extras and not editable.
 RUN python -m venv /opt/flagstream \
  && /opt/flagstream/bin/pip install --no-cache-dir --upgrade pip \

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Target:
     url: str
-    pids: tuple[int, ...]          # the flagstream processes (for the profiler)
+    pids: tuple[int, ...]  # the flagstream processes (for the profiler)
     description: str
 
 
@@ -52,13 +52,21 @@ def _wait_ready(url: str, process: subprocess.Popen, log_path: str, path: str = 
 def flagstream(extra_env: dict[str, str] | None = None, workdir: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     state = tempfile.mkdtemp(prefix="flagstream-bench-", dir=workdir)
-    env = {**os.environ, "FLAGSTREAM_PORT": str(port), "FLAGSTREAM_JWT_SECRET": JWT_SECRET,
-           "FLAGSTREAM_PUBLISH_TOKEN": PUBLISH_TOKEN, "FLAGSTREAM_STATE_DIR": state,
-           "FLAGSTREAM_LOG_LEVEL": "warning", "FLAGSTREAM_SHUTDOWN_GRACE": "2", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "FLAGSTREAM_PORT": str(port),
+        "FLAGSTREAM_JWT_SECRET": JWT_SECRET,
+        "FLAGSTREAM_PUBLISH_TOKEN": PUBLISH_TOKEN,
+        "FLAGSTREAM_STATE_DIR": state,
+        "FLAGSTREAM_LOG_LEVEL": "warning",
+        "FLAGSTREAM_SHUTDOWN_GRACE": "2",
+        **(extra_env or {}),
+    }
     log_path = os.path.join(state, "server.log")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "sse_service.cli", "serve"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sse_service.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path)
@@ -75,15 +83,17 @@ def flagstream(extra_env: dict[str, str] | None = None, workdir: str | None = No
 
 @contextlib.contextmanager
 def memory_target(metrics: bool = True, tracing: bool = False, collapse_window_ms: int = 0) -> Iterator[Target]:
-    env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false",
-           "FLAGSTREAM_COLLAPSE_WINDOW_MS": str(collapse_window_ms)}
+    env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false", "FLAGSTREAM_COLLAPSE_WINDOW_MS": str(collapse_window_ms)}
     with contextlib.ExitStack() as stack:
         if tracing:
             env.update(stack.enter_context(otlp_sink()))
         url, process = stack.enter_context(flagstream(env))
-        label = "one instance, memory broker" + ("" if metrics else ", metrics off (NoopMetrics)") + \
-            (", tracing on (every span exported over OTLP/HTTP)" if tracing else "") + \
-            (f", COLLAPSE_WINDOW_MS={collapse_window_ms}" if collapse_window_ms else "")
+        label = (
+            "one instance, memory broker"
+            + ("" if metrics else ", metrics off (NoopMetrics)")
+            + (", tracing on (every span exported over OTLP/HTTP)" if tracing else "")
+            + (f", COLLAPSE_WINDOW_MS={collapse_window_ms}" if collapse_window_ms else "")
+        )
         yield Target(url, (process.pid,), label)
 
 
@@ -170,8 +180,12 @@ def bare_asgi_target() -> Iterator[Target]:
     port = free_port()
     log_path = tempfile.mktemp(prefix="bare-asgi-", suffix=".log")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "benchmarks.peers.bare_asgi", str(port), JWT_SECRET, PUBLISH_TOKEN],
-                                   cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.peers.bare_asgi", str(port), JWT_SECRET, PUBLISH_TOKEN],
+            cwd=str(ROOT),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path, "/healthz")
@@ -189,8 +203,13 @@ def redis_workers_target(workers: int) -> Iterator[Target]:
     if not redis_available():
         raise RuntimeError(f"no Redis answers at {REDIS_URL}: install/start the Debian package `redis-server`")
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
-    env = {"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": REDIS_URL, "FLAGSTREAM_REDIS_PREFIX": prefix,
-           "FLAGSTREAM_WORKERS": str(workers), "FLAGSTREAM_MAX_CONNECTIONS": "20000"}
+    env = {
+        "FLAGSTREAM_BROKER": "redis",
+        "FLAGSTREAM_REDIS_URL": REDIS_URL,
+        "FLAGSTREAM_REDIS_PREFIX": prefix,
+        "FLAGSTREAM_WORKERS": str(workers),
+        "FLAGSTREAM_MAX_CONNECTIONS": "20000",
+    }
     try:
         with flagstream(env) as (url, process):
             label = f"WORKERS={workers} on Redis (SO_REUSEPORT)" if workers > 1 else "one process on Redis"
@@ -205,5 +224,5 @@ def _delete_prefix(prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     for i in range(0, len(keys), 1000):
-        client.delete(*keys[i:i + 1000])
+        client.delete(*keys[i : i + 1000])
     client.close()

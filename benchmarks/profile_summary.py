@@ -6,8 +6,10 @@ from collections import Counter
 
 # First match wins, checked from the innermost frame outwards: the part that did the work.
 CATEGORIES = (
-    ("metrics and admin stats", ("prometheus_client/", "observability/metrics.py", "observability/http_metrics.py",
-                                 "sse_service/stats.py")),
+    (
+        "metrics and admin stats",
+        ("prometheus_client/", "observability/metrics.py", "observability/http_metrics.py", "observability/stats.py"),
+    ),
     ("tracing", ("opentelemetry/", "observability/tracing", "sse_service/tracing_hooks.py")),
     ("flags (gate, Unleash engine)", ("flags/", "UnleashClient/", "yggdrasil_engine/")),
     ("JWT verification", ("jwt/", "sse_service/auth.py")),

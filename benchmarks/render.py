@@ -11,18 +11,26 @@ HERE = Path(__file__).resolve().parent
 
 
 def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> str:
-    out = ["# flagstream benchmark results", "",
-           "Written by `benchmarks/run.py` (raw reports in `benchmarks/results/*.json`). "
-           "Every figure comes from `flagstream loadtest` against a fresh server on this machine.", ""]
+    out = [
+        "# flagstream benchmark results",
+        "",
+        "Written by `benchmarks/run.py` (raw reports in `benchmarks/results/*.json`). "
+        "Every figure comes from `flagstream loadtest` against a fresh server on this machine.",
+        "",
+    ]
     out += [f"- **{k}**: {v}" for k, v in machine.items()]
     out += [f"- **scale**: {'quick (a tenth of the budgets)' if quick else 'budget scale'}", ""]
     out += ["## Budgets (DESIGN.md)", "", "| budget | measured | met |", "|---|---|---|"]
     for budget in BUDGETS:
         text, met = budget.check(reports)
         out.append(f"| {budget.text} | {text} | {_met(met)} |")
-    out += ["", "## Runs", "",
-            "| run | target | streams | published | deliveries/s | p50 / p99 / p99.9 / max ms | lost / dup / order | rejections | server CPU | CPU µs/delivery | KiB/stream | result |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Runs",
+        "",
+        "| run | target | streams | published | deliveries/s | p50 / p99 / p99.9 / max ms | lost / dup / order | rejections | server CPU | CPU µs/delivery | KiB/stream | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for run in RUNS:
         rep = reports.get(run.name)
         if rep is None:
@@ -37,7 +45,8 @@ def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> st
             f"({rep['publishes_per_second']:,.0f}/s) | {rep['deliveries_per_second']:,.0f} | {latency} | "
             f"{v['lost']} / {v['duplicated']} / {v['out_of_order']} | {rejections} | {_num(rep['server_cpu_percent'], '{:.0f} %')} | "
             f"{_num(rep['server_cpu_us_per_delivery'], '{:.2f}')} | {_num(rep['memory_per_stream_kib'], '{:.1f}')} | "
-            f"{'OK' if rep['ok'] else 'FAILED'} |")
+            f"{'OK' if rep['ok'] else 'FAILED'} |"
+        )
     out += ["", "Arguments of each run (`flagstream loadtest …`):", ""]
     for run in RUNS:
         rep = reports.get(run.name)
@@ -47,7 +56,7 @@ def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> st
             when = f"commit {meta.get('commit', '?')}, load average {meta.get('load_before', '?')} before"
             out.append(f"- `{run.name}` ({when}): `{' '.join(meta['arguments'])}`" + (f" — {notes}" if notes else ""))
     out += ["", *profiles(reports), ""]
-    for written in ("analysis.md", "faults.md"):      # faults.md: `flagstream loadtest faults`, run by hand
+    for written in ("analysis.md", "faults.md"):  # faults.md: `flagstream loadtest faults`, run by hand
         if (HERE / written).exists():
             out += [(HERE / written).read_text().rstrip(), ""]
     return "\n".join(out)
@@ -64,8 +73,12 @@ def profiles(reports: dict[str, dict]) -> list[str]:
         if not total:
             continue
         per_delivery = (reports.get(name) or {}).get("server_cpu_us_per_delivery")
-        out += [f"### {name} ({total:,} samples at 200 Hz, delivery phase)", "",
-                "| part of the server | share of samples | ≈ µs per delivery |", "|---|---|---|"]
+        out += [
+            f"### {name} ({total:,} samples at 200 Hz, delivery phase)",
+            "",
+            "| part of the server | share of samples | ≈ µs per delivery |",
+            "|---|---|---|",
+        ]
         for category, count in categories:
             share = count / total
             us = f"{share * per_delivery:.2f}" if per_delivery else "–"

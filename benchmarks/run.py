@@ -20,14 +20,20 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.environment import (JWT_SECRET, PUBLISH_TOKEN, bare_asgi_target, memory_target,  # noqa: E402
-                                    redis_haproxy_target, redis_workers_target)
+from benchmarks.environment import (  # noqa: E402
+    JWT_SECRET,
+    PUBLISH_TOKEN,
+    bare_asgi_target,
+    memory_target,
+    redis_haproxy_target,
+    redis_workers_target,
+)
 from benchmarks.render import render  # noqa: E402
 from benchmarks.runs import COLLAPSE_WINDOW_MS, RUNS, Run  # noqa: E402
 
@@ -81,12 +87,26 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
     print(f"== {run.name}", file=sys.stderr, flush=True)
     try:
         with targets[run.target]() as target:
-            command = [sys.executable, "-m", "sse_service.cli", "loadtest", *(run.quick if args.quick else run.full),
-                       "--url", target.url, "--jwt-secret", JWT_SECRET, "--publish-token", PUBLISH_TOKEN,
-                       "-w", args.workers, "--json", "--no-progress"]
+            command = [
+                sys.executable,
+                "-m",
+                "sse_service.cli",
+                "loadtest",
+                *(run.quick if args.quick else run.full),
+                "--url",
+                target.url,
+                "--jwt-secret",
+                JWT_SECRET,
+                "--publish-token",
+                PUBLISH_TOKEN,
+                "-w",
+                args.workers,
+                "--json",
+                "--no-progress",
+            ]
             if len(target.pids) == 1:
                 command += ["--server-pid", str(target.pids[0])]
-            load_before = "{:.2f}".format(os.getloadavg()[0])
+            load_before = f"{os.getloadavg()[0]:.2f}"
             with profiling(run, target.pids[0], args.profile):
                 started = time.time()
                 result = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)
@@ -94,9 +114,16 @@ def execute(run: Run, args: argparse.Namespace) -> dict | None:
                 print(f"   {run.name}: loadtest printed nothing (exit {result.returncode})", file=sys.stderr)
                 return None
             report = json.loads(result.stdout)
-            report["_run"] = {"name": run.name, "target": target.description, "arguments": run.quick if args.quick else run.full,
-                              "scale": "quick" if args.quick else "full", "started": started, "exit": result.returncode,
-                              "commit": describe_machine()["commit"], "load_before": load_before}
+            report["_run"] = {
+                "name": run.name,
+                "target": target.description,
+                "arguments": run.quick if args.quick else run.full,
+                "scale": "quick" if args.quick else "full",
+                "started": started,
+                "exit": result.returncode,
+                "commit": describe_machine()["commit"],
+                "load_before": load_before,
+            }
             return report
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"   {run.name}: {exc}", file=sys.stderr)
@@ -112,8 +139,11 @@ def profiling(run: Run, pid: int, enabled: bool):
     PROFILES_DIR.mkdir(exist_ok=True)
     out = PROFILES_DIR / f"{run.name}.collapsed.txt"
     # Wait past the connect phase so the profile is of delivery, then sample until the run ends.
-    sampler = subprocess.Popen(["sh", "-c", f"sleep 4; exec {py_spy} record -r 200 -f raw -o {out} -p {pid} --nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = subprocess.Popen(
+        ["sh", "-c", f"sleep 4; exec {py_spy} record -r 200 -f raw -o {out} -p {pid} --nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield
     finally:
@@ -125,21 +155,33 @@ def profiling(run: Run, pid: int, enabled: bool):
 
 
 def describe_machine() -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = next((line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), "?")
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    code = ["sse_service", "flags", "observability", "pyproject.toml"]      # not the results being written
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", *code],
-                           capture_output=True, text=True).stdout.strip()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")),
+        "?",
+    )
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    code = ["sse_service", "flags", "observability", "pyproject.toml"]  # not the results being written
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", *code], capture_output=True, text=True
+    ).stdout.strip()
     try:
         import uvloop  # noqa: F401
+
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{cpu}, {os.cpu_count()} cores",
         "memory": memory,
         "os": f"{platform.system()} {platform.release()}",

@@ -37,8 +37,16 @@ def rss_bytes() -> int:
 
 async def measure(streams: int, hold: float) -> None:
     port = free_port()
-    settings = load_settings(env={}, overrides={"port": port, "jwt_secret": JWT_SECRET, "publish_token": PUBLISH_TOKEN,
-                                                "log_level": "warning", "state_dir": "/tmp/flagstream-stream-memory"})
+    settings = load_settings(
+        env={},
+        overrides={
+            "port": port,
+            "jwt_secret": JWT_SECRET,
+            "publish_token": PUBLISH_TOKEN,
+            "log_level": "warning",
+            "state_dir": "/tmp/flagstream-stream-memory",
+        },
+    )
     app = create_app(settings)
     stop = asyncio.Event()
     server = asyncio.create_task(serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait))  # type: ignore[arg-type]
@@ -46,9 +54,25 @@ async def measure(streams: int, hold: float) -> None:
     tracemalloc.start(1)
     before, rss_before = tracemalloc.take_snapshot(), rss_bytes()
     generator = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sse_service.cli", "loadtest", "idle", "--url", f"http://127.0.0.1:{port}",
-        "--jwt-secret", JWT_SECRET, "-c", str(streams), "-d", str(hold), "-w", "2", "--no-progress", "--json",
-        stdout=subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "sse_service.cli",
+        "loadtest",
+        "idle",
+        "--url",
+        f"http://127.0.0.1:{port}",
+        "--jwt-secret",
+        JWT_SECRET,
+        "-c",
+        str(streams),
+        "-d",
+        str(hold),
+        "-w",
+        "2",
+        "--no-progress",
+        "--json",
+        stdout=subprocess.DEVNULL,
+    )
     hub = app.extensions["flagstream"].hub
     while hub.connection_count < streams:
         await asyncio.sleep(0.1)
@@ -57,7 +81,9 @@ async def measure(streams: int, hold: float) -> None:
     held = hub.connection_count
     stats = during.compare_to(before, "filename")
     total = sum(s.size_diff for s in stats)
-    print(f"{held} streams: Python allocations {total / held:,.0f} B/stream, RSS {(rss_during - rss_before) / held:,.0f} B/stream")
+    print(
+        f"{held} streams: Python allocations {total / held:,.0f} B/stream, RSS {(rss_during - rss_before) / held:,.0f} B/stream"
+    )
     for stat in stats[:15]:
         name = stat.traceback[0].filename.split("site-packages/")[-1].split("lib/python3.11/")[-1]
         print(f"  {stat.size_diff / held:8,.0f} B  {stat.count_diff / held:6.1f} blocks  {name}")

@@ -38,8 +38,10 @@ async def measure(broker, count: int) -> list[float]:
 def line(mode: str, latencies: list[float]) -> str:
     ordered = sorted(latencies)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
-    return (f"{mode:<34} n={len(ordered)}  p50 {statistics.median(ordered) * 1000:.2f} ms  "
-            f"p99 {p99 * 1000:.2f} ms  mean {statistics.fmean(ordered) * 1000:.2f} ms")
+    return (
+        f"{mode:<34} n={len(ordered)}  p50 {statistics.median(ordered) * 1000:.2f} ms  "
+        f"p99 {p99 * 1000:.2f} ms  mean {statistics.fmean(ordered) * 1000:.2f} ms"
+    )
 
 
 async def main(count: int) -> None:

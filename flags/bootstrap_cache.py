@@ -22,7 +22,7 @@ class BootstrapCache(BaseCache):
     def set(self, key: str, value: Any) -> None:
         self._values[key] = value
 
-    def mset(self, data: dict) -> None:
+    def mset(self, data: dict[str, Any]) -> None:
         self._values.update(data)
 
     def get(self, key: str, default: Any | None = None) -> Any:

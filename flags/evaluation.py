@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-from flags.knobs import KnobsPayloadError, parse_knobs
-from flags.types import FlagGateConfig, Knobs
+from flags.knobs import parse_knobs
+from flags.types import FlagGateConfig, Knobs, KnobsPayloadError
 
 LOGGER = logging.getLogger("flags")
 
@@ -23,9 +23,9 @@ MAX_REMEMBERED_BAD_PAYLOADS = 1_000
 class FlagClient(Protocol):
     """The part of UnleashClient used here."""
 
-    def is_enabled(self, feature_name: str, context: dict | None = None) -> bool: ...
-    def get_variant(self, feature_name: str, context: dict | None = None) -> dict: ...
-    def feature_definitions(self) -> dict: ...
+    def is_enabled(self, feature_name: str, context: dict[str, Any] | None = None) -> bool: ...
+    def get_variant(self, feature_name: str, context: dict[str, Any] | None = None) -> dict[str, Any]: ...
+    def feature_definitions(self) -> dict[str, Any]: ...
 
 
 class UserDecisions:

@@ -28,13 +28,18 @@ def build_flag_gate(config: FlagGateConfig) -> FlagGate:
     return FileFlagGate(config, config.flags_file or DEFAULT_FLAGS_FILE)
 
 
-def build_flag_admin(*, flags_file: str | None = None, unleash_url: str | None = None,
-                     admin_token: str | None = None, project: str = "default",
-                     environment: str = "development", flag: str = "sse-delivery") -> FlagAdmin:
+def build_flag_admin(
+    *,
+    flags_file: str | None = None,
+    unleash_url: str | None = None,
+    admin_token: str | None = None,
+    project: str = "default",
+    environment: str = "development",
+    flag: str = "sse-delivery",
+) -> FlagAdmin:
     """Unleash Admin API when ``unleash_url`` is set, else the local ``flags_file``."""
     if unleash_url:
-        return UnleashFlagAdmin(unleash_url, admin_token=admin_token, project=project,
-                                environment=environment, flag=flag)
+        return UnleashFlagAdmin(unleash_url, admin_token=admin_token, project=project, environment=environment, flag=flag)
     if flags_file:
         return FileFlagAdmin(flags_file, flag=flag)
     raise FlagConfigError("flag admin needs a flags file or an Unleash URL (the shipped defaults are read-only)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flags.flags_file import read_flags_file, write_flags_file
 from flags.strategies import (
@@ -55,11 +56,11 @@ class FileFlagAdmin:
         feature = self._find(features) or self._new_feature()
         return read_state(self._flag, feature["enabled"], feature["strategies"])
 
-    async def _change(self, edit: Callable[[dict], object]) -> None:
+    async def _change(self, edit: Callable[[dict[str, Any]], object]) -> None:
         async with self._lock:
             await asyncio.to_thread(self._edit, edit)
 
-    def _edit(self, edit: Callable[[dict], object]) -> None:
+    def _edit(self, edit: Callable[[dict[str, Any]], object]) -> None:
         features = self._load()
         feature = self._find(features)
         if feature is None:
@@ -69,27 +70,25 @@ class FileFlagAdmin:
         self._keep_rollout(feature)
         write_flags_file(self._path, features)
 
-    def _load(self) -> list[dict]:
+    def _load(self) -> list[dict[str, Any]]:
         if not self._path.exists():
             return []
         return [dict(feature) for feature in read_flags_file(self._path).features]
 
-    def _find(self, features: list[dict]) -> dict | None:
+    def _find(self, features: list[dict[str, Any]]) -> dict[str, Any] | None:
         return next((feature for feature in features if feature["name"] == self._flag), None)
 
-    def _new_feature(self) -> dict:
+    def _new_feature(self) -> dict[str, Any]:
         return {"name": self._flag, "type": "release", "enabled": False, "strategies": [], "variants": []}
 
-    def _keep_rollout(self, feature: dict) -> None:
+    def _keep_rollout(self, feature: dict[str, Any]) -> None:
         if not any(is_rollout(strategy) for strategy in feature["strategies"]):
             self._put_rollout(feature, 0)
 
-    def _put_rollout(self, feature: dict, percent: int) -> None:
+    def _put_rollout(self, feature: dict[str, Any], percent: int) -> None:
         others = [s for s in feature["strategies"] if not is_rollout(s)]
         feature["strategies"] = [rollout_strategy(self._flag, percent), *others]
 
-    def _put_allowlist(self, feature: dict, users: list[str]) -> None:
+    def _put_allowlist(self, feature: dict[str, Any], users: list[str]) -> None:
         kept = [s for s in feature["strategies"] if not is_allowlist(s)]
         feature["strategies"] = kept + ([allowlist_strategy(self._flag, users)] if users else [])
-
-

@@ -7,15 +7,15 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from UnleashClient import UnleashClient
+from UnleashClient import UnleashClient  # type: ignore[attr-defined,unused-ignore]
 from UnleashClient.utils import InstanceAllowType
 
 from flags.bootstrap_cache import BootstrapCache
 from flags.evaluation import UserDecisions
-from flags.flags_file import FlagsDocument, FlagsFileError, read_flags_file
+from flags.flags_file import FlagsDocument, read_flags_file
 from flags.health import RefreshHealth
 from flags.listeners import ChangeListeners
-from flags.types import FlagGateConfig, FlagHealth, Knobs
+from flags.types import FlagGateConfig, FlagHealth, FlagsFileError, Knobs
 
 OFFLINE_URL = "http://flags-file.invalid"  # never contacted: no polling, registration or metrics
 

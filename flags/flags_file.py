@@ -19,22 +19,23 @@ DEFAULT_FLAGS_FILE = Path(__file__).parent / "defaults" / "flags.json"
 
 @dataclass(frozen=True)
 class FlagsDocument:
-    text: str                       # exactly what was read, handed to the Unleash engine
-    features: tuple[dict, ...]      # parsed, for comparison and for the admin backend
+    text: str  # exactly what was read, handed to the Unleash engine
+    features: tuple[dict[str, Any], ...]  # parsed, for comparison and for the admin backend
 
 
-def _check_structure(path: Path, document: Any) -> list[dict]:
+def _check_structure(path: Path, document: Any) -> list[dict[str, Any]]:
     if not isinstance(document, dict) or not isinstance(document.get("features"), list):
-        raise FlagsFileError(f"flags file {path}: expected a JSON object with a \"features\" list")
+        raise FlagsFileError(f'flags file {path}: expected a JSON object with a "features" list')
     for index, feature in enumerate(document["features"]):
         where = f"flags file {path}: features[{index}]"
         if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
-            raise FlagsFileError(f"{where}: expected an object with a string \"name\"")
+            raise FlagsFileError(f'{where}: expected an object with a string "name"')
         if not isinstance(feature.get("enabled"), bool):
-            raise FlagsFileError(f"{where} ({feature['name']}): \"enabled\" must be true or false")
+            raise FlagsFileError(f'{where} ({feature["name"]}): "enabled" must be true or false')
         if not isinstance(feature.get("strategies"), list):
-            raise FlagsFileError(f"{where} ({feature['name']}): \"strategies\" must be a list")
-    return document["features"]
+            raise FlagsFileError(f'{where} ({feature["name"]}): "strategies" must be a list')
+    features: list[dict[str, Any]] = document["features"]
+    return features
 
 
 def parse_flags_text(path: Path, text: str) -> FlagsDocument:
@@ -68,7 +69,7 @@ def read_flags_file(path: str | os.PathLike[str]) -> FlagsDocument:
     return parse_flags_text(path, text)
 
 
-def write_flags_file(path: str | os.PathLike[str], features: list[dict]) -> None:
+def write_flags_file(path: str | os.PathLike[str], features: list[dict[str, Any]]) -> None:
     """Replace the file atomically: readers see the old or the new document, never half of one."""
     path = Path(path)
     text = json.dumps({"version": 2, "features": features}, indent=2) + "\n"
@@ -106,6 +107,6 @@ def _create_replacement(path: Path) -> tuple[int, str]:
             try:
                 os.fchown(descriptor, original.st_uid, original.st_gid)
             except PermissionError:
-                pass    # only root gives a file away; the kept mode still lets the group read it
+                pass  # only root gives a file away; the kept mode still lets the group read it
         os.fchmod(descriptor, stat.S_IMODE(original.st_mode))
     return descriptor, name

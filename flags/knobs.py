@@ -48,4 +48,5 @@ def parse_knobs(payload: dict[str, Any] | None) -> Knobs:
     unknown = sorted(set(document) - set(KNOB_BOUNDS))
     if unknown:
         raise KnobsPayloadError(f"unknown knob(s): {', '.join(unknown)}")
-    return Knobs(**{name: _checked(name, value) for name, value in document.items()})
+    checked: dict[str, Any] = {name: _checked(name, value) for name, value in document.items()}
+    return Knobs(**checked)

@@ -11,6 +11,8 @@ flag without strategies is on for everyone, which a phased rollout must never be
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from flags.types import RolloutState
 
 ROLLOUT_TITLE = "flagstream-rollout"
@@ -35,7 +37,7 @@ def check_user_ids(user_ids: list[str]) -> list[str]:
     return unique
 
 
-def rollout_strategy(flag: str, percent: int) -> dict:
+def rollout_strategy(flag: str, percent: int) -> dict[str, Any]:
     return {
         "name": "flexibleRollout",
         "title": ROLLOUT_TITLE,
@@ -44,46 +46,46 @@ def rollout_strategy(flag: str, percent: int) -> dict:
     }
 
 
-def allowlist_strategy(flag: str, user_ids: list[str]) -> dict:
+def allowlist_strategy(flag: str, user_ids: list[str]) -> dict[str, Any]:
     return {
         "name": "flexibleRollout",
         "title": ALLOWLIST_TITLE,
         "parameters": {"rollout": "100", "stickiness": "userId", "groupId": flag},
         "constraints": [
-            {"contextName": "userId", "operator": "IN", "values": list(user_ids), "inverted": False,
-             "caseInsensitive": False}
+            {"contextName": "userId", "operator": "IN", "values": list(user_ids), "inverted": False, "caseInsensitive": False}
         ],
     }
 
 
-def is_rollout(strategy: dict) -> bool:
+def is_rollout(strategy: dict[str, Any]) -> bool:
     return strategy.get("name") == "flexibleRollout" and not strategy.get("constraints") and not strategy.get("segments")
 
 
-def allowlist_constraint(strategy: dict) -> dict | None:
-    for constraint in strategy.get("constraints") or []:
+def allowlist_constraint(strategy: dict[str, Any]) -> dict[str, Any] | None:
+    constraints: list[dict[str, Any]] = strategy.get("constraints") or []
+    for constraint in constraints:
         if constraint.get("contextName") == "userId" and constraint.get("operator") == "IN" and not constraint.get("inverted"):
             return constraint
     return None
 
 
-def is_allowlist(strategy: dict) -> bool:
+def is_allowlist(strategy: dict[str, Any]) -> bool:
     return allowlist_constraint(strategy) is not None
 
 
-def rollout_percent(strategy: dict) -> int:
+def rollout_percent(strategy: dict[str, Any]) -> int:
     try:
         return int((strategy.get("parameters") or {}).get("rollout", 0))
     except (TypeError, ValueError):
         return 0
 
 
-def read_state(flag: str, enabled: bool, strategies: list[dict]) -> RolloutState:
+def read_state(flag: str, enabled: bool, strategies: list[dict[str, Any]]) -> RolloutState:
     rollouts = [s for s in strategies if is_rollout(s)]
     allowlists = [s for s in strategies if is_allowlist(s)]
     return RolloutState(
         flag=flag,
         enabled=enabled,
         percentage=rollout_percent(rollouts[0]) if rollouts else 0,
-        allowlist=tuple(allowlist_constraint(allowlists[0])["values"]) if allowlists else (),
+        allowlist=tuple(cast(dict[str, Any], allowlist_constraint(allowlists[0]))["values"]) if allowlists else (),
     )

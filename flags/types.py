@@ -9,18 +9,18 @@ from typing import Protocol
 
 
 class FlagFreshness(str, Enum):
-    FRESH = "fresh"        # the last refresh succeeded
-    STALE = "stale"        # serving the last known state; refreshes are failing
-    UNKNOWN = "unknown"    # no flag state known yet (not ready)
+    FRESH = "fresh"  # the last refresh succeeded
+    STALE = "stale"  # serving the last known state; refreshes are failing
+    UNKNOWN = "unknown"  # no flag state known yet (not ready)
 
 
 @dataclass(frozen=True)
 class FlagHealth:
     freshness: FlagFreshness
-    source: str                     # "file:/path" or "unleash:http://…"
-    last_refresh: float | None      # unix time of the last successful refresh
-    error: str | None = None        # the last refresh error, if any
-    outages: int = 0                # refresh failures that started an outage
+    source: str  # "file:/path" or "unleash:http://…"
+    last_refresh: float | None  # unix time of the last successful refresh
+    error: str | None = None  # the last refresh error, if any
+    outages: int = 0  # refresh failures that started an outage
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,12 @@ class Knobs:
 class FlagGateConfig:
     rollout_flag: str = "sse-delivery"
     tuning_flag: str = "sse-tuning"
-    flags_file: str | None = None           # offline backend: Unleash client-API JSON
-    unleash_url: str | None = None          # server backend when set
+    flags_file: str | None = None  # offline backend: Unleash client-API JSON
+    unleash_url: str | None = None  # server backend when set
     unleash_api_token: str | None = None
     unleash_app_name: str = "flagstream"
     refresh_interval: float = 5.0
-    failsafe: str = "off"                   # "off" | "on": the decision when no state is known
+    failsafe: str = "off"  # "off" | "on": the decision when no state is known
     cache_directory: str | None = None
     instance_id: str | None = None
     on_evaluation: Callable[[str, str], None] | None = field(default=None, compare=False)

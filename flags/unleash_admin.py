@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 
 from flags.strategies import (
@@ -30,9 +33,17 @@ class UnleashFlagAdmin:
         await admin.enable()
     """
 
-    def __init__(self, unleash_url: str, *, admin_token: str | None, project: str = "default",
-                 environment: str = "development", flag: str = "sse-delivery", timeout: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        unleash_url: str,
+        *,
+        admin_token: str | None,
+        project: str = "default",
+        environment: str = "development",
+        flag: str = "sse-delivery",
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         if not admin_token:
             raise FlagConfigError("an Unleash admin API token is required to change flags")
         self._flag = flag
@@ -79,11 +90,25 @@ class UnleashFlagAdmin:
             return read_state(self._flag, bool(environment.get("enabled")), environment.get("strategies") or [])
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self._base_url, headers=self._headers, timeout=self._timeout,
-                                 transport=self._transport)
+        return httpx.AsyncClient(base_url=self._base_url, headers=self._headers, timeout=self._timeout, transport=self._transport)
 
-    async def _call(self, client: httpx.AsyncClient, method: str, path: str, *, json: dict | None = None,
-                    allow_missing: bool = False) -> httpx.Response | None:
+    async def _answer(
+        self, client: httpx.AsyncClient, method: str, path: str, *, json: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """`_call` where a missing resource is an error too (only `allow_missing` answers None)."""
+        response = await self._call(client, method, path, json=json)
+        assert response is not None
+        return response
+
+    async def _call(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        allow_missing: bool = False,
+    ) -> httpx.Response | None:
         try:
             response = await client.request(method, path, json=json)
         except httpx.HTTPError as error:
@@ -95,35 +120,48 @@ class UnleashFlagAdmin:
             raise UnleashAdminError(f"Unleash refused {method} {path}: HTTP {response.status_code} {detail}")
         return response
 
-    async def _ensure_feature(self, client: httpx.AsyncClient) -> dict:
+    async def _ensure_feature(self, client: httpx.AsyncClient) -> dict[str, Any]:
         response = await self._call(client, "GET", self._feature_path, allow_missing=True)
         if response is not None:
-            return response.json()
-        await self._call(client, "POST", self._project_path, json={
-            "name": self._flag, "type": "release", "impressionData": False,
-            "description": "flagstream: deliver notifications over SSE (phased rollout)",
-        })
-        response = await self._call(client, "GET", self._feature_path)
-        return response.json()
+            return _json_object(response)
+        await self._call(
+            client,
+            "POST",
+            self._project_path,
+            json={
+                "name": self._flag,
+                "type": "release",
+                "impressionData": False,
+                "description": "flagstream: deliver notifications over SSE (phased rollout)",
+            },
+        )
+        return _json_object(await self._answer(client, "GET", self._feature_path))
 
-    def _environment_of(self, feature: dict) -> dict:
-        for environment in feature.get("environments") or []:
+    def _environment_of(self, feature: dict[str, Any]) -> dict[str, Any]:
+        environments: list[dict[str, Any]] = feature.get("environments") or []
+        for environment in environments:
             if environment.get("name") == self._environment:
                 return environment
         raise UnleashAdminError(f"flag {self._flag} has no environment {self._environment!r} in Unleash")
 
-    async def _strategies(self, client: httpx.AsyncClient) -> list[dict]:
+    async def _strategies(self, client: httpx.AsyncClient) -> list[dict[str, Any]]:
         await self._ensure_feature(client)
-        response = await self._call(client, "GET", self._strategies_path)
-        return response.json()
+        strategies: list[dict[str, Any]] = (await self._answer(client, "GET", self._strategies_path)).json()
+        return strategies
 
-    async def _ensure_rollout(self, client: httpx.AsyncClient, strategies: list[dict]) -> list[dict]:
+    async def _ensure_rollout(self, client: httpx.AsyncClient, strategies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if any(is_rollout(strategy) for strategy in strategies):
             return strategies
-        created = await self._call(client, "POST", self._strategies_path, json=rollout_strategy(self._flag, 0))
+        created = await self._answer(client, "POST", self._strategies_path, json=rollout_strategy(self._flag, 0))
         return [*strategies, created.json()]
 
-    async def _replace(self, client: httpx.AsyncClient, strategies: list[dict], matches, wanted: dict | None) -> None:
+    async def _replace(
+        self,
+        client: httpx.AsyncClient,
+        strategies: list[dict[str, Any]],
+        matches: Callable[[dict[str, Any]], bool],
+        wanted: dict[str, Any] | None,
+    ) -> None:
         """Leave exactly one strategy that ``matches`` (``wanted``), or none when wanted is None."""
         existing = [strategy for strategy in strategies if matches(strategy)]
         if wanted is not None:
@@ -134,3 +172,8 @@ class UnleashFlagAdmin:
                 await self._call(client, "POST", self._strategies_path, json=wanted)
         for extra in existing:
             await self._call(client, "DELETE", f"{self._strategies_path}/{extra['id']}")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    document: dict[str, Any] = response.json()
+    return document

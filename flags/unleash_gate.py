@@ -12,11 +12,12 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from UnleashClient import UnleashClient
+from UnleashClient import UnleashClient  # type: ignore[attr-defined,unused-ignore]
 from UnleashClient.cache import FileCache
 from UnleashClient.constants import FEATURES_URL
 from UnleashClient.events import BaseEvent, UnleashEventType, UnleashFetchedEvent
@@ -97,9 +98,7 @@ class UnleashFlagGate:
         self._reevaluate()
         # The first fetch (and registration) block for up to the request timeout when
         # Unleash is away; the bootstrap answers meanwhile.
-        self._init_thread = threading.Thread(
-            target=self._initialize, name=f"{self._thread_prefix}-init", daemon=True
-        )
+        self._init_thread = threading.Thread(target=self._initialize, name=f"{self._thread_prefix}-init", daemon=True)
         self._init_thread.start()
 
     def _bootstrap(self, cache: FileCache, document: FlagsDocument | None) -> None:
@@ -121,7 +120,7 @@ class UnleashFlagGate:
             url=self._url,
             app_name=self._config.unleash_app_name,
             instance_id=self._config.instance_id or f"{socket.gethostname()}-{os.getpid()}",
-            refresh_interval=interval,
+            refresh_interval=interval,  # type: ignore[arg-type]  # seconds; a float works (tests poll sub-second)
             # A poll must end before the next one is due, or APScheduler skips and warns.
             request_timeout=max(1, int(interval)),
             request_retries=1,
@@ -172,7 +171,7 @@ class UnleashFlagGate:
 
     # Called on UnleashClient's threads.
 
-    def _on_response(self, response, *args, **kwargs):  # requests response hook
+    def _on_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:  # requests response hook
         if not response.request.path_url.split("?")[0].endswith(FEATURES_URL):
             return response
         if response.status_code in (200, 304):

@@ -42,7 +42,7 @@ class UnleashFailureFilter(logging.Filter):
         # HTTP error answers are reported by the gate's response hook, which sees the
         # status even when this logger's level hides the warning naming it.
         if message.startswith(FETCH_FAILED):
-            cause = str(record.args[0]) if record.args else record.getMessage()
+            cause = str(record.args[0]) if isinstance(record.args, tuple) and record.args else record.getMessage()
             if cause != GENERIC_FETCH_FAILURE:
                 self._on_fetch_failed(cause.splitlines()[0][:300])
         return False

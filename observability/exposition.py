@@ -33,7 +33,7 @@ class Scrape:
     """Every sample of one or more scrapes: (sample name, labels) → value."""
 
     samples: Mapping[SampleKey, float]
-    cumulative: frozenset[str] = field(default_factory=frozenset)   # sample names that only grow
+    cumulative: frozenset[str] = field(default_factory=frozenset)  # sample names that only grow
 
     def value(self, name: str, **labels: str) -> float:
         """Sum of every series of ``name`` whose labels include ``labels`` (0 when absent)."""

@@ -23,23 +23,17 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from collections.abc import Collection
 from time import perf_counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 
 from observability.tracing import NoopTracing
-from observability.types import Tracing
+from observability.types import ASGIApp, Message, Receive, RouteOf, Scope, Send, Tracing
 
 __all__ = ["HttpMetricsMiddleware", "REQUEST_DURATION_BUCKETS", "UNKNOWN"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-RouteOf = Callable[[str, str], "str | None"]
 
 UNKNOWN = "other"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -103,9 +97,7 @@ class HttpMetricsMiddleware:
                 request_span.set_status_code(status)
                 self._observe(route, method, status, perf_counter() - started, request_span.trace_id)
 
-    async def _time_until_response_starts(
-        self, route: str, method: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _time_until_response_starts(self, route: str, method: str, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
         observed = False
 

@@ -16,76 +16,89 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    ProcessCollector,
     PlatformCollector,
-    generate_latest,
-    CONTENT_TYPE_LATEST,
+    ProcessCollector,
 )
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-CLOSE_REASONS = ("client", "overflow", "disabled", "reauth", "shutdown", "evicted", "error")
-REJECT_REASONS = ("unauthorized", "user_limit", "global_limit", "not_in_rollout", "draining", "rate_limited")
-PUBLISH_REJECT_REASONS = ("rate_limited", "invalid", "too_large")
-RECONNECT_KINDS = ("resumed", "repeat")   # Last-Event-ID sent; or the same user again within REPEAT_WINDOW
-PUBLISH_KINDS = ("user", "broadcast")
-FLAG_RESULTS = ("enabled", "disabled", "fallback")
-ERROR_STAGES = ("publish", "stream", "lease", "subscribe", "inbox", "http", "background", "rate_limit")
-CONNECTION_BUCKETS = ("1", "2", "3", "4", "5+")
+from .http_metrics import HttpMetricsMiddleware
+from .openmetrics import render_metrics
+from .service_gauges import watch_service
+from .types import (
+    CLOSE_REASONS,
+    CONNECTION_BUCKETS,
+    ERROR_STAGES,
+    PUBLISH_KINDS,
+    PUBLISH_REJECT_REASONS,
+    RECONNECT_KINDS,
+    REJECT_REASONS,
+    ASGIApp,
+    HubSnapshot,
+    Metrics,
+    RouteOf,
+    Tracing,
+)
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-@dataclass(frozen=True)
-class HubSnapshot:
-    """What the Hub holds right now, read at scrape time (never pushed per event)."""
-
-    connections: int
-    users: int
-    users_by_connection_count: dict[str, int]
-
-
-class Metrics(Protocol):
-    def connection_opened(self) -> None: ...
-    def connection_closed(self, reason: str) -> None: ...
-    def connection_rejected(self, reason: str) -> None: ...
-    def reconnected(self, kind: str) -> None: ...
-    def events_published(self, kind: str, count: int) -> None: ...
-    def publish_rejected(self, reason: str) -> None: ...
-    def events_delivered(self, count: int, latencies: Sequence[float]) -> None: ...
-    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None:
-        """Like `events_delivered`, latencies given as (latency, how many) runs: the events
-        of one publish share their latency, so a write batch is a few runs, not one per event."""
-        ...
-    def events_replayed(self, count: int) -> None: ...
-    def error(self, stage: str) -> None: ...
-    def flag_evaluated(self, flag: str, result: str) -> None: ...
-    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: ...
-    def exposition(self) -> tuple[bytes, str]: ...
+__all__ = ["HubSnapshot", "LATENCY_BUCKETS", "LatencyHistogram", "Metrics", "NoopMetrics", "PrometheusMetrics"]
 
 
 class NoopMetrics:
     """Metrics switched off: every event is dropped (used by benchmarks and unit tests)."""
 
-    def connection_opened(self) -> None: pass
-    def connection_closed(self, reason: str) -> None: pass
-    def connection_rejected(self, reason: str) -> None: pass
-    def reconnected(self, kind: str) -> None: pass
-    def events_published(self, kind: str, count: int) -> None: pass
-    def publish_rejected(self, reason: str) -> None: pass
-    def events_delivered(self, count: int, latencies: Sequence[float]) -> None: pass
-    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None: pass
-    def events_replayed(self, count: int) -> None: pass
-    def error(self, stage: str) -> None: pass
-    def flag_evaluated(self, flag: str, result: str) -> None: pass
-    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None: pass
-    def exposition(self) -> tuple[bytes, str]: return b"", CONTENT_TYPE_LATEST
+    def connection_opened(self) -> None:
+        pass
+
+    def connection_closed(self, reason: str) -> None:
+        pass
+
+    def connection_rejected(self, reason: str) -> None:
+        pass
+
+    def reconnected(self, kind: str) -> None:
+        pass
+
+    def events_published(self, kind: str, count: int) -> None:
+        pass
+
+    def publish_rejected(self, reason: str) -> None:
+        pass
+
+    def events_delivered(self, count: int, latencies: Sequence[float]) -> None:
+        pass
+
+    def events_delivered_runs(self, count: int, runs: Sequence[tuple[float, int]]) -> None:
+        pass
+
+    def events_replayed(self, count: int) -> None:
+        pass
+
+    def error(self, stage: str) -> None:
+        pass
+
+    def flag_evaluated(self, flag: str, result: str) -> None:
+        pass
+
+    def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
+        pass
+
+    def watch_service(
+        self, *, connections_limit: int, flags_fresh: Callable[[], bool], flag_outages: Callable[[], int] | None = None
+    ) -> None:
+        pass
+
+    def instrument_http(self, app: ASGIApp, *, route_of: RouteOf, tracing: Tracing) -> ASGIApp:
+        return app
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        return b"", CONTENT_TYPE_LATEST
 
 
 class _HubCollector(Collector):
@@ -118,7 +131,7 @@ class LatencyHistogram(Collector):
         self._name = name
         self._documentation = documentation
         self._bounds = list(buckets)
-        self._counts = [0] * (len(self._bounds) + 1)      # the last one is +Inf
+        self._counts = [0] * (len(self._bounds) + 1)  # the last one is +Inf
         self._sum = 0.0
 
     def observe_many(self, values: Sequence[float]) -> None:
@@ -158,8 +171,12 @@ class PrometheusMetrics:
         self._closed = {reason: closed.labels(reason) for reason in CLOSE_REASONS}
         rejected = Counter("sse_connections_rejected", "SSE stream requests refused, by reason.", ["reason"], registry=r)
         self._rejected = {reason: rejected.labels(reason) for reason in REJECT_REASONS}
-        reconnects = Counter("sse_reconnects", "Streams that are reconnects: resumed with Last-Event-ID, "
-                             "or a user's repeat soon after their stream ended here.", ["kind"], registry=r)
+        reconnects = Counter(
+            "sse_reconnects",
+            "Streams that are reconnects: resumed with Last-Event-ID, or a user's repeat soon after their stream ended here.",
+            ["kind"],
+            registry=r,
+        )
         self._reconnects = {kind: reconnects.labels(kind) for kind in RECONNECT_KINDS}
         published = Counter("sse_events_published", "Notifications accepted, by kind.", ["kind"], registry=r)
         self._published = {kind: published.labels(kind) for kind in PUBLISH_KINDS}
@@ -172,7 +189,7 @@ class PrometheusMetrics:
         r.register(self._latency)
         self._replayed = Counter("sse_events_replayed", "Events replayed after Last-Event-ID.", registry=r)
         self._errors = Counter("sse_errors", "Errors, by stage.", ["stage"], registry=r)
-        for stage in ERROR_STAGES:          # exported at zero, so rates and alerts have a series
+        for stage in ERROR_STAGES:  # exported at zero, so rates and alerts have a series
             self._errors.labels(stage)
         self._flag_evaluations = Counter(
             "flag_evaluations", "Rollout flag evaluations, by flag and result.", ["flag", "result"], registry=r
@@ -216,5 +233,14 @@ class PrometheusMetrics:
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
         self.registry.register(_HubCollector(snapshot))
 
-    def exposition(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+    def watch_service(
+        self, *, connections_limit: int, flags_fresh: Callable[[], bool], flag_outages: Callable[[], int] | None = None
+    ) -> None:
+        watch_service(self.registry, connections_limit=connections_limit, flags_fresh=flags_fresh, flag_outages=flag_outages)
+
+    def instrument_http(self, app: ASGIApp, *, route_of: RouteOf, tracing: Tracing) -> ASGIApp:
+        return HttpMetricsMiddleware(app, registry=self.registry, route_of=route_of, tracing=tracing)
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The classic text format, or OpenMetrics (with exemplars) when ``accept`` asks for it."""
+        return render_metrics(self.registry, accept)

@@ -28,9 +28,14 @@ class RolloutMetrics(Protocol):
 
 
 class NoopRolloutMetrics:
-    def phase_changed(self, flag: str, phase_code: int, percentage: int) -> None: pass
-    def transition(self, flag: str, action: str) -> None: pass
-    def gate_checked(self, flag: str, gate: str, value: float | None, passed: bool | None) -> None: pass
+    def phase_changed(self, flag: str, phase_code: int, percentage: int) -> None:
+        pass
+
+    def transition(self, flag: str, action: str) -> None:
+        pass
+
+    def gate_checked(self, flag: str, gate: str, value: float | None, passed: bool | None) -> None:
+        pass
 
 
 class PrometheusRolloutMetrics:
@@ -56,8 +61,10 @@ class PrometheusRolloutMetrics:
             "rollout_gate_value", "The last value a rollout gate read (NaN: no data).", ["flag", "gate"], registry=registry
         )
         self._gate_passing = Gauge(
-            "rollout_gate_passing", "1 if the gate passed its last check, 0 if it failed, -1 no data.",
-            ["flag", "gate"], registry=registry,
+            "rollout_gate_passing",
+            "1 if the gate passed its last check, 0 if it failed, -1 no data.",
+            ["flag", "gate"],
+            registry=registry,
         )
 
     def phase_changed(self, flag: str, phase_code: int, percentage: int) -> None:

@@ -16,23 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["watch_service"]
 
 
 class _ServiceCollector(Collector):
-    def __init__(self, connections_limit: int, flags_fresh: Callable[[], bool],
-                 flag_outages: Callable[[], int] | None) -> None:
+    def __init__(self, connections_limit: int, flags_fresh: Callable[[], bool], flag_outages: Callable[[], int] | None) -> None:
         self._connections_limit = connections_limit
         self._flags_fresh = flags_fresh
         self._flag_outages = flag_outages
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "sse_connections_limit", "MAX_CONNECTIONS of this instance.", value=self._connections_limit
-        )
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily("sse_connections_limit", "MAX_CONNECTIONS of this instance.", value=self._connections_limit)
         yield GaugeMetricFamily(
             "flag_client_fresh",
             "1 while the last feature-flag refresh succeeded, 0 while serving a stale last-known state.",
@@ -46,7 +43,12 @@ class _ServiceCollector(Collector):
             )
 
 
-def watch_service(registry: CollectorRegistry, *, connections_limit: int, flags_fresh: Callable[[], bool],
-                  flag_outages: Callable[[], int] | None = None) -> None:
+def watch_service(
+    registry: CollectorRegistry,
+    *,
+    connections_limit: int,
+    flags_fresh: Callable[[], bool],
+    flag_outages: Callable[[], int] | None = None,
+) -> None:
     """Export the gauges on ``registry``; the callables are called on every scrape."""
     registry.register(_ServiceCollector(connections_limit, flags_fresh, flag_outages))

@@ -101,9 +101,7 @@ class NoopTracing:
     ) -> None:
         pass
 
-    def request(
-        self, method: str, route: str, parent: Mapping[str, str] | None = None
-    ) -> AbstractContextManager[RequestSpan]:
+    def request(self, method: str, route: str, parent: Mapping[str, str] | None = None) -> AbstractContextManager[RequestSpan]:
         return self._request
 
     def shutdown(self) -> None:
@@ -133,9 +131,7 @@ class OtelTracing:
         self._span_context_of = lru_cache(maxsize=4096)(self._parse_carrier)
 
     @contextmanager
-    def publish(
-        self, count: int, destination: str, parent: Mapping[str, str] | None = None
-    ) -> Iterator[TraceCarrier | None]:
+    def publish(self, count: int, destination: str, parent: Mapping[str, str] | None = None) -> Iterator[TraceCarrier | None]:
         context = self._propagator.extract(parent) if parent else None
         attributes = _messaging_attributes("send", destination, count)
         with self._tracer.start_as_current_span(

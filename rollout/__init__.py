@@ -2,11 +2,11 @@
 
 from rollout.cli import add_commands
 from rollout.controller import RolloutController
-from rollout.plan import load_plan, parse_plan
+from rollout.factory import RolloutOptions, open_controller
 from rollout.live_view import status_document, timeline_document
 from rollout.observer import RolloutObserver, RolloutSnapshot
+from rollout.plan import load_plan, parse_plan
 from rollout.types import ControllerState, Phase, Plan, PlanError, RolloutError
-from rollout.wiring import RolloutOptions, rollback_on_alert, rollout_status, run_rollout_controller
 
 __all__ = [
     "ControllerState",
@@ -21,9 +21,7 @@ __all__ = [
     "add_commands",
     "load_plan",
     "parse_plan",
-    "rollback_on_alert",
-    "rollout_status",
-    "run_rollout_controller",
+    "open_controller",
     "status_document",
     "timeline_document",
 ]

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from .cli_output import emit_json, print_history, print_report, print_status
 from .controller import RolloutController
+from .factory import DEFAULT_PLAN, DEFAULT_STATE, RolloutOptions, open_controller
 from .records import transition_to_json
 from .report import suggest, summarise
 from .status import status_view
 from .types import RolloutError
-from .wiring import DEFAULT_PLAN, DEFAULT_STATE, RolloutOptions, open_controller
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -119,12 +119,15 @@ def _report(args: argparse.Namespace) -> int:
         if args.html:
             from .report_html import render_report
 
-            page = render_report(controller.plan, checks, await controller.store.transitions(), summaries,
-                                 suggestions, controller.clock.now())
+            page = render_report(
+                controller.plan, checks, await controller.store.transitions(), summaries, suggestions, controller.clock.now()
+            )
             _write_report(args.html, page)
             print(f"wrote {args.html}: {len(summaries)} steps, {len(checks)} checks", file=sys.stderr)
         if args.json:
-            emit_json({"steps": [dataclasses.asdict(s) for s in summaries], "suggestions": [dataclasses.asdict(s) for s in suggestions]})
+            emit_json(
+                {"steps": [dataclasses.asdict(s) for s in summaries], "suggestions": [dataclasses.asdict(s) for s in suggestions]}
+            )
         else:
             print_report(summaries, suggestions)
 
@@ -144,7 +147,7 @@ def _watch(args: argparse.Namespace) -> int:
     metrics = create_rollout_metrics()
     options = dataclasses.replace(_options(args), metrics=metrics)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore"):     # one line per scrape and per flag call would bury the decisions
+    for noisy in ("httpx", "httpcore"):  # one line per scrape and per flag call would bury the decisions
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def go() -> None:
@@ -167,8 +170,10 @@ def _watch(args: argparse.Namespace) -> int:
             stop_server = serve_rollout_metrics(metrics, args.metrics_port, args.metrics_host)
         asyncio.run(go())
     except OSError as exc:
-        print(f"flagstream rollout watch: cannot serve metrics on {args.metrics_host}:{args.metrics_port}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"flagstream rollout watch: cannot serve metrics on {args.metrics_host}:{args.metrics_port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 1
     except RolloutError as exc:
         print(f"flagstream rollout watch: {exc}", file=sys.stderr)
@@ -182,18 +187,29 @@ def _watch(args: argparse.Namespace) -> int:
 def _common_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     env = os.environ.get
-    common.add_argument("--plan", default=env("FLAGSTREAM_ROLLOUT_PLAN", DEFAULT_PLAN), help="rollout plan TOML (default %(default)s)")
-    common.add_argument("--state", default=env("FLAGSTREAM_ROLLOUT_STATE", DEFAULT_STATE),
-                        help="state file path, or a redis:// URL (default %(default)s)")
+    common.add_argument(
+        "--plan", default=env("FLAGSTREAM_ROLLOUT_PLAN", DEFAULT_PLAN), help="rollout plan TOML (default %(default)s)"
+    )
+    common.add_argument(
+        "--state",
+        default=env("FLAGSTREAM_ROLLOUT_STATE", DEFAULT_STATE),
+        help="state file path, or a redis:// URL (default %(default)s)",
+    )
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
     flags = common.add_argument_group("flag admin (commands that change the flag)")
     flags.add_argument("--flags-file", default=env("FLAGSTREAM_FLAGS_FILE"), help="local Unleash bootstrap JSON to edit")
     flags.add_argument("--unleash-url", default=env("FLAGSTREAM_UNLEASH_URL"), help="Unleash server (Admin API)")
     flags.add_argument("--unleash-admin-token", default=env("FLAGSTREAM_UNLEASH_ADMIN_TOKEN"), help="Unleash admin API token")
-    flags.add_argument("--unleash-project", default=env("FLAGSTREAM_UNLEASH_PROJECT", "default"),
-                       help="Unleash project (FLAGSTREAM_UNLEASH_PROJECT, as the service's; default %(default)s)")
-    flags.add_argument("--unleash-environment", default=env("FLAGSTREAM_UNLEASH_ENVIRONMENT", "development"),
-                       help="Unleash environment (FLAGSTREAM_UNLEASH_ENVIRONMENT, as the service's; default %(default)s)")
+    flags.add_argument(
+        "--unleash-project",
+        default=env("FLAGSTREAM_UNLEASH_PROJECT", "default"),
+        help="Unleash project (FLAGSTREAM_UNLEASH_PROJECT, as the service's; default %(default)s)",
+    )
+    flags.add_argument(
+        "--unleash-environment",
+        default=env("FLAGSTREAM_UNLEASH_ENVIRONMENT", "development"),
+        help="Unleash environment (FLAGSTREAM_UNLEASH_ENVIRONMENT, as the service's; default %(default)s)",
+    )
     source = common.add_argument_group("metrics (watch)")
     source.add_argument("--metrics-url", action="append", help="a service instance's /metrics; repeat for each instance")
     source.add_argument("--metrics-token", default=env("FLAGSTREAM_METRICS_TOKEN"), help="bearer token for /metrics")
@@ -225,7 +241,7 @@ async def _rollback(c: RolloutController, a: argparse.Namespace) -> object:
     return await c.rollback(_actor(), a.reason)
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollout = subparsers.add_parser("rollout", help="phased rollout of the SSE flag, gated on metrics")
     commands = rollout.add_subparsers(dest="rollout_command", metavar="COMMAND", required=True)
     common = _common_parser()
@@ -237,26 +253,39 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
     command("status", "phase, audience, time in phase, each gate's last value, and what happens next", _status)
     command("start", "apply the first step (or --step) and start progressing", _command(_start, flags=True)).add_argument(
-        "--step", help="start at this step instead of the first")
+        "--step", help="start at this step instead of the first"
+    )
     command("advance", "go to the next step now (refused while a gate fails)", _command(_advance, flags=True)).add_argument(
-        "--force", action="store_true", help="advance even though a gate is failing")
+        "--force", action="store_true", help="advance even though a gate is failing"
+    )
     command("pause", "stop promotion (rollback stays armed)", _command(_pause, flags=False)).add_argument(
-        "--reason", default="", help="recorded in the audit log")
+        "--reason", default="", help="recorded in the audit log"
+    )
     command("resume", "resume promotion after a pause", _command(_resume, flags=False)).add_argument(
-        "--reason", default="", help="recorded in the audit log")
+        "--reason", default="", help="recorded in the audit log"
+    )
     command("approve", "let the rollout enter the step waiting for approval", _command(_approve, flags=True)).add_argument(
-        "--reason", default="", help="recorded in the audit log")
+        "--reason", default="", help="recorded in the audit log"
+    )
     command("rollback", "roll back now, as the plan says (previous step or off)", _command(_rollback, flags=True)).add_argument(
-        "--reason", default="", help="recorded in the audit log")
+        "--reason", default="", help="recorded in the audit log"
+    )
     command("history", "the audit log: every transition, who, why, and the gate values", _history).add_argument(
-        "--limit", type=int, default=0, help="only the last N transitions")
-    command("report", "per-step latency, errors, connections per user, slow consumers, and setting suggestions", _report).add_argument(
-        "--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts")
+        "--limit", type=int, default=0, help="only the last N transitions"
+    )
+    command(
+        "report", "per-step latency, errors, connections per user, slow consumers, and setting suggestions", _report
+    ).add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts")
     watch = command("watch", "run the controller: check gates every interval, promote or roll back", _watch)
     watch.add_argument("--metrics-port", type=int, help="serve rollout metrics on this port")
-    watch.add_argument("--metrics-host", default="127.0.0.1",
-                       help="address the metrics listen on (default %(default)s; 0.0.0.0 for every interface)")
-    watch.add_argument("--webhook-url", default=os.environ.get("FLAGSTREAM_ROLLOUT_WEBHOOK"), help="POST each transition here as JSON")
+    watch.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the metrics listen on (default %(default)s; 0.0.0.0 for every interface)",
+    )
+    watch.add_argument(
+        "--webhook-url", default=os.environ.get("FLAGSTREAM_ROLLOUT_WEBHOOK"), help="POST each transition here as JSON"
+    )
     watch.add_argument("--once", action="store_true", help="take one measurement over the step's interval, act, and exit")
 
 
@@ -264,4 +293,5 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flagstream")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.handler(args)
+    status: int = args.handler(args)
+    return status

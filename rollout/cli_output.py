@@ -62,10 +62,12 @@ def print_status(view: dict[str, Any]) -> None:
     print("\n".join(f"{name:<11} {value}" for name, value in fields))
     if view["gates"]:
         print()
-        print(table(
-            ["gate", "value", "threshold", "samples", "verdict"],
-            [[g["gate"], number(g["value"]), g["threshold"], f"{g['samples']:g}", g["verdict"]] for g in view["gates"]],
-        ))
+        print(
+            table(
+                ["gate", "value", "threshold", "samples", "verdict"],
+                [[g["gate"], number(g["value"]), g["threshold"], f"{g['samples']:g}", g["verdict"]] for g in view["gates"]],
+            )
+        )
 
 
 def print_history(transitions: list[Transition]) -> None:
@@ -84,17 +86,43 @@ def print_report(summaries: list[StepSummary], suggestions: list[Suggestion]) ->
     if not summaries:
         print("no recorded checks yet: run `flagstream rollout watch` for a while first")
         return
-    print(table(
-        ["step", "%", "checks", "minutes", "delivered", "p50 ms", "p90 ms", "p99 ms", "worst p99",
-         "error ratio", "conn/user", "slow consumers", "user-limit refusals"],
-        [
-            [s.step, str(s.percentage), str(s.checks), f"{s.minutes:.1f}", f"{s.delivered:g}", _ms(s.latency_p50),
-             _ms(s.latency_p90), _ms(s.latency_p99), _ms(s.worst_p99), f"{s.error_ratio:.4f}",
-             "-" if s.connections_per_user is None else f"{s.connections_per_user:.2f}",
-             f"{s.overflow_disconnects:g} ({s.overflow_per_minute:.2f}/min)", f"{s.user_limit_rejections:g}"]
-            for s in summaries
-        ],
-    ))
+    print(
+        table(
+            [
+                "step",
+                "%",
+                "checks",
+                "minutes",
+                "delivered",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "worst p99",
+                "error ratio",
+                "conn/user",
+                "slow consumers",
+                "user-limit refusals",
+            ],
+            [
+                [
+                    s.step,
+                    str(s.percentage),
+                    str(s.checks),
+                    f"{s.minutes:.1f}",
+                    f"{s.delivered:g}",
+                    _ms(s.latency_p50),
+                    _ms(s.latency_p90),
+                    _ms(s.latency_p99),
+                    _ms(s.worst_p99),
+                    f"{s.error_ratio:.4f}",
+                    "-" if s.connections_per_user is None else f"{s.connections_per_user:.2f}",
+                    f"{s.overflow_disconnects:g} ({s.overflow_per_minute:.2f}/min)",
+                    f"{s.user_limit_rejections:g}",
+                ]
+                for s in summaries
+            ],
+        )
+    )
     print()
     if not suggestions:
         print("suggestions: none — the recorded numbers do not argue for changing a setting")

@@ -48,7 +48,7 @@ from .types import (
 log = logging.getLogger("flagstream.rollout")
 
 CONTROLLER = "controller"
-IDLE_POLL = 1.0     # how often a controller with nothing to check looks for a `start` (a cheap state read)
+IDLE_POLL = 1.0  # how often a controller with nothing to check looks for a `start` (a cheap state read)
 
 
 class RolloutController:
@@ -120,7 +120,9 @@ class RolloutController:
                 raise RolloutError(f"cannot start: the rollout is {state.phase.value} (start works when pending or rolled_back)")
             index = self.plan.step_index(step_name) if step_name else 0
             await self._apply_step(index)
-            return await self._move(state, actor, "start", Phase.PROGRESSING, index, f"started at step {self.plan.steps[index].name}")
+            return await self._move(
+                state, actor, "start", Phase.PROGRESSING, index, f"started at step {self.plan.steps[index].name}"
+            )
 
     async def advance(self, actor: str, force: bool = False) -> ControllerState:
         async with held(self.store):
@@ -186,7 +188,7 @@ class RolloutController:
         async with held(self.store):
             state = await self.state()
             if not self._check_due(state) or (state.phase, state.step) != (before.phase, before.step):
-                return state   # someone acted while we measured; this window judged another audience
+                return state  # someone acted while we measured; this window judged another audience
             now = self.clock.now()
             result = check(self.plan, state.step, now, sample)
             await self._record_check(result)
@@ -198,9 +200,10 @@ class RolloutController:
             Verdict.PASS: 0,
         }.get(result.verdict, state.consecutive_failures)
         no_data = state.consecutive_no_data + 1 if result.verdict is Verdict.NO_DATA else 0
-        next_check = now + self.plan.steps[state.step].interval
-        if state.phase is Phase.COMPLETED and not in_guard_window(self.plan, state, next_check):
-            next_check = None      # the guard window ends before the next check would
+        due = now + self.plan.steps[state.step].interval
+        next_check: float | None = due
+        if state.phase is Phase.COMPLETED and not in_guard_window(self.plan, state, due):
+            next_check = None  # the guard window ends before the next check would
         return replace(
             state,
             last_check=result.readings,
@@ -231,7 +234,7 @@ class RolloutController:
             return await self._move(state, CONTROLLER, "pause", Phase.PAUSED, state.step, deadline, gates=result.readings)
         step = self.plan.steps[state.step]
         baked = now - step.bake_started(state.step_since) >= step.bake_time
-        hold = verdict_hold(result, state.message) if baked else None   # a hold is what stops a due move
+        hold = verdict_hold(result, state.message) if baked else None  # a hold is what stops a due move
         if state.phase is Phase.PROGRESSING and result.verdict is Verdict.PASS and baked:
             hold = capacity_hold(self.plan, state.step, result.sample)
             if hold is None:
@@ -280,7 +283,7 @@ class RolloutController:
     def poll_delay(self, state: ControllerState | None, longest: float = 10.0) -> float:
         """How long to sleep: until the next check, or IDLE_POLL when nothing is due (a `start` is noticed fast)."""
         if state is None or state.next_check_at is None:
-            return min(IDLE_POLL, longest)   # pending, rolled back, completed: look for a `start` often
+            return min(IDLE_POLL, longest)  # pending, rolled back, completed: look for a `start` often
         return min(max(state.next_check_at - self.clock.now(), 0.05), longest)
 
     async def _sleep_until_due(self, state: ControllerState | None, stop: asyncio.Event, longest: float) -> None:
@@ -306,7 +309,11 @@ class RolloutController:
         target = self.plan.steps[index]
         if target.requires_approval and actor == CONTROLLER:
             return await self._move(
-                state, actor, "await_approval", Phase.AWAITING_APPROVAL, state.step,
+                state,
+                actor,
+                "await_approval",
+                Phase.AWAITING_APPROVAL,
+                state.step,
                 f"{reason}; {target.name} needs approval (flagstream rollout approve)",
                 gates=state.last_check,
             )
@@ -371,7 +378,12 @@ class RolloutController:
         return new
 
     async def _record(
-        self, old: ControllerState, new: ControllerState, actor: str, action: str, reason: str,
+        self,
+        old: ControllerState,
+        new: ControllerState,
+        actor: str,
+        action: str,
+        reason: str,
         gates: tuple[GateReading, ...],
     ) -> None:
         """One audit line (and webhook message, and log line) for a move or a hold."""
@@ -389,8 +401,17 @@ class RolloutController:
         )
         await self.store.append_transition(transition)
         self.metrics.transition(self.plan.flag, action)
-        log.info("rollout %s: %s by %s, %s → %s (%s → %s): %s", self.plan.flag, action, actor,
-                 self._where(old), self._where(new), old.phase.value, new.phase.value, reason)
+        log.info(
+            "rollout %s: %s by %s, %s → %s (%s → %s): %s",
+            self.plan.flag,
+            action,
+            actor,
+            self._where(old),
+            self._where(new),
+            old.phase.value,
+            new.phase.value,
+            reason,
+        )
         if self._on_transition is not None:
             self._on_transition(transition)
 
@@ -403,4 +424,3 @@ class RolloutController:
             undecided = reading.verdict in (Verdict.NO_DATA, Verdict.INCONCLUSIVE)
             passed = None if undecided else reading.verdict is Verdict.PASS
             self.metrics.gate_checked(self.plan.flag, reading.gate, reading.value, passed)
-

@@ -15,7 +15,7 @@ from .types import CheckResult, ControllerState, Phase, Plan, Verdict, WindowSam
 class Hold:
     """Why a rollout that could otherwise move stays where it is; ``kind`` dedupes the audit line."""
 
-    kind: str       # no_data, inconclusive, capacity
+    kind: str  # no_data, inconclusive, capacity
     reason: str
 
 
@@ -37,12 +37,15 @@ def capacity_hold(plan: Plan, step: int, sample: WindowSample | None) -> Hold | 
     budget = sample.connections_limit * plan.capacity_headroom
     if projected <= budget:
         return None
-    return Hold("capacity", (
-        f"capacity: {target.name} ({target.percentage}%) projects {projected:.0f} connections = "
-        f"{per_user:.2f} connections per enabled user × {users_next:.0f} users "
-        f"({sample.users:.0f} streaming at {current.percentage}% × {target.percentage}/{current.percentage}) "
-        f"> {budget:.0f} = sse_connections_limit {sample.connections_limit:.0f} × headroom {plan.capacity_headroom:g}"
-    ))
+    return Hold(
+        "capacity",
+        (
+            f"capacity: {target.name} ({target.percentage}%) projects {projected:.0f} connections = "
+            f"{per_user:.2f} connections per enabled user × {users_next:.0f} users "
+            f"({sample.users:.0f} streaming at {current.percentage}% × {target.percentage}/{current.percentage}) "
+            f"> {budget:.0f} = sse_connections_limit {sample.connections_limit:.0f} × headroom {plan.capacity_headroom:g}"
+        ),
+    )
 
 
 def verdict_hold(result: CheckResult, message: str) -> Hold | None:
@@ -61,8 +64,9 @@ def missed_deadline(plan: Plan, state: ControllerState, now: float) -> str | Non
         return f"no data for {state.consecutive_no_data} checks in a row (no_data_limit {plan.no_data_limit})"
     deadline = plan.steps[state.step].progress_deadline
     if deadline is not None and now - state.phase_since >= deadline:
-        return (f"no progress at {plan.steps[state.step].name} for {now - state.phase_since:.0f}s "
-                f"(progress_deadline {deadline:g}s)")
+        return (
+            f"no progress at {plan.steps[state.step].name} for {now - state.phase_since:.0f}s (progress_deadline {deadline:g}s)"
+        )
     return None
 
 

@@ -25,7 +25,7 @@ def _ratio(part: float, whole: float) -> float:
 def capacity_checked(sample: WindowSample) -> float:
     """Stream requests that got as far as the limits: opened, or refused by them."""
     opened = sample.streams_opened
-    if opened is None:      # a check recorded before streams_opened was measured
+    if opened is None:  # a check recorded before streams_opened was measured
         return sample.connection_attempts
     return opened + sample.rejected_by_health
 

@@ -23,8 +23,21 @@ from .status import status_view
 from .types import CheckResult, ControllerState, Phase, Transition, Verdict
 
 STATUS_KEYS = (
-    "phase", "step", "step_number", "steps", "percentage", "seconds_in_phase", "seconds_in_step", "bake_time",
-    "consecutive_failures", "failure_limit", "last_check_at", "gates", "next_action", "next_action_at", "message",
+    "phase",
+    "step",
+    "step_number",
+    "steps",
+    "percentage",
+    "seconds_in_phase",
+    "seconds_in_step",
+    "bake_time",
+    "consecutive_failures",
+    "failure_limit",
+    "last_check_at",
+    "gates",
+    "next_action",
+    "next_action_at",
+    "message",
 )
 HELD_PHASES = frozenset({Phase.PAUSED.value, Phase.AWAITING_APPROVAL.value})
 CONTROLLER = "controller"
@@ -72,9 +85,7 @@ def timeline_document(snapshot: RolloutSnapshot) -> dict[str, Any]:
         "read_at": snapshot.read_at,
         "phase": snapshot.state.phase.value if snapshot.state is not None else None,
         "plan_steps": [{"name": s.name, "percentage": s.percentage} for s in steps],
-        "steps": [
-            {"t": t.time, "percentage": t.percentage, "step": t.to_step, "phase": t.to_phase} for t in transitions
-        ],
+        "steps": [{"t": t.time, "percentage": t.percentage, "step": t.to_step, "phase": t.to_phase} for t in transitions],
         "checks": [_check(c, transitions) for c in sorted(snapshot.checks, key=lambda c: c.time)],
         "events": [_event(t) for t in transitions],
     }
@@ -89,7 +100,7 @@ def check_verdict(check: CheckResult, transitions: list[Transition]) -> str:
 
 
 def _phase_at(time: float, transitions: list[Transition]) -> str | None:
-    index = bisect_left([t.time for t in transitions], time)   # a check at a transition caused it: before it
+    index = bisect_left([t.time for t in transitions], time)  # a check at a transition caused it: before it
     return transitions[index - 1].to_phase if index else None
 
 

@@ -23,7 +23,7 @@ from .records import check_from_json, parse_lines, state_from_json, transition_f
 from .store import is_redis_url, redis_prefix
 from .types import CheckResult, ControllerState, Plan, RolloutError, Transition
 
-RECENT_CHECKS = 720          # twelve hours of one check a minute
+RECENT_CHECKS = 720  # twelve hours of one check a minute
 RECENT_TRANSITIONS = 500
 _TAIL_BYTES_PER_CHECK = 2048
 
@@ -50,8 +50,9 @@ class RolloutObserver:
         await observer.close()
     """
 
-    def __init__(self, plan_path: str, state: str, flag: str, *, timeout: float = 1.0,
-                 recent_checks: int = RECENT_CHECKS) -> None:
+    def __init__(
+        self, plan_path: str, state: str, flag: str, *, timeout: float = 1.0, recent_checks: int = RECENT_CHECKS
+    ) -> None:
         self.plan_path = plan_path
         self.state = state
         self.flag = flag
@@ -61,7 +62,10 @@ class RolloutObserver:
         self._redis: aioredis.Redis | None = None
         if is_redis_url(state):
             self._redis = aioredis.Redis.from_url(
-                state, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
+                state,
+                decode_responses=True,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
             )
 
     async def read(self, now: float) -> RolloutSnapshot:
@@ -142,5 +146,5 @@ def _tail_lines(path: Path, count: int) -> list[str]:
         raise RolloutError(f"{path}: cannot read: {exc.strerror}") from None
     lines = data.decode("utf-8", errors="replace").splitlines()
     if start > 0 and lines:
-        lines = lines[1:]          # the first line was cut by the seek
+        lines = lines[1:]  # the first line was cut by the seek
     return lines[-count:]

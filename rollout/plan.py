@@ -10,8 +10,22 @@ from typing import Any
 from .gates import MEASURES, default_gates
 from .types import DeadlineAction, Gate, Plan, PlanError, RollbackMode, Step
 
-_TOP_KEYS = {"flag", "failure_limit", "rollback", "min_traffic", "bake_time", "interval", "steps", "gates",
-             "no_data_limit", "on_deadline", "progress_deadline", "guard_window", "capacity_headroom", "admission_delay"}
+_TOP_KEYS = {
+    "flag",
+    "failure_limit",
+    "rollback",
+    "min_traffic",
+    "bake_time",
+    "interval",
+    "steps",
+    "gates",
+    "no_data_limit",
+    "on_deadline",
+    "progress_deadline",
+    "guard_window",
+    "capacity_headroom",
+    "admission_delay",
+}
 _STEP_KEYS = {"name", "percentage", "allowlist", "bake_time", "interval", "approval", "progress_deadline", "admission_delay"}
 _GATE_KEYS = {"name", "measure", "query", "max", "min", "warn", "abort_above", "dry_run"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -47,13 +61,13 @@ def parse_plan(text: str, source: str = "rollout.toml") -> Plan:
 
 def parse_duration(value: Any, key: str, source: str) -> float:
     if isinstance(value, bool):
-        raise PlanError(f"{source}: {key}: must be a duration like 30, \"90s\", \"5m\" or \"1h\"")
+        raise PlanError(f'{source}: {key}: must be a duration like 30, "90s", "5m" or "1h"')
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
-        raise PlanError(f"{source}: {key}: must be a duration like 30, \"90s\", \"5m\" or \"1h\", got {value!r}")
+        raise PlanError(f'{source}: {key}: must be a duration like 30, "90s", "5m" or "1h", got {value!r}')
     if seconds <= 0:
         raise PlanError(f"{source}: {key}: must be more than 0 seconds, got {value!r}")
     return seconds
@@ -85,7 +99,7 @@ class _Reader:
         try:
             rollback = RollbackMode(raw.get("rollback", RollbackMode.PREVIOUS.value))
         except ValueError:
-            raise self.fail("rollback", f"must be \"previous\" or \"off\", got {raw.get('rollback')!r}") from None
+            raise self.fail("rollback", f'must be "previous" or "off", got {raw.get("rollback")!r}') from None
         bake_time = parse_duration(raw.get("bake_time", DEFAULT_BAKE_TIME), "bake_time", self.source)
         interval = parse_duration(raw.get("interval", DEFAULT_INTERVAL), "interval", self.source)
         deadline = self.optional_duration(raw, "progress_deadline", "progress_deadline")
@@ -94,7 +108,7 @@ class _Reader:
         try:
             on_deadline = DeadlineAction(raw.get("on_deadline", DeadlineAction.PAUSE.value))
         except ValueError:
-            raise self.fail("on_deadline", f"must be \"pause\" or \"rollback\", got {raw.get('on_deadline')!r}") from None
+            raise self.fail("on_deadline", f'must be "pause" or "rollback", got {raw.get("on_deadline")!r}') from None
         headroom = raw.get("capacity_headroom")
         number = isinstance(headroom, int | float) and not isinstance(headroom, bool)
         if headroom is not None and not (number and 0 < headroom <= 1):
@@ -124,8 +138,7 @@ class _Reader:
     def optional_duration(self, table: dict[str, Any], name: str, key: str) -> float | None:
         return parse_duration(table[name], key, self.source) if name in table else None
 
-    def steps(self, raw: Any, bake_time: float, interval: float, deadline: float | None,
-              admission: float) -> tuple[Step, ...]:
+    def steps(self, raw: Any, bake_time: float, interval: float, deadline: float | None, admission: float) -> tuple[Step, ...]:
         if not isinstance(raw, list) or not raw:
             raise self.fail("steps", "required: at least one [[steps]] table")
         steps: list[Step] = []
@@ -209,8 +222,9 @@ class _Reader:
             dry_run = table.get("dry_run", False)
             if not isinstance(dry_run, bool):
                 raise self.fail(prefix + ".dry_run", f"must be true or false, got {dry_run!r}")
-            gates.append(Gate(name=name, measure=measure, query=query, max=high, min=low,
-                              warn=warn, abort_above=abort, dry_run=dry_run))
+            gates.append(
+                Gate(name=name, measure=measure, query=query, max=high, min=low, warn=warn, abort_above=abort, dry_run=dry_run)
+            )
         return tuple(gates)
 
     def threshold(self, table: dict[str, Any], key: str, prefix: str) -> float | None:

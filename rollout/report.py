@@ -29,7 +29,7 @@ class StepSummary:
     checks: int
     minutes: float
     delivered: float
-    latency_p50: float | None      # median of the per-window percentiles
+    latency_p50: float | None  # median of the per-window percentiles
     latency_p90: float | None
     latency_p99: float | None
     worst_p99: float | None
@@ -40,11 +40,11 @@ class StepSummary:
     overflow_per_minute: float
     user_limit_rejections: float
     connection_attempts: float
-    capacity_checked: float                   # stream requests that reached the limits (204s and 401s left out)
-    reconnects: float | None                  # sse_reconnects_total over the step (None: not measured)
+    capacity_checked: float  # stream requests that reached the limits (204s and 401s left out)
+    reconnects: float | None  # sse_reconnects_total over the step (None: not measured)
     reconnects_per_connection_hour: float | None
     mean_connections: float
-    first_check: float                        # when the step's recorded windows start and end (checkable)
+    first_check: float  # when the step's recorded windows start and end (checkable)
     last_check: float
 
 
@@ -99,7 +99,8 @@ def summarise(plan: Plan, checks: list[CheckResult]) -> list[StepSummary]:
                 reconnects=reconnects,
                 reconnects_per_connection_hour=(
                     reconnects / mean_connections * 3600.0 / seconds
-                    if reconnects is not None and mean_connections and seconds else None
+                    if reconnects is not None and mean_connections and seconds
+                    else None
                 ),
                 mean_connections=mean_connections,
                 first_check=min(times) - samples[0].window_seconds,
@@ -127,45 +128,65 @@ def suggest(summaries: list[StepSummary]) -> list[Suggestion]:
     if not summaries:
         return []
     s = widest(summaries)
-    where = (f"at step {s.step} ({s.percentage}%, {s.checks} checks over {s.minutes:.0f} min, "
-             f"{_utc(s.first_check)} to {_utc(s.last_check)})")
+    where = (
+        f"at step {s.step} ({s.percentage}%, {s.checks} checks over {s.minutes:.0f} min, "
+        f"{_utc(s.first_check)} to {_utc(s.last_check)})"
+    )
     out: list[Suggestion] = []
     if s.overflow_per_minute > OVERFLOW_PER_MINUTE:
-        out.append(Suggestion(
-            "QUEUE_SIZE", "raise it (e.g. double), so bursts fit in a slow client's queue",
-            f"{s.overflow_disconnects:g} slow-consumer disconnects "
-            f"(sse_connections_closed_total{{reason=\"overflow\"}}), {s.overflow_per_minute:.2f}/min {where}",
-        ))
+        out.append(
+            Suggestion(
+                "QUEUE_SIZE",
+                "raise it (e.g. double), so bursts fit in a slow client's queue",
+                f"{s.overflow_disconnects:g} slow-consumer disconnects "
+                f'(sse_connections_closed_total{{reason="overflow"}}), {s.overflow_per_minute:.2f}/min {where}',
+            )
+        )
         if s.latency_p99 is not None and s.latency_p99 < FAST_P99_SECONDS:
-            out.append(Suggestion(
-                "BATCH_WINDOW_MS", "raise it a little, so queued events leave in fewer, larger writes",
-                f"p99 of sse_delivery_latency_seconds is only {_ms(s.latency_p99)} while queues overflow {where}",
-            ))
+            out.append(
+                Suggestion(
+                    "BATCH_WINDOW_MS",
+                    "raise it a little, so queued events leave in fewer, larger writes",
+                    f"p99 of sse_delivery_latency_seconds is only {_ms(s.latency_p99)} while queues overflow {where}",
+                )
+            )
     elif s.latency_p50 is not None and s.latency_p50 > SLOW_P50_SECONDS:
-        out.append(Suggestion(
-            "BATCH_WINDOW_MS", "lower it: with no overflow, the batch wait is most of the latency",
-            f"median p50 of sse_delivery_latency_seconds {_ms(s.latency_p50)}, no slow-consumer disconnects {where}",
-        ))
+        out.append(
+            Suggestion(
+                "BATCH_WINDOW_MS",
+                "lower it: with no overflow, the batch wait is most of the latency",
+                f"median p50 of sse_delivery_latency_seconds {_ms(s.latency_p50)}, no slow-consumer disconnects {where}",
+            )
+        )
     if s.capacity_checked and s.user_limit_rejections / s.capacity_checked > USER_LIMIT_REJECTION_SHARE:
-        out.append(Suggestion(
-            "MAX_CONNECTIONS_PER_USER", "raise it, or set USER_LIMIT_POLICY=evict_oldest",
-            f"{s.user_limit_rejections:g} of {s.capacity_checked:g} stream requests that reached the limits "
-            "refused for user_limit "
-            f"(sse_connections_rejected_total{{reason=\"user_limit\"}}) "
-            f"(connections per user {s.connections_per_user or 0:.2f}) {where}",
-        ))
+        out.append(
+            Suggestion(
+                "MAX_CONNECTIONS_PER_USER",
+                "raise it, or set USER_LIMIT_POLICY=evict_oldest",
+                f"{s.user_limit_rejections:g} of {s.capacity_checked:g} stream requests that reached the limits "
+                "refused for user_limit "
+                f'(sse_connections_rejected_total{{reason="user_limit"}}) '
+                f"(connections per user {s.connections_per_user or 0:.2f}) {where}",
+            )
+        )
     reconnects = s.reconnects_per_connection_hour
     if reconnects is not None and reconnects > RECONNECTS_PER_CONNECTION_HOUR:
-        out.append(Suggestion(
-            "PING_INTERVAL", "lower it below the idle timeout of any proxy in front of the service",
-            f"{s.reconnects:g} reconnects (sse_reconnects_total: resumed with Last-Event-ID or a user's repeat) "
-            f"over {s.mean_connections:.0f} open streams on average = {reconnects:.1f} per stream per hour {where}; "
-            "idle cuts look like this",
-        ))
+        out.append(
+            Suggestion(
+                "PING_INTERVAL",
+                "lower it below the idle timeout of any proxy in front of the service",
+                f"{s.reconnects:g} reconnects (sse_reconnects_total: resumed with Last-Event-ID or a user's repeat) "
+                f"over {s.mean_connections:.0f} open streams on average = {reconnects:.1f} per stream per hour {where}; "
+                "idle cuts look like this",
+            )
+        )
     elif reconnects is not None and reconnects < QUIET_RECONNECTS_PER_CONNECTION_HOUR and s.overflow_disconnects == 0:
-        out.append(Suggestion(
-            "PING_INTERVAL", "can be raised to save writes: streams are long-lived",
-            f"only {s.reconnects:g} reconnects (sse_reconnects_total) over {s.mean_connections:.0f} open streams "
-            f"on average = {reconnects:.2f} per stream per hour {where}",
-        ))
+        out.append(
+            Suggestion(
+                "PING_INTERVAL",
+                "can be raised to save writes: streams are long-lived",
+                f"only {s.reconnects:g} reconnects (sse_reconnects_total) over {s.mean_connections:.0f} open streams "
+                f"on average = {reconnects:.2f} per stream per hour {where}",
+            )
+        )
     return out

@@ -32,7 +32,7 @@ class Frame:
     left: int = 58
     right: int = 14
     top: int = 14
-    bottom: int = 150       # y of vmin; below it: the no-data lane and the time axis
+    bottom: int = 150  # y of vmin; below it: the no-data lane and the time axis
 
     @property
     def plot_width(self) -> int:
@@ -51,18 +51,22 @@ class Frame:
         return self.bottom - (v - self.vmin) / span * (self.bottom - self.top)
 
     def open_svg(self, chart: str, label: str) -> str:
-        scale = (f'data-t0="{self.t0}" data-t1="{self.t1}" data-vmin="{self.vmin}" data-vmax="{self.vmax}" '
-                 f'data-left="{self.left}" data-plot-width="{self.plot_width}" data-top="{self.top}" '
-                 f'data-bottom="{self.bottom}" data-lane="{self.lane}"')
-        return (f'<svg class="chart" data-chart="{escape(chart)}" width="{self.width}" height="{self.height}" '
-                f'viewBox="0 0 {self.width} {self.height}" role="img" aria-label="{escape(label)}" {scale}>')
+        scale = (
+            f'data-t0="{self.t0}" data-t1="{self.t1}" data-vmin="{self.vmin}" data-vmax="{self.vmax}" '
+            f'data-left="{self.left}" data-plot-width="{self.plot_width}" data-top="{self.top}" '
+            f'data-bottom="{self.bottom}" data-lane="{self.lane}"'
+        )
+        return (
+            f'<svg class="chart" data-chart="{escape(chart)}" width="{self.width}" height="{self.height}" '
+            f'viewBox="0 0 {self.width} {self.height}" role="img" aria-label="{escape(label)}" {scale}>'
+        )
 
 
 def nice_max(value: float) -> float:
     """A round upper bound at or above ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10 ** math.floor(math.log10(value))  # an int for value >= 1, kept as such
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * power:
             return step * power
@@ -84,8 +88,10 @@ def axes(frame: Frame, fmt: Callable[[float], str]) -> str:
     for i in range(5):
         v = frame.vmin + (frame.vmax - frame.vmin) * i / 4
         y = frame.y(v)
-        out.append(f'<line class="grid" x1="{frame.left}" y1="{y:.1f}" x2="{frame.width - frame.right}" y2="{y:.1f}"/>'
-                   f'<text class="tick" x="{frame.left - 5}" y="{y + 4:.1f}" text-anchor="end">{escape(fmt(v))}</text>')
+        out.append(
+            f'<line class="grid" x1="{frame.left}" y1="{y:.1f}" x2="{frame.width - frame.right}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{frame.left - 5}" y="{y + 4:.1f}" text-anchor="end">{escape(fmt(v))}</text>'
+        )
     for i in range(4):
         t = frame.t0 + (frame.t1 - frame.t0) * (i + 0.5) / 4
         out.append(f'<text class="tick" x="{frame.x(t):.1f}" y="{frame.height - 4}" text-anchor="middle">{hhmm(t)} UTC</text>')
@@ -148,9 +154,11 @@ def threshold(frame: Frame, value: float, text: str) -> str:
     if not frame.vmin <= value <= frame.vmax:
         return ""
     y = frame.y(value)
-    return (f'<line class="threshold" x1="{frame.left}" y1="{y:.1f}" x2="{frame.width - frame.right}" y2="{y:.1f}" '
-            f'stroke="{THRESHOLD_COLOUR}"/><text class="threshold-label" x="{frame.width - frame.right - 2}" '
-            f'y="{y - 4:.1f}" text-anchor="end" fill="{THRESHOLD_COLOUR}">{escape(text)}</text>')
+    return (
+        f'<line class="threshold" x1="{frame.left}" y1="{y:.1f}" x2="{frame.width - frame.right}" y2="{y:.1f}" '
+        f'stroke="{THRESHOLD_COLOUR}"/><text class="threshold-label" x="{frame.width - frame.right - 2}" '
+        f'y="{y - 4:.1f}" text-anchor="end" fill="{THRESHOLD_COLOUR}">{escape(text)}</text>'
+    )
 
 
 def bars(frame: Frame, windows: Iterable[tuple[float, float, float]], colour: str) -> str:
@@ -159,8 +167,10 @@ def bars(frame: Frame, windows: Iterable[tuple[float, float, float]], colour: st
     for end, seconds, value in windows:
         x0, x1 = frame.x(end - seconds), frame.x(end)
         y = frame.y(min(value, frame.vmax))
-        out.append(f'<rect class="bar" x="{x0 + 0.5:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 1):.1f}" '
-                   f'height="{frame.bottom - y:.1f}" fill="{colour}"/>')
+        out.append(
+            f'<rect class="bar" x="{x0 + 0.5:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 1):.1f}" '
+            f'height="{frame.bottom - y:.1f}" fill="{colour}"/>'
+        )
     return "".join(out)
 
 
@@ -180,16 +190,20 @@ def event_marks(frame: Frame, events: Iterable[tuple[float, str, str, str]]) -> 
     for i, (t, kind, label, title) in enumerate(events):
         colour = VERDICT_COLOURS["fail"] if kind == "rollback" else MANUAL_COLOUR
         x = frame.x(t)
-        near_right = x > frame.width - 140      # labels near the right edge read leftwards
+        near_right = x > frame.width - 140  # labels near the right edge read leftwards
         anchor, text_x = ("end", x - 4) if near_right else ("start", x + 4)
-        out.append(f'<g class="event {kind}"><title>{escape(title)}</title>'
-                   f'<line x1="{x:.1f}" y1="{frame.top - 6}" x2="{x:.1f}" y2="{frame.bottom}" stroke="{colour}"/>'
-                   f'<text x="{text_x:.1f}" y="{frame.top + 4 + (i % 2) * 13}" text-anchor="{anchor}" fill="{colour}">'
-                   f"{escape(label)}</text></g>")
+        out.append(
+            f'<g class="event {kind}"><title>{escape(title)}</title>'
+            f'<line x1="{x:.1f}" y1="{frame.top - 6}" x2="{x:.1f}" y2="{frame.bottom}" stroke="{colour}"/>'
+            f'<text x="{text_x:.1f}" y="{frame.top + 4 + (i % 2) * 13}" text-anchor="{anchor}" fill="{colour}">'
+            f"{escape(label)}</text></g>"
+        )
     return "".join(out)
 
 
 def legend(items: Iterable[tuple[str, str]]) -> str:
-    return '<p class="legend">' + "".join(
-        f'<span class="key"><i style="background:{colour}"></i>{escape(text)}</span>' for text, colour in items
-    ) + "</p>"
+    return (
+        '<p class="legend">'
+        + "".join(f'<span class="key"><i style="background:{colour}"></i>{escape(text)}</span>' for text, colour in items)
+        + "</p>"
+    )

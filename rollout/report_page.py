@@ -57,22 +57,36 @@ def _when(t: float) -> str:
 
 def _glance(suggestions: list[Suggestion], evidence_step: str | None) -> str:
     if not suggestions:
-        return ('<section class="glance"><h2>Suggestions</h2><p class="muted">none — the recorded numbers do not '
-                "argue for changing a setting</p></section>")
+        return (
+            '<section class="glance"><h2>Suggestions</h2><p class="muted">none — the recorded numbers do not '
+            "argue for changing a setting</p></section>"
+        )
     items = "".join(
         f'<li><a href="#suggestion-{escape(s.setting)}">FLAGSTREAM_{escape(s.setting)}</a>: {escape(s.change)}</li>'
         for s in suggestions
     )
-    return (f'<section class="glance"><h2>Suggestions <span>from step {escape(evidence_step or "")}, '
-            f"each next to its chart</span></h2><ul class=\"glance\">{items}</ul></section>")
-
-
-def page(plan: Plan, suggestions: list[Suggestion], evidence_step: str | None, overview: str,
-         sections: list[str], history: str, generated_at: float) -> str:
-    steps = " → ".join(f"{escape(s.name)} ({s.percentage} %)" for s in plan.steps)
-    body = "".join(sections) or '<section><p class="muted">no recorded checks yet: run `flagstream rollout watch` for a while first</p></section>'
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<section class="glance"><h2>Suggestions <span>from step {escape(evidence_step or "")}, '
+        f'each next to its chart</span></h2><ul class="glance">{items}</ul></section>'
+    )
+
+
+def page(
+    plan: Plan,
+    suggestions: list[Suggestion],
+    evidence_step: str | None,
+    overview: str,
+    sections: list[str],
+    history: str,
+    generated_at: float,
+) -> str:
+    steps = " → ".join(f"{escape(s.name)} ({s.percentage} %)" for s in plan.steps)
+    body = (
+        "".join(sections)
+        or '<section><p class="muted">no recorded checks yet: run `flagstream rollout watch` for a while first</p></section>'
+    )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Rollout report · {escape(plan.flag)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>Rollout report · {escape(plan.flag)}</h1><p>{steps}</p>"
         f"<p>generated {_when(generated_at)} · gates: {escape(', '.join(f'{g.name} {g.threshold_text}' for g in plan.gates))}</p></header>"

@@ -96,8 +96,13 @@ class ScrapeSource:
 
 
 def _promql(window: str) -> dict[str, str]:
-    inc = lambda selector: f"sum(increase({selector}[{window}]))"
-    quantile = lambda q: f"histogram_quantile({q}, sum by (le) (rate({LATENCY}_bucket[{window}])))"
+    def inc(selector: str) -> str:
+        return f"sum(increase({selector}[{window}]))"
+
+    def quantile(q: float) -> str:
+
+        return f"histogram_quantile({q}, sum by (le) (rate({LATENCY}_bucket[{window}])))"
+
     health = "|".join(HEALTH_REJECTIONS)
     return {
         "delivered": inc("sse_events_delivered_total"),
@@ -148,7 +153,7 @@ class PrometheusSource:
         return sum(values) if values else None
 
     async def start(self) -> None:
-        await self.query("vector(1)")   # fail early and clearly if Prometheus is unreachable
+        await self.query("vector(1)")  # fail early and clearly if Prometheus is unreachable
 
     async def sample(self, window_seconds: float, queries: dict[str, str]) -> WindowSample | None:
         window = f"{max(round(window_seconds), 1)}s"
@@ -156,7 +161,10 @@ class PrometheusSource:
         values = await asyncio.gather(*(self.query(q) for q in list(builtin.values()) + list(queries.values())))
         got = dict(zip(builtin, values[: len(builtin)]))
         custom = dict(zip(queries, values[len(builtin) :]))
-        number = lambda name: got[name] or 0.0
+
+        def number(name: str) -> float:
+            return got[name] or 0.0
+
         return WindowSample(
             window_seconds=window_seconds,
             delivered=number("delivered"),
@@ -168,7 +176,7 @@ class PrometheusSource:
             errors=number("errors"),
             connection_attempts=number("opened") + number("rejected"),
             streams_opened=number("opened"),
-            reconnects=got["reconnects"],      # None: no such series (a service that does not count them)
+            reconnects=got["reconnects"],  # None: no such series (a service that does not count them)
             rejected_by_health=number("rejected_by_health"),
             rejected_user_limit=number("rejected_user_limit"),
             overflow_disconnects=number("overflow_disconnects"),

@@ -15,8 +15,10 @@ def next_action(plan: Plan, state: ControllerState, now: float) -> tuple[str, fl
         guard_ends = state.phase_since + plan.guard_window
         if now < guard_ends and state.step > 0:
             previous = plan.steps[state.step - 1]
-            return (f"check gates until the guard window ends; on failure roll back to "
-                    f"{previous.name} ({previous.percentage}%)", state.next_check_at)
+            return (
+                f"check gates until the guard window ends; on failure roll back to {previous.name} ({previous.percentage}%)",
+                state.next_check_at,
+            )
         return "nothing: the rollout is complete", None
     if state.phase is Phase.ROLLED_BACK:
         return "nothing until someone runs `flagstream rollout start` again", None
@@ -32,12 +34,12 @@ def next_action(plan: Plan, state: ControllerState, now: float) -> tuple[str, fl
         return f"enter {target.name} ({target.percentage}%) once someone runs `flagstream rollout approve`", None
     bake_done = step.bake_started(state.step_since) + step.bake_time
     last = state.step + 1 >= len(plan.steps)
-    target = "complete the rollout" if last else f"advance to {plan.steps[state.step + 1].name}"
+    move = "complete the rollout" if last else f"advance to {plan.steps[state.step + 1].name}"
     if now < bake_done:
-        return f"{target} after the bake time, if every gate passes", bake_done
+        return f"{move} after the bake time, if every gate passes", bake_done
     if any(r.verdict is Verdict.NO_DATA for r in state.last_check):
-        return f"{target} once there is enough traffic to judge (holding)", check_at
-    return f"{target} at the next passing check", check_at
+        return f"{move} once there is enough traffic to judge (holding)", check_at
+    return f"{move} at the next passing check", check_at
 
 
 def status_view(plan: Plan, state: ControllerState, now: float) -> dict[str, Any]:

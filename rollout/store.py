@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import filelock
 import redis.asyncio as aioredis
@@ -31,7 +31,7 @@ from .records import (
 )
 from .types import CheckResult, ControllerState, LockHeld, RolloutError, Transition
 
-MAX_RECORDED_CHECKS = 100_000   # Redis list cap: about ten weeks of one check a minute
+MAX_RECORDED_CHECKS = 100_000  # Redis list cap: about ten weeks of one check a minute
 
 
 class Lease(Protocol):
@@ -141,7 +141,7 @@ class FileStateStore:
         except OSError as exc:
             raise RolloutError(f"{path}: cannot append: {exc.strerror}") from None
 
-    def _read(self, path: Path) -> list[dict]:
+    def _read(self, path: Path) -> list[dict[str, Any]]:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -195,7 +195,7 @@ class _RedisLease:
         try:
             await self._lock.release()
         except LockError:
-            pass   # it expired; whoever holds it now keeps it
+            pass  # it expired; whoever holds it now keeps it
 
 
 def redis_prefix(flag: str) -> str:
@@ -208,7 +208,7 @@ def is_redis_url(target: str) -> bool:
 
 class RedisStateStore:
     def __init__(self, url: str, flag: str) -> None:
-        self.where = mask_url(url)   # named in messages and logs: never with its password
+        self.where = mask_url(url)  # named in messages and logs: never with its password
         self._client = aioredis.Redis.from_url(url, decode_responses=True)
         self._prefix = redis_prefix(flag)
 

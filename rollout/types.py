@@ -34,19 +34,19 @@ ACTIVE_PHASES = frozenset({Phase.PROGRESSING, Phase.PAUSED, Phase.AWAITING_APPRO
 
 
 class RollbackMode(str, Enum):
-    PREVIOUS = "previous"   # back to the previous step's audience (off before the first step)
-    OFF = "off"             # disable the flag for everyone
+    PREVIOUS = "previous"  # back to the previous step's audience (off before the first step)
+    OFF = "off"  # disable the flag for everyone
 
 
 class Verdict(str, Enum):
     PASS = "pass"
     FAIL = "fail"
-    NO_DATA = "no_data"     # too little traffic in the window to judge: hold, never advance
-    INCONCLUSIVE = "inconclusive"   # between a gate's warn and its threshold: hold, count no failure
+    NO_DATA = "no_data"  # too little traffic in the window to judge: hold, never advance
+    INCONCLUSIVE = "inconclusive"  # between a gate's warn and its threshold: hold, count no failure
 
 
 class DeadlineAction(str, Enum):
-    PAUSE = "pause"         # pause (the webhook carries the transition); rollback stays armed
+    PAUSE = "pause"  # pause (the webhook carries the transition); rollback stays armed
     ROLLBACK = "rollback"
 
 
@@ -58,8 +58,8 @@ class Step:
     bake_time: float
     interval: float
     requires_approval: bool = False
-    progress_deadline: float | None = None   # seconds at the step before the deadline action
-    admission_delay: float = 0.0    # after the flag write, before the bake clock starts (users arriving)
+    progress_deadline: float | None = None  # seconds at the step before the deadline action
+    admission_delay: float = 0.0  # after the flag write, before the bake clock starts (users arriving)
 
     def bake_started(self, step_since: float) -> float:
         """When the bake clock starts: the flag write plus the time newly admitted users take to arrive."""
@@ -102,12 +102,12 @@ class Plan:
     gates: tuple[Gate, ...]
     failure_limit: int
     rollback: RollbackMode
-    min_traffic: int          # events delivered per window below which every gate is NO_DATA
+    min_traffic: int  # events delivered per window below which every gate is NO_DATA
     source_path: str = ""
-    no_data_limit: int = 0    # consecutive no-data checks before the deadline action (0: never)
+    no_data_limit: int = 0  # consecutive no-data checks before the deadline action (0: never)
     on_deadline: DeadlineAction = DeadlineAction.PAUSE
-    guard_window: float = 0.0       # seconds after completion during which gates still roll back
-    capacity_headroom: float | None = None   # hold when projected connections > limit × this
+    guard_window: float = 0.0  # seconds after completion during which gates still roll back
+    capacity_headroom: float | None = None  # hold when projected connections > limit × this
 
     def step_index(self, name: str) -> int:
         for index, step in enumerate(self.steps):
@@ -129,17 +129,17 @@ class WindowSample:
     latency_p99: float | None = None
     published: float = 0.0
     errors: float = 0.0
-    connection_attempts: float = 0.0    # every stream request, 204s (not_in_rollout) included
-    streams_opened: float | None = None   # 200s; None in checks recorded before it was measured
-    reconnects: float | None = None     # streams resumed with Last-Event-ID, or a user's repeat (sse_reconnects_total)
-    rejected_by_health: float = 0.0     # user_limit, global_limit, draining
+    connection_attempts: float = 0.0  # every stream request, 204s (not_in_rollout) included
+    streams_opened: float | None = None  # 200s; None in checks recorded before it was measured
+    reconnects: float | None = None  # streams resumed with Last-Event-ID, or a user's repeat (sse_reconnects_total)
+    rejected_by_health: float = 0.0  # user_limit, global_limit, draining
     rejected_user_limit: float = 0.0
     overflow_disconnects: float = 0.0
-    connections: float = 0.0            # gauges, at the end of the window
+    connections: float = 0.0  # gauges, at the end of the window
     users: float = 0.0
-    users_with_many_connections: float = 0.0   # users holding the per-user limit's last bucket ("5+")
-    connections_limit: float = 0.0      # the fleet's sse_connections_limit (summed over instances)
-    queries: dict[str, float | None] = field(default_factory=dict)   # custom PromQL gate values
+    users_with_many_connections: float = 0.0  # users holding the per-user limit's last bucket ("5+")
+    connections_limit: float = 0.0  # the fleet's sse_connections_limit (summed over instances)
+    queries: dict[str, float | None] = field(default_factory=dict)  # custom PromQL gate values
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,8 @@ class GateReading:
     threshold: str
     samples: float
     verdict: Verdict
-    dry_run: bool = False       # recorded, never counted
-    abort: bool = False         # past the gate's abort_above: roll back now
+    dry_run: bool = False  # recorded, never counted
+    abort: bool = False  # past the gate's abort_above: roll back now
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -209,16 +209,16 @@ class ControllerState:
 
     flag: str
     phase: Phase = Phase.PENDING
-    step: int = -1                      # index into plan.steps; -1 before start
-    phase_since: float = 0.0            # when the phase (or step) was entered
-    step_since: float = 0.0             # when the current step's audience was applied
+    step: int = -1  # index into plan.steps; -1 before start
+    phase_since: float = 0.0  # when the phase (or step) was entered
+    step_since: float = 0.0  # when the current step's audience was applied
     consecutive_failures: int = 0
     next_check_at: float | None = None
     last_check: tuple[GateReading, ...] = ()
     last_check_at: float | None = None
-    message: str = ""                   # why we are where we are, for `status`
+    message: str = ""  # why we are where we are, for `status`
     consecutive_no_data: int = 0
-    hold: str = ""                      # the hold last written to the audit log ("" when not holding)
+    hold: str = ""  # the hold last written to the audit log ("" when not holding)
 
 
 @dataclass(frozen=True)

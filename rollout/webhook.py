@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+from typing import Any
 
 import httpx
 
@@ -15,7 +16,7 @@ from .types import Transition
 log = logging.getLogger("flagstream.rollout.webhook")
 
 
-def transition_payload(flag: str, transition: Transition) -> dict:
+def transition_payload(flag: str, transition: Transition) -> dict[str, Any]:
     payload = dataclasses.asdict(transition)
     payload["flag"] = flag
     payload["gates"] = [reading.to_json() for reading in transition.gates]
@@ -50,7 +51,7 @@ class WebhookNotifier:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = url
-        self.where = mask_url(url)   # a Slack-style URL is itself the secret: logs show scheme and host
+        self.where = mask_url(url)  # a Slack-style URL is itself the secret: logs show scheme and host
         self.flag = flag
         self.attempts = attempts
         self.first_delay = first_delay
@@ -85,7 +86,7 @@ class WebhookNotifier:
             finally:
                 self._queue.task_done()
 
-    async def _deliver(self, payload: dict) -> bool:
+    async def _deliver(self, payload: dict[str, Any]) -> bool:
         delay = self.first_delay
         for attempt in range(1, self.attempts + 1):
             try:

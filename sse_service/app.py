@@ -5,41 +5,54 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from quart import Quart, send_from_directory
-from werkzeug.exceptions import HTTPException
+from quart.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import MapAdapter
+from werkzeug.security import safe_join
 
 from flags.types import FlagFreshness, FlagGate, FlagGateConfig
-from observability.http_metrics import HttpMetricsMiddleware
-from observability.metrics import Metrics, PrometheusMetrics
-from observability.service_gauges import watch_service
+from observability.metrics import PrometheusMetrics
+from observability.stats import RollingStats, StatsRecordingMetrics
 from observability.tracing import tracing_from_env
+from observability.types import ASGIApp, Metrics, Receive, RouteOf, Send, Tracing
 
 from .auth import TokenVerifier
 from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
-from .hub import Hub, HubLimits
 from .cors import CorsMiddleware, CorsPolicy, parse_origins
+from .errors import error_body
+from .hub import Hub, HubLimits
 from .openapi import openapi_document
 from .proxy_headers import TrustedProxyHeaders, parse_networks
+from .publish_endpoint import PUBLISH_PATH, PublishEndpoint
 from .rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, bucket_rule
 from .readiness import BrokerProbe
+from .rollout_factory import alert_rollback, run_controller_while_serving, watch_rollout_while_serving
 from .routes import Unauthorized, dev, health, notifications, stream_session
-from .rollout_wiring import alert_rollback, run_controller_while_serving, watch_rollout_while_serving
 from .routes.admin import install_admin
 from .routes.alerts import install_alerts
 from .services import Services
-from .stats import RollingStats, StatsRecordingMetrics
-from .publish_endpoint import PUBLISH_PATH, PublishEndpoint
 from .stream import StreamEndpoint
-from observability.types import Tracing
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent / "static"  # the pages: demo, dashboard
+
+
+def client_js_dir() -> Path:
+    """The browser client's sources, served under /static/ beside the pages: clients/js/src in a
+    checkout, `sse_service/client_js` in an installed wheel (package data mapped from there)."""
+    installed = Path(__file__).parent / "client_js"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "clients" / "js" / "src"
+
+
+CLIENT_JS = client_js_dir()
 STREAM_PATH = "/v1/stream"
 
 
@@ -69,7 +82,7 @@ def create_app(
         rate_limits=build_rate_limits(settings, metrics),
         broker_probe=BrokerProbe(broker, settings.ready_timeout),
     )
-    app = Quart(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app = Quart(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch * settings.max_payload_bytes + 64 * 1024
     app.extensions["flagstream"] = services
     for blueprint in (health.blueprint, notifications.blueprint, stream_session.blueprint):
@@ -77,10 +90,11 @@ def create_app(
     if settings.dev_mode:
         app.register_blueprint(dev.blueprint)
     _register_pages(app)
-    _register_openapi(app, openapi_document(dev_mode=settings.dev_mode, max_batch=settings.max_batch,
-                                            max_page=notifications.MAX_PAGE))
+    _register_openapi(
+        app, openapi_document(dev_mode=settings.dev_mode, max_batch=settings.max_batch, max_page=notifications.MAX_PAGE)
+    )
     _register_errors(app)
-    app.before_serving(services.verifier.start)       # the JWKS, when configured, before the first request
+    app.before_serving(services.verifier.start)  # the JWKS, when configured, before the first request
     services.verifier.when_keys_removed(lambda removed: end_streams_signed_with(hub, removed))
     app.before_serving(services.start)
     app.after_serving(services.stop)
@@ -90,35 +104,35 @@ def create_app(
     install_alerts(app, alert_rollback(settings))
     if settings.rollout_controller:
         run_controller_while_serving(app, settings)
-    app.asgi_app = StreamRouter(app.asgi_app, StreamEndpoint(services),  # type: ignore[method-assign]
-                                PublishEndpoint(services, app.config["MAX_CONTENT_LENGTH"]))
-    registry = getattr(metrics, "registry", None)
-    if registry is not None:
-        watch_service(registry, connections_limit=settings.max_connections,
-                      flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH,
-                      flag_outages=lambda: gate.health().outages)
-        app.asgi_app = HttpMetricsMiddleware(  # type: ignore[method-assign]
-            app.asgi_app, registry=registry, route_of=route_template(app),
-            tracing=tracing,
-        )
+    asgi: ASGIApp = StreamRouter(
+        app.asgi_app, StreamEndpoint(services), PublishEndpoint(services, app.config["MAX_CONTENT_LENGTH"])
+    )
+    metrics.watch_service(
+        connections_limit=settings.max_connections,
+        flags_fresh=lambda: gate.health().freshness is FlagFreshness.FRESH,
+        flag_outages=lambda: gate.health().outages,
+    )
+    asgi = metrics.instrument_http(asgi, route_of=route_template(app), tracing=tracing)
+    # Quart's asgi_app is a method; the chain in front of it is a plain ASGI callable.
+    app.asgi_app = _deployment_middleware(asgi, settings)  # type: ignore[method-assign,assignment]
     app.after_serving(_async(tracing.shutdown))
-    _install_deployment_middleware(app, settings)
     return app
 
 
-def _install_deployment_middleware(app: Quart, settings: Settings) -> None:
+def _deployment_middleware(asgi: ASGIApp, settings: Settings) -> ASGIApp:
     """Outermost: the real client and scheme behind trusted proxies, then CORS."""
     origins = parse_origins(settings.cors_origins)
     if origins or settings.stream_cookie:
-        app.asgi_app = CorsMiddleware(app.asgi_app, CorsPolicy(origins, credentials=settings.stream_cookie))  # type: ignore[method-assign]
+        asgi = CorsMiddleware(asgi, CorsPolicy(origins, credentials=settings.stream_cookie))
     networks = parse_networks(settings.trusted_proxies)
     if networks:
-        app.asgi_app = TrustedProxyHeaders(app.asgi_app, networks)  # type: ignore[method-assign]
+        asgi = TrustedProxyHeaders(asgi, networks)
+    return asgi
 
 
-def route_template(app: Quart):
+def route_template(app: Quart) -> RouteOf:
     """`route_of` for the HTTP metrics: the matched rule's template, None when nothing matches."""
-    adapter = None
+    adapter: MapAdapter | None = None
 
     def route_of(method: str, path: str) -> str | None:
         nonlocal adapter
@@ -137,7 +151,7 @@ def route_template(app: Quart):
     return route_of
 
 
-def _async(action):
+def _async(action: Callable[[], None]) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         await asyncio.to_thread(action)  # flushing spans may wait on the collector
 
@@ -148,13 +162,21 @@ def build_broker(settings: Settings) -> Broker:
     if settings.broker == "redis-cluster":
         from .broker.redis_cluster import RedisClusterBroker
 
-        return RedisClusterBroker(settings.redis_url, settings.redis_prefix, settings.history_size, settings.history_ttl,
-                                  settings.lease_ttl, wait_replicas=settings.redis_cluster_wait_replicas,
-                                  wait_timeout_ms=settings.redis_cluster_wait_timeout_ms)
+        return RedisClusterBroker(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.history_size,
+            settings.history_ttl,
+            settings.lease_ttl,
+            wait_replicas=settings.redis_cluster_wait_replicas,
+            wait_timeout_ms=settings.redis_cluster_wait_timeout_ms,
+        )
     if settings.broker == "redis":
         from .broker.redis import RedisBroker
 
-        return RedisBroker(settings.redis_url, settings.redis_prefix, settings.history_size, settings.history_ttl, settings.lease_ttl)
+        return RedisBroker(
+            settings.redis_url, settings.redis_prefix, settings.history_size, settings.history_ttl, settings.lease_ttl
+        )
     return MemoryBroker(settings.history_size, settings.history_ttl)
 
 
@@ -167,25 +189,30 @@ def build_rate_limits(settings: Settings, metrics: Metrics) -> RateLimits:
         limiter = RedisRateLimiter(settings.redis_url, settings.redis_prefix)
     else:
         limiter = MemoryRateLimiter()
-    return RateLimits(limiter, publish=bucket_rule(settings.publish_rate, settings.publish_burst),
-                      stream=bucket_rule(settings.stream_rate, settings.stream_burst),
-                      on_error=lambda: metrics.error("rate_limit"))
+    return RateLimits(
+        limiter,
+        publish=bucket_rule(settings.publish_rate, settings.publish_burst),
+        stream=bucket_rule(settings.stream_rate, settings.stream_burst),
+        on_error=lambda: metrics.error("rate_limit"),
+    )
 
 
 def build_gate(settings: Settings, metrics: Metrics) -> FlagGate:
     from flags import build_flag_gate
 
-    return build_flag_gate(FlagGateConfig(
-        rollout_flag=settings.rollout_flag,
-        flags_file=settings.flags_file or None,
-        unleash_url=settings.unleash_url or None,
-        unleash_api_token=settings.unleash_api_token or None,
-        unleash_app_name=settings.unleash_app_name,
-        refresh_interval=settings.flags_refresh_interval,
-        failsafe=settings.flags_failsafe,
-        cache_directory=os.path.join(settings.state_dir, "unleash"),   # last known state survives restarts
-        on_evaluation=metrics.flag_evaluated,
-    ))
+    return build_flag_gate(
+        FlagGateConfig(
+            rollout_flag=settings.rollout_flag,
+            flags_file=settings.flags_file or None,
+            unleash_url=settings.unleash_url or None,
+            unleash_api_token=settings.unleash_api_token or None,
+            unleash_app_name=settings.unleash_app_name,
+            refresh_interval=settings.flags_refresh_interval,
+            failsafe=settings.flags_failsafe,
+            cache_directory=os.path.join(settings.state_dir, "unleash"),  # last known state survives restarts
+            on_evaluation=metrics.flag_evaluated,
+        )
+    )
 
 
 def end_streams_signed_with(hub: Hub, removed_key_ids: frozenset[str]) -> None:
@@ -199,12 +226,12 @@ class StreamRouter:
     """Sends GET /v1/stream and POST /v1/notifications (the hot paths) to their plain ASGI
     endpoints, everything else to Quart."""
 
-    def __init__(self, app, stream: StreamEndpoint, publish: PublishEndpoint) -> None:
+    def __init__(self, app: Callable[..., Awaitable[None]], stream: StreamEndpoint, publish: PublishEndpoint) -> None:
         self._app = app
         self._stream = stream
         self._publish = publish
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path, method = scope["path"], scope["method"]
             if path == STREAM_PATH and method == "GET":
@@ -217,35 +244,43 @@ class StreamRouter:
 
 
 def _register_pages(app: Quart) -> None:
+    @app.get("/static/<path:filename>", endpoint="static")
+    async def static(filename: str) -> ResponseReturnValue:
+        for folder in (STATIC, CLIENT_JS):
+            path = safe_join(str(folder), filename)
+            if path is not None and Path(path).is_file():
+                return await send_from_directory(folder, filename)
+        raise NotFound()
+
     @app.get("/")
-    async def index():
+    async def index() -> ResponseReturnValue:
         if not (STATIC / "index.html").is_file():
             return {"service": "flagstream", "stream": STREAM_PATH, "inbox": "/v1/notifications"}
         return await send_from_directory(STATIC, "index.html")
 
     @app.route(STREAM_PATH, methods=["POST", "PUT", "DELETE", "PATCH"])
-    async def stream_wrong_method():
-        return {"error": "method_not_allowed", "detail": "use GET"}, 405, {"Allow": "GET"}
+    async def stream_wrong_method() -> ResponseReturnValue:
+        return error_body("method_not_allowed", "use GET"), 405, {"Allow": "GET"}
 
 
 def _register_openapi(app: Quart, document: dict[str, Any]) -> None:
     @app.get("/openapi.json")
-    async def openapi():
+    async def openapi() -> ResponseReturnValue:
         return document
 
 
 def _register_errors(app: Quart) -> None:
     @app.errorhandler(Unauthorized)
-    async def unauthorized(exc: Unauthorized):
-        return {"error": "unauthorized", "detail": exc.detail}, 401, {"WWW-Authenticate": "Bearer"}
+    async def unauthorized(exc: Unauthorized) -> ResponseReturnValue:
+        return error_body("unauthorized", exc.detail), 401, {"WWW-Authenticate": "Bearer"}
 
     @app.errorhandler(HTTPException)
-    async def http_error(exc: HTTPException):
+    async def http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return {"error": code, "detail": exc.description}, exc.code or 500
+        return error_body(code, exc.description), exc.code or 500
 
     @app.errorhandler(Exception)
-    async def unexpected(exc: Exception):
+    async def unexpected(exc: Exception) -> ResponseReturnValue:
         log.exception("unhandled error")
         app.extensions["flagstream"].metrics.error("http")
-        return {"error": "internal", "detail": "unexpected server error"}, 500
+        return error_body("internal", "unexpected server error"), 500

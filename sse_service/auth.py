@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
-import re
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ class Identity:
     subject: str
     expires_at: float | None
     scopes: frozenset[str]
-    key_id: str | None = None      # the JWKS key that signed it (its streams end if the key is removed)
+    key_id: str | None = None  # the JWKS key that signed it (its streams end if the key is removed)
 
 
 VERIFIED_TOKENS_KEPT = 50_000
@@ -115,7 +115,7 @@ class TokenVerifier:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
-        except (OverflowError, RecursionError):      # claims older PyJWT releases did not guard
+        except (OverflowError, RecursionError):  # claims older PyJWT releases did not guard
             raise AuthError("invalid token: a claim is out of range") from None
         subject = claims.get("sub")
         if subject is not None and (not isinstance(subject, str) or not valid_user_id(subject)):
@@ -145,11 +145,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def valid_user_id(user_id: object) -> bool:
-    return (
-        isinstance(user_id, str)
-        and 0 < len(user_id) <= 256
-        and _CONTROL.search(user_id) is None
-    )
+    return isinstance(user_id, str) and 0 < len(user_id) <= 256 and _CONTROL.search(user_id) is None
 
 
 def _scopes(value: object) -> frozenset[str]:

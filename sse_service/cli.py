@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_optional_commands(commands: argparse._SubParsersAction) -> None:
+def _add_optional_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     try:
         from rollout.cli import add_commands as add_rollout
     except ImportError:
@@ -71,7 +71,7 @@ def _add_optional_commands(commands: argparse._SubParsersAction) -> None:
     else:
         add_rollout(commands)
     try:
-        from .loadtest.cli import add_commands as add_loadtest
+        from loadtest.cli import add_commands as add_loadtest
     except ImportError:
         pass
     else:
@@ -87,8 +87,13 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     from .server import run
 
-    overrides = {"host": args.host, "port": args.port, "broker": args.broker, "redis_url": args.redis_url,
-                 "flags_file": args.flags_file}
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "broker": args.broker,
+        "redis_url": args.redis_url,
+        "flags_file": args.flags_file,
+    }
     if args.dev:
         overrides["dev_mode"] = True
     settings = _settings(args, **overrides)

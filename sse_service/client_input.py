@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .types import EventId
 
-MAX_EVENT_ID_LENGTH = 128     # ids are opaque to clients; any id this service issues is far shorter
+MAX_EVENT_ID_LENGTH = 128  # ids are opaque to clients; any id this service issues is far shorter
 MAX_LIMIT_DIGITS = 6
 
 

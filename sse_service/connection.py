@@ -6,20 +6,13 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from .types import EventId, StoredEvent
 
 QueueItem = StoredEvent | bytes
 ABORT_STUCK_WRITE_AFTER = 2.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
-EVENT_OVERHEAD = 64            # bytes counted per queued event beyond its data (name, id line, framing)
-
-
-def collapse_window(knobs: Any, settings: Any) -> float:
-    """A user's debounce window for collapse-keyed events, in seconds (knob, else setting)."""
-    window = knobs.collapse_window_ms if knobs.collapse_window_ms is not None else settings.collapse_window_ms
-    return float(window) / 1000
+EVENT_OVERHEAD = 64  # bytes counted per queued event beyond its data (name, id line, framing)
 
 
 def new_connection_id() -> str:
@@ -29,8 +22,8 @@ def new_connection_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Closing:
-    reason: str           # a metrics reason: client, overflow, disabled, reauth, shutdown, evicted, error
-    final_event: bytes    # the last block written before the stream ends (b"" when the client left)
+    reason: str  # a metrics reason: client, overflow, disabled, reauth, shutdown, evicted, error
+    final_event: bytes  # the last block written before the stream ends (b"" when the client left)
 
 
 class Connection:
@@ -53,23 +46,50 @@ class Connection:
     """
 
     __slots__ = (
-        "id", "user_id", "expires_at", "key_id", "ping_interval", "next_ping", "batch_window",
-        "collapse_window", "cursor", "closing", "sending", "task", "_queue", "_limit", "_waiter",
-        "_keyed", "_hold_until", "_bytes", "_max_bytes", "stalled_since",
+        "id",
+        "user_id",
+        "expires_at",
+        "key_id",
+        "ping_interval",
+        "next_ping",
+        "batch_window",
+        "collapse_window",
+        "cursor",
+        "closing",
+        "sending",
+        "task",
+        "_queue",
+        "_limit",
+        "_waiter",
+        "_keyed",
+        "_hold_until",
+        "_bytes",
+        "_max_bytes",
+        "stalled_since",
     )
 
-    def __init__(self, user_id: str, *, queue_size: int, ping_interval: float,
-                 batch_window: float, expires_at: float | None, now: float, key_id: str | None = None,
-                 collapse_window: float = 0.0, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        user_id: str,
+        *,
+        queue_size: int,
+        ping_interval: float,
+        batch_window: float,
+        expires_at: float | None,
+        now: float,
+        key_id: str | None = None,
+        collapse_window: float = 0.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.id = new_connection_id()
         self.user_id = user_id
         self.expires_at = expires_at
-        self.key_id = key_id        # the JWKS key its token was signed with (ends the stream if removed)
+        self.key_id = key_id  # the JWKS key its token was signed with (ends the stream if removed)
         self.ping_interval = ping_interval
         self.next_ping = now + ping_interval
         self.batch_window = batch_window
         self.collapse_window = collapse_window
-        self.cursor: EventId | None = None     # where the client stands (both streams)
+        self.cursor: EventId | None = None  # where the client stands (both streams)
         self.closing: Closing | None = None
         self.sending = False
         self.task: asyncio.Task[object] | None = None
@@ -77,20 +97,20 @@ class Connection:
         self._limit = queue_size
         self._bytes = 0
         self._max_bytes = max_bytes
-        self.stalled_since: float | None = None   # set by the hub's timer while queued or writing
+        self.stalled_since: float | None = None  # set by the hub's timer while queued or writing
         # A future only while the writer waits: an asyncio.Event would keep a deque
         # (~0.6 KiB) per idle stream for nothing.
         self._waiter: asyncio.Future[None] | None = None
-        self._keyed: dict[tuple[bool, str], StoredEvent] | None = None    # queued events by collapse key
-        self._hold_until: float | None = None                              # loop time the held write is due
+        self._keyed: dict[tuple[bool, str], StoredEvent] | None = None  # queued events by collapse key
+        self._hold_until: float | None = None  # loop time the held write is due
 
     def offer(self, item: QueueItem) -> bool:
         """Queue an item; False when the queue is full (the caller ends the connection)."""
         if self.closing is not None:
             return True
-        if item.__class__ is not bytes and item.collapse_key is not None:   # type: ignore[union-attr]
-            self._collapse(item)                                            # type: ignore[arg-type]
-        size = len(item) if item.__class__ is bytes else len(item.data_json) + EVENT_OVERHEAD  # type: ignore[arg-type, union-attr]
+        if item.__class__ is not bytes and item.collapse_key is not None:  # type: ignore[union-attr]
+            self._collapse(item)  # type: ignore[arg-type]
+        size = len(item) if item.__class__ is bytes else len(item.data_json) + EVENT_OVERHEAD  # type: ignore[union-attr]
         self._bytes += size
         if self._bytes > self._max_bytes or (self.sending and len(self._queue) >= self._limit):
             return False
@@ -104,11 +124,11 @@ class Connection:
         keyed = self._keyed
         if keyed is None:
             keyed = self._keyed = {}
-        key = (event.user_id is None, event.collapse_key)   # type: ignore[assignment]
-        replaced = keyed.get(key)                             # type: ignore[arg-type]
-        keyed[key] = event                                    # type: ignore[index]
+        key = (event.user_id is None, event.collapse_key)
+        replaced = keyed.get(key)  # type: ignore[arg-type]
+        keyed[key] = event  # type: ignore[index]
         if replaced is not None:
-            self._queue.remove(replaced)                      # identity: StoredEvent has no __eq__
+            self._queue.remove(replaced)  # identity: StoredEvent has no __eq__
             self._bytes -= len(replaced.data_json) + EVENT_OVERHEAD
         elif self.collapse_window and self._hold_until is None:
             self._hold_until = asyncio.get_running_loop().time() + self.collapse_window

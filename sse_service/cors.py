@@ -11,11 +11,13 @@ flagstream's own is refused outright (403): the cookie must not work for other s
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from .asgi_responses import Send, send_json
+from .errors import error_body
 from .stream_cookie import STREAM_COOKIE
 
 # The routes a browser calls: the stream, the inbox, and the cookie exchange.
@@ -43,8 +45,15 @@ def parse_origins(text: str) -> frozenset[str]:
             port = parts.port
         except ValueError:
             raise ValueError(f"{item!r} has a bad port") from None
-        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password \
-                or parts.path not in ("", "/") or parts.query or parts.fragment:
+        if (
+            parts.scheme not in _DEFAULT_PORTS
+            or not parts.hostname
+            or parts.username
+            or parts.password
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
             raise ValueError(f"{item!r} is not an origin like https://app.example.com (scheme, host, optional port)")
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         origin = f"{parts.scheme}://{host}"
@@ -57,7 +66,7 @@ def parse_origins(text: str) -> frozenset[str]:
 @dataclass(frozen=True)
 class CorsPolicy:
     origins: frozenset[str]
-    credentials: bool          # true when the stream cookie is on
+    credentials: bool  # true when the stream cookie is on
 
 
 class CorsMiddleware:
@@ -67,7 +76,7 @@ class CorsMiddleware:
         self._app = app
         self._policy = policy
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Send) -> None:
         methods = CORS_METHODS.get(scope.get("path", "")) if scope["type"] == "http" else None
         if methods is None:
             await self._app(scope, receive, send)
@@ -79,10 +88,9 @@ class CorsMiddleware:
             await self._preflight(send, origin, allowed, methods)
             return
         if origin is not None and not allowed and _carries_cookie(headers) and origin != _own_origin(scope, headers):
-            await send_json(send, 403, {"error": "origin_not_allowed", "detail": "this origin is not in CORS_ORIGINS"},
-                            {"vary": "Origin"})
+            await send_json(send, 403, error_body("origin_not_allowed", "this origin is not in CORS_ORIGINS"), {"vary": "Origin"})
             return
-        extra = [(b"vary", b"Origin")]      # even without Origin: a cache must not serve one origin's answer to another
+        extra = [(b"vary", b"Origin")]  # even without Origin: a cache must not serve one origin's answer to another
         if allowed:
             extra += self._allow(origin)  # type: ignore[arg-type]
             extra.append((b"access-control-expose-headers", EXPOSED_HEADERS.encode()))
@@ -96,14 +104,16 @@ class CorsMiddleware:
 
     async def _preflight(self, send: Send, origin: str | None, allowed: bool, methods: str) -> None:
         if not allowed:
-            await send_json(send, 403, {"error": "origin_not_allowed", "detail": "this origin is not in CORS_ORIGINS"},
-                            {"vary": "Origin"})
+            await send_json(send, 403, error_body("origin_not_allowed", "this origin is not in CORS_ORIGINS"), {"vary": "Origin"})
             return
-        headers = [(b"vary", b"Origin"), *self._allow(origin),  # type: ignore[arg-type]
-                   (b"access-control-allow-methods", methods.encode()),
-                   (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
-                   (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
-                   (b"content-length", b"0")]
+        headers = [
+            (b"vary", b"Origin"),
+            *self._allow(origin),  # type: ignore[arg-type]
+            (b"access-control-allow-methods", methods.encode()),
+            (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+            (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
+            (b"content-length", b"0"),
+        ]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -114,7 +124,7 @@ class CorsMiddleware:
         return allow
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
+def _headers(scope: MutableMapping[str, Any]) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
@@ -122,6 +132,6 @@ def _carries_cookie(headers: dict[str, str]) -> bool:
     return f"{STREAM_COOKIE}=" in headers.get("cookie", "")
 
 
-def _own_origin(scope: dict[str, Any], headers: dict[str, str]) -> str | None:
+def _own_origin(scope: MutableMapping[str, Any], headers: dict[str, str]) -> str | None:
     host = headers.get("host")
     return f"{scope.get('scheme', 'http')}://{host}" if host else None

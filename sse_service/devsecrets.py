@@ -24,8 +24,10 @@ _NAMES = ("jwt_secret", "publish_token", "admin_token")
 def with_dev_secrets(settings: Settings) -> Settings:
     if settings.dev_mode and (settings.jwt_secret or settings.jwt_public_key or settings.jwks_url):
         # /dev/token mints tokens for anyone with this secret: never with a real one.
-        raise ConfigError("FLAGSTREAM_DEV_MODE: dev mode mints tokens with its own generated secret; "
-                          "unset FLAGSTREAM_JWT_SECRET / JWT_PUBLIC_KEY / JWKS_URL or leave dev mode off")
+        raise ConfigError(
+            "FLAGSTREAM_DEV_MODE: dev mode mints tokens with its own generated secret; "
+            "unset FLAGSTREAM_JWT_SECRET / JWT_PUBLIC_KEY / JWKS_URL or leave dev mode off"
+        )
     missing = [name for name in _NAMES if not getattr(settings, name)]
     if not missing or (settings.jwt_public_key or settings.jwks_url) and missing == ["jwt_secret"]:
         return settings
@@ -36,7 +38,7 @@ def with_dev_secrets(settings: Settings) -> Settings:
 def _load_or_create(path: Path) -> dict[str, str]:
     try:
         _refuse_if_readable_by_others(path)
-        stored = json.loads(path.read_text())
+        stored: dict[str, str] = json.loads(path.read_text())
         if all(isinstance(stored.get(n), str) and stored[n] for n in _NAMES):
             return stored
     except (FileNotFoundError, ValueError):
@@ -59,5 +61,7 @@ def _load_or_create(path: Path) -> dict[str, str]:
 def _refuse_if_readable_by_others(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise ConfigError(f"FLAGSTREAM_STATE_DIR: {path} is open to group/others (mode {mode:04o}); "
-                          f"`chmod 600 {path}` or delete it to generate new dev secrets")
+        raise ConfigError(
+            f"FLAGSTREAM_STATE_DIR: {path} is open to group/others (mode {mode:04o}); "
+            f"`chmod 600 {path}` or delete it to generate new dev secrets"
+        )

@@ -18,13 +18,14 @@ from .hub import Hub
 
 
 class SpreadDisabler:
-    def __init__(self, hub: Hub, still_disabled: Callable[[str], bool], window: float,
-                 random_fraction: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self, hub: Hub, still_disabled: Callable[[str], bool], window: float, random_fraction: Callable[[], float] = random.random
+    ) -> None:
         self._hub = hub
         self._still_disabled = still_disabled
         self.window = window
         self._random = random_fraction
-        self._pending: dict[str, asyncio.TimerHandle] = {}     # connection id → its scheduled `disabled`
+        self._pending: dict[str, asyncio.TimerHandle] = {}  # connection id → its scheduled `disabled`
 
     @property
     def pending(self) -> int:
@@ -37,7 +38,7 @@ class SpreadDisabler:
             return
         loop = asyncio.get_running_loop()
         for connection in connections:
-            if connection.id not in self._pending:      # a newer flag change does not push it later
+            if connection.id not in self._pending:  # a newer flag change does not push it later
                 self._pending[connection.id] = loop.call_later(self._random() * self.window, self._end, connection)
 
     def _end(self, connection: Connection) -> None:

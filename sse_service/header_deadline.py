@@ -26,8 +26,16 @@ from hypercorn.events import Event, Updated
 
 
 class HeaderDeadlineTCPServer(TCPServer):
-    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, config: Any, context: Any, state: Any,
-                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        app: Any,
+        loop: asyncio.AbstractEventLoop,
+        config: Any,
+        context: Any,
+        state: Any,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         super().__init__(app, loop, config, context, state, reader, writer)
         self._bytes_arrived = asyncio.Event()
         self._served_a_request = False
@@ -81,4 +89,4 @@ async def _first_of(*events: Any, timeout: float) -> None:
 
 def install_header_deadline() -> None:
     """Make Hypercorn's asyncio worker build HeaderDeadlineTCPServer for every connection."""
-    hypercorn_run.TCPServer = HeaderDeadlineTCPServer  # type: ignore[misc]
+    hypercorn_run.TCPServer = HeaderDeadlineTCPServer  # type: ignore[attr-defined,misc,unused-ignore]

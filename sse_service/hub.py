@@ -7,36 +7,23 @@ hands it events, and each connection's writer turns them into bytes.
 from __future__ import annotations
 
 import heapq
-import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from observability.metrics import HubSnapshot, Metrics
+from observability.types import HubSnapshot, Metrics
 
 from .connection import Closing, Connection
-from .sse import ServerSentEvent
+from .stream_encoding import FINAL_EVENTS, final_event, ping_event
 from .types import StoredEvent
-
-
-def _final(event: str, retry: int | None = None) -> bytes:
-    return ServerSentEvent(data="{}", event=event, retry=retry).encode()
-
-
-FINAL_EVENTS = {
-    "disabled": _final("disabled"),
-    "reauth": _final("reauth"),
-    "overflow": _final("overflow"),
-    "evicted": _final("evicted"),
-}
 
 
 @dataclass(frozen=True, slots=True)
 class HubLimits:
     max_connections: int
     retry_ms: int
-    queue_max_delay: float = 30.0     # a stream whose queue/write made no progress this long is cut (overflow)
+    queue_max_delay: float = 30.0  # a stream whose queue/write made no progress this long is cut (overflow)
 
 
 class Hub:
@@ -46,7 +33,7 @@ class Hub:
         self._clock = clock
         self._users: dict[str, dict[str, Connection]] = {}
         self._count = 0
-        self._everyone: list[Connection] | None = None   # flat list for broadcasts, rebuilt after changes
+        self._everyone: list[Connection] | None = None  # flat list for broadcasts, rebuilt after changes
         self.draining = False
 
     # -- registry -------------------------------------------------------------------
@@ -104,14 +91,15 @@ class Hub:
         if event.user_id is None:
             # A batch of broadcasts walks every connection once per event: keep one flat
             # list between registry changes instead of rebuilding it from the user dicts.
-            targets = self._everyone
-            if targets is None:
-                targets = self._everyone = list(self.connections())
+            everyone = self._everyone
+            if everyone is None:
+                everyone = self._everyone = list(self.connections())
+            targets = everyone
         else:
             held = self._users.get(event.user_id)
             if not held:
                 return
-            targets = held.values()      # offering never changes the registry: no copy needed
+            targets = held.values()  # offering never changes the registry: no copy needed
         for connection in targets:
             if not connection.offer(event):
                 self.close(connection, "overflow")
@@ -144,7 +132,7 @@ class Hub:
         base = self._limits.retry_ms
         for connection in list(self.connections()):
             retry = base + random.randint(0, max(base, 1000))
-            self._end(connection, Closing(reason, _final("shutdown", retry=retry)))
+            self._end(connection, Closing(reason, final_event("shutdown", retry=retry)))
 
     # -- timers (one for the whole hub, not one per stream) ---------------------------
     def tick(self) -> None:
@@ -178,11 +166,3 @@ class Hub:
     def top_users(self, n: int = 10) -> list[dict[str, object]]:
         top = heapq.nlargest(n, self._users.items(), key=lambda item: len(item[1]))
         return [{"user_id": user_id, "connections": len(held)} for user_id, held in top]
-
-
-def ping_event(now: float) -> bytes:
-    return ServerSentEvent(data=json.dumps({"server_time": rfc3339(now)}), event="ping").encode()
-
-
-def rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"

@@ -36,8 +36,9 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 class JwksKeys:
     algorithms = ALGORITHMS
 
-    def __init__(self, url: str, refresh_interval: float, *, cooldown: float = UNKNOWN_KID_COOLDOWN,
-                 timeout: float = FETCH_TIMEOUT) -> None:
+    def __init__(
+        self, url: str, refresh_interval: float, *, cooldown: float = UNKNOWN_KID_COOLDOWN, timeout: float = FETCH_TIMEOUT
+    ) -> None:
         self._url = url
         self._refresh_interval = refresh_interval
         self._cooldown = cooldown
@@ -103,8 +104,7 @@ class JwksKeys:
                 raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
             keys, fingerprint = parse_jwks(response.content)
         except (httpx.HTTPError, ValueError, RecursionError) as exc:
-            log.warning("JWKS refresh failed (%s: %s); keeping the %d known key(s)",
-                        type(exc).__name__, exc, len(self._keys))
+            log.warning("JWKS refresh failed (%s: %s); keeping the %d known key(s)", type(exc).__name__, exc, len(self._keys))
             return
         if fingerprint != self._fingerprint:
             removed = frozenset(self._keys) - frozenset(keys)
@@ -125,9 +125,11 @@ def parse_jwks(body: bytes) -> tuple[dict[str, Any], str]:
         if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str) or entry.get("use", "sig") != "sig":
             continue
         try:
-            keys[sys.intern(entry["kid"])] = jwt.PyJWK(entry).key    # interned: every stream holds its kid
+            keys[sys.intern(entry["kid"])] = jwt.PyJWK(entry).key  # interned: every stream holds its kid
         except jwt.PyJWTError:
-            continue                                    # a key type or curve we cannot use
-    fingerprint = json.dumps(sorted((e for e in document["keys"] if isinstance(e, dict) and e.get("kid") in keys),
-                                    key=lambda e: e["kid"]), sort_keys=True)
+            continue  # a key type or curve we cannot use
+    fingerprint = json.dumps(
+        sorted((e for e in document["keys"] if isinstance(e, dict) and e.get("kid") in keys), key=lambda e: e["kid"]),
+        sort_keys=True,
+    )
     return keys, fingerprint

@@ -11,6 +11,7 @@ everything else see the real client. From any other peer the headers are ignored
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import MutableMapping
 from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -35,14 +36,14 @@ class TrustedProxyHeaders:
         self._app = app
         self._networks = networks
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
             client = scope.get("client")
             if client and self._trusted(_address(client[0])):
                 self._apply(scope)
         await self._app(scope, receive, send)
 
-    def _apply(self, scope: dict[str, Any]) -> None:
+    def _apply(self, scope: MutableMapping[str, Any]) -> None:
         forwarded_for: list[str] = []
         proto = None
         for name, value in scope["headers"]:
@@ -74,14 +75,14 @@ class TrustedProxyHeaders:
 
 def _address(text: str) -> Address | None:
     text = text.strip()
-    if text.startswith("[") and "]" in text:          # [v6]:port
-        text = text[1:text.index("]")]
-    elif text.count(":") == 1:                       # v4:port
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # v4:port
         text = text.split(":")[0]
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped                   # ::ffff:10.0.0.1 from a dual-stack listener
+        return address.ipv4_mapped  # ::ffff:10.0.0.1 from a dual-stack listener
     return address

@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .asgi_responses import Send, send_json
 from .auth import AuthError, Identity, bearer_token
+from .errors import error_body
 from .publishing import PublishInvalid, parse_publish_request
 from .rate_limit import refusal
 from .types import IdempotencyConflict, PublishRefused, UnusableUserId
@@ -38,7 +39,7 @@ class BodyTooLarge(Exception):
 
 
 class PublishEndpoint:
-    def __init__(self, services: "Services", max_body: int) -> None:
+    def __init__(self, services: Services, max_body: int) -> None:
         self._s = services
         self._max_body = max_body
 
@@ -48,7 +49,7 @@ class PublishEndpoint:
         except Exception:
             log.exception("unhandled error")
             self._s.metrics.error("http")
-            await send_json(send, 500, {"error": "internal", "detail": "unexpected server error"})
+            await send_json(send, 500, error_body("internal", "unexpected server error"))
 
     async def _publish(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         s = self._s
@@ -61,7 +62,7 @@ class PublishEndpoint:
         try:
             publisher = s.verifier.publisher(bearer_token(authorization))
         except AuthError as exc:
-            await send_json(send, 401, {"error": "unauthorized", "detail": str(exc)}, {"www-authenticate": "Bearer"})
+            await send_json(send, 401, error_body("unauthorized", str(exc)), {"www-authenticate": "Bearer"})
             return
         decision = await s.rate_limits.allow_publish(publisher.subject)
         if not decision.allowed:
@@ -72,15 +73,19 @@ class PublishEndpoint:
         try:
             data = await self._body(receive, length)
         except BodyTooLarge:
-            await send_json(send, 413, {"error": "request_entity_too_large", "detail": RequestEntityTooLarge.description})
+            await send_json(send, 413, error_body("request_entity_too_large", RequestEntityTooLarge.description))
             return
         if data is None:
-            return                         # the client went away
+            return  # the client went away
         settings = s.settings
         try:
-            parsed = parse_publish_request(data, max_batch=settings.max_batch, max_payload_bytes=settings.max_payload_bytes,
-                                           max_recipients=settings.max_recipients_per_request,
-                                           max_data_depth=settings.max_data_depth)
+            parsed = parse_publish_request(
+                data,
+                max_batch=settings.max_batch,
+                max_payload_bytes=settings.max_payload_bytes,
+                max_recipients=settings.max_recipients_per_request,
+                max_data_depth=settings.max_data_depth,
+            )
         except PublishInvalid as exc:
             s.metrics.publish_rejected("too_large" if exc.status == 413 else "invalid")
             await send_json(send, exc.status, exc.body())
@@ -89,15 +94,25 @@ class PublishEndpoint:
             ids = await s.worker.publish(publisher_identity(publisher), parsed.notifications)
         except IdempotencyConflict as exc:
             field = parsed.field(exc.index, "idempotency_key")
-            await send_json(send, 409, {"error": "conflict", "detail": [
-                {"field": field, "message": "this idempotency key was used for a different notification"}]})
+            await send_json(
+                send,
+                409,
+                error_body(
+                    "conflict",
+                    [{"field": field, "message": "this idempotency key was used for a different notification"}],
+                ),
+            )
             return
         except UnusableUserId:
-            await send_json(send, 422, {"error": "invalid", "detail": [{"field": "user_id", "message": "not a valid user id"}]})
+            await send_json(send, 422, error_body("invalid", [{"field": "user_id", "message": "not a valid user id"}]))
             return
         except PublishRefused:
-            await send_json(send, 503, {"error": "unavailable", "detail": "the notification store is unavailable; retry later"},
-                            {"retry-after": "1"})
+            await send_json(
+                send,
+                503,
+                error_body("unavailable", "the notification store is unavailable; retry later"),
+                {"retry-after": "1"},
+            )
             return
         await send_json(send, 202, {"ids": ids})
 

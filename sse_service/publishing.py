@@ -7,10 +7,11 @@ from typing import Any
 
 from . import strict_json
 from .auth import valid_user_id
+from .errors import error_body
 from .types import COLLAPSE_KEY, EVENT_NAME, Notification
 
 MAX_RECIPIENTS = 1000
-MAX_RECIPIENTS_PER_REQUEST = 1000     # default of the setting: events one request may create
+MAX_RECIPIENTS_PER_REQUEST = 1000  # default of the setting: events one request may create
 MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_MAX_DATA_DEPTH = 64
 _FIELDS = {"user_id", "user_ids", "broadcast", "event", "data", "idempotency_key", "collapse_key"}
@@ -32,29 +33,44 @@ class PublishInvalid(Exception):
 
     def body(self) -> dict[str, Any]:
         error = "too_large" if self.status == 413 else "invalid"
-        return {"error": error, "detail": [{"field": p.field, "message": p.message} for p in self.problems]}
+        return error_body(error, [{"field": p.field, "message": p.message} for p in self.problems])
 
 
 @dataclass(frozen=True)
 class PublishRequest:
     notifications: list[Notification]
-    labels: list[str]                  # "notifications[i]" in a batch, "" for a single notification
+    labels: list[str]  # "notifications[i]" in a batch, "" for a single notification
 
     def field(self, index: int, name: str) -> str:
         label = self.labels[index]
         return f"{label}.{name}" if label else name
 
 
-def parse_publish(body: bytes, *, max_batch: int, max_payload_bytes: int,
-                  max_recipients: int = MAX_RECIPIENTS_PER_REQUEST,
-                  max_data_depth: int = DEFAULT_MAX_DATA_DEPTH) -> list[Notification]:
-    return parse_publish_request(body, max_batch=max_batch, max_payload_bytes=max_payload_bytes,
-                                 max_recipients=max_recipients, max_data_depth=max_data_depth).notifications
+def parse_publish(
+    body: bytes,
+    *,
+    max_batch: int,
+    max_payload_bytes: int,
+    max_recipients: int = MAX_RECIPIENTS_PER_REQUEST,
+    max_data_depth: int = DEFAULT_MAX_DATA_DEPTH,
+) -> list[Notification]:
+    return parse_publish_request(
+        body,
+        max_batch=max_batch,
+        max_payload_bytes=max_payload_bytes,
+        max_recipients=max_recipients,
+        max_data_depth=max_data_depth,
+    ).notifications
 
 
-def parse_publish_request(body: bytes, *, max_batch: int, max_payload_bytes: int,
-                          max_recipients: int = MAX_RECIPIENTS_PER_REQUEST,
-                          max_data_depth: int = DEFAULT_MAX_DATA_DEPTH) -> PublishRequest:
+def parse_publish_request(
+    body: bytes,
+    *,
+    max_batch: int,
+    max_payload_bytes: int,
+    max_recipients: int = MAX_RECIPIENTS_PER_REQUEST,
+    max_data_depth: int = DEFAULT_MAX_DATA_DEPTH,
+) -> PublishRequest:
     try:
         document, poison = strict_json.decode(body, max_data_depth)
     except strict_json.NotJson as exc:
@@ -86,14 +102,17 @@ def parse_publish_request(body: bytes, *, max_batch: int, max_payload_bytes: int
     return PublishRequest(notifications, [label for label, _ in labelled])  # type: ignore[arg-type]
 
 
-def _check_request(labelled: list[tuple[str, Any]], notifications: list[Notification], max_recipients: int,
-                   problems: list[Problem]) -> None:
+def _check_request(
+    labelled: list[tuple[str, Any]], notifications: list[Notification], max_recipients: int, problems: list[Problem]
+) -> None:
     """Limits of the request as a whole: how many events it creates (one per recipient,
     one per broadcast), and idempotency keys used once each."""
     total = sum(len(n.user_ids) or 1 for n in notifications)
     if total > max_recipients:
         field = "notifications" if labelled[0][0] else "user_ids"
-        problems.append(Problem(field, f"{total} recipients in one request; at most MAX_RECIPIENTS_PER_REQUEST ({max_recipients})"))
+        problems.append(
+            Problem(field, f"{total} recipients in one request; at most MAX_RECIPIENTS_PER_REQUEST ({max_recipients})")
+        )
     seen: set[str] = set()
     for (label, _), n in zip(labelled, notifications):
         if n.idempotency_key is not None:
@@ -102,8 +121,9 @@ def _check_request(labelled: list[tuple[str, Any]], notifications: list[Notifica
             seen.add(n.idempotency_key)
 
 
-def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list[Problem],
-         oversized: list[Problem]) -> Notification | None:
+def _one(
+    label: str, item: Any, max_payload: int, max_depth: int, problems: list[Problem], oversized: list[Problem]
+) -> Notification | None:
     def field(name: str) -> str:
         return f"{label}.{name}" if label else name
 
@@ -121,7 +141,9 @@ def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list
         if valid_user_id(item["user_id"]) and _storable(item["user_id"]):
             user_ids = (item["user_id"],)
         else:
-            problems.append(Problem(field("user_id"), "expected a non-empty string (at most 256 characters, no control characters)"))
+            problems.append(
+                Problem(field("user_id"), "expected a non-empty string (at most 256 characters, no control characters)")
+            )
     elif targets[0] == "user_ids":
         ids = item["user_ids"]
         if not isinstance(ids, list) or not ids or len(ids) > MAX_RECIPIENTS:
@@ -140,7 +162,9 @@ def _one(label: str, item: Any, max_payload: int, max_depth: int, problems: list
         problems.append(Problem(field("idempotency_key"), f"expected a string of 1 to {MAX_IDEMPOTENCY_KEY} characters"))
     collapse_key = item.get("collapse_key")
     if collapse_key is not None and (not isinstance(collapse_key, str) or not COLLAPSE_KEY.fullmatch(collapse_key)):
-        problems.append(Problem(field("collapse_key"), "expected a short token: letters, digits, '_', '.', ':', '-', 1 to 64 characters"))
+        problems.append(
+            Problem(field("collapse_key"), "expected a short token: letters, digits, '_', '.', ':', '-', 1 to 64 characters")
+        )
     if "data" not in item:
         problems.append(Problem(field("data"), "required"))
         return None

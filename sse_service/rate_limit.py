@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import error_body
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,7 @@ class TokenBucket:
 @dataclass(frozen=True, slots=True)
 class RateDecision:
     allowed: bool
-    retry_after: float = 0.0          # seconds until enough tokens are back
+    retry_after: float = 0.0  # seconds until enough tokens are back
 
     @property
     def retry_after_seconds(self) -> int:
@@ -62,7 +64,7 @@ class MemoryRateLimiter:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}     # name → (tokens, when)
+        self._buckets: dict[str, tuple[float, float]] = {}  # name → (tokens, when)
         self._prune_at = 1024
 
     async def take(self, bucket: str, rule: TokenBucket, cost: int = 1) -> RateDecision:
@@ -80,8 +82,7 @@ class MemoryRateLimiter:
         return decision
 
     def _prune(self, now: float, rule: TokenBucket) -> None:
-        full = [name for name, (tokens, then) in self._buckets.items()
-                if tokens + (now - then) * rule.rate >= rule.burst]
+        full = [name for name, (tokens, then) in self._buckets.items() if tokens + (now - then) * rule.rate >= rule.burst]
         for name in full:
             del self._buckets[name]
         self._prune_at = max(1024, 2 * len(self._buckets))
@@ -100,15 +101,21 @@ class RateLimits:
     request needs next will refuse it on its own, and a limiter outage must not become
     an outage of the whole service."""
 
-    def __init__(self, limiter: RateLimiter, *, publish: TokenBucket | None = None,
-                 stream: TokenBucket | None = None, on_error: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        publish: TokenBucket | None = None,
+        stream: TokenBucket | None = None,
+        on_error: Callable[[], None] = lambda: None,
+    ) -> None:
         self._limiter = limiter
         self.publish = publish
         self.stream = stream
         self._on_error = on_error
 
     @classmethod
-    def disabled(cls) -> "RateLimits":
+    def disabled(cls) -> RateLimits:
         return cls(MemoryRateLimiter())
 
     async def allow_publish(self, publisher: str) -> RateDecision:
@@ -139,5 +146,5 @@ def bucket_rule(rate: float, burst: int) -> TokenBucket | None:
 def refusal(decision: RateDecision, what: str) -> tuple[dict[str, object], dict[str, str]]:
     """The 429's JSON body and headers: `Retry-After` computed from the bucket."""
     seconds = decision.retry_after_seconds
-    body = {"error": "rate_limited", "detail": f"too many {what}; retry after {seconds} s", "retry_after": seconds}
+    body = error_body("rate_limited", f"too many {what}; retry after {seconds} s", retry_after=seconds)
     return body, {"Retry-After": str(seconds)}

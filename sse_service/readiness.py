@@ -16,8 +16,8 @@ from .broker.base import Broker
 
 @dataclass(frozen=True, slots=True)
 class BrokerReadiness:
-    state: str                     # ok | unavailable | timeout
-    problem: str | None            # why it is not ready (None when ok)
+    state: str  # ok | unavailable | timeout
+    problem: str | None  # why it is not ready (None when ok)
     last_known: str | None = None  # with `timeout`: the state the last finished check found
 
 
@@ -35,14 +35,17 @@ class BrokerProbe:
             async with asyncio.timeout(self._timeout):
                 problem = await asyncio.shield(self._check)
         except TimeoutError:
-            return BrokerReadiness("timeout", f"broker check did not answer within {self._timeout:g} s "
-                                              f"(last known: {self._last_known or 'none'})", self._last_known)
+            return BrokerReadiness(
+                "timeout",
+                f"broker check did not answer within {self._timeout:g} s (last known: {self._last_known or 'none'})",
+                self._last_known,
+            )
         return BrokerReadiness("ok" if problem is None else "unavailable", problem)
 
     async def _run(self) -> str | None:
         try:
             problem = await self._broker.check()
-        except Exception as exc:                  # a check must report, never raise
+        except Exception as exc:  # a check must report, never raise
             problem = f"broker check failed: {type(exc).__name__}"
         self._last_known = "ok" if problem is None else "unavailable"
         return problem

@@ -17,7 +17,7 @@ class ReconnectCounter:
         self.window = window
         self._remembered = remembered
         self._clock = clock
-        self._ended: OrderedDict[str, float] = OrderedDict()   # user → when their last stream here ended
+        self._ended: OrderedDict[str, float] = OrderedDict()  # user → when their last stream here ended
 
     def kind(self, user_id: str, resumed: bool) -> str | None:
         """The kind of reconnect a stream opened now is: `resumed`, `repeat`, or None (a first stream)."""
@@ -31,5 +31,5 @@ class ReconnectCounter:
     def stream_ended(self, user_id: str) -> None:
         self._ended[user_id] = self._clock()
         self._ended.move_to_end(user_id)
-        while len(self._ended) > self._remembered:       # bounded: the oldest are past the window anyway
+        while len(self._ended) > self._remembered:  # bounded: the oldest are past the window anyway
             self._ended.popitem(last=False)

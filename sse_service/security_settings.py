@@ -16,7 +16,7 @@ from .config import ConfigError
 if TYPE_CHECKING:
     from .config import Settings
 
-MIN_JWT_SECRET_BYTES = 32   # HS256 keys shorter than the hash are brute-forceable offline (RFC 7518 §3.2)
+MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash are brute-forceable offline (RFC 7518 §3.2)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -34,18 +34,23 @@ def is_loopback(host: str | None) -> bool:
 
 def validate_security(s: Settings) -> None:
     if s.jwt_secret and len(s.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-        raise ConfigError(f"FLAGSTREAM_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes "
-                          f"(got {len(s.jwt_secret.encode())}); generate one with `openssl rand -base64 48`")
+        raise ConfigError(
+            f"FLAGSTREAM_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes "
+            f"(got {len(s.jwt_secret.encode())}); generate one with `openssl rand -base64 48`"
+        )
     if s.jwt_public_key and "-----BEGIN" not in s.jwt_public_key and not Path(s.jwt_public_key).is_file():
         raise ConfigError(f"FLAGSTREAM_JWT_PUBLIC_KEY: no such file: {s.jwt_public_key}")
     if s.jwks_url:
         url = urlparse(s.jwks_url)
         if not (url.scheme == "https" or url.scheme == "http" and is_loopback(url.hostname)):
-            raise ConfigError("FLAGSTREAM_JWKS_URL: must be an https:// URL (http:// only on loopback), "
-                              f"got {s.jwks_url!r}")
+            raise ConfigError(f"FLAGSTREAM_JWKS_URL: must be an https:// URL (http:// only on loopback), got {s.jwks_url!r}")
     if (s.jwt_public_key or s.jwks_url) and not s.jwt_audience:
-        raise ConfigError("FLAGSTREAM_JWT_AUDIENCE: required with JWT_PUBLIC_KEY or JWKS_URL, so that tokens "
-                          "the identity provider issued for other APIs are refused")
+        raise ConfigError(
+            "FLAGSTREAM_JWT_AUDIENCE: required with JWT_PUBLIC_KEY or JWKS_URL, so that tokens "
+            "the identity provider issued for other APIs are refused"
+        )
     if s.dev_mode and not is_loopback(s.host):
-        raise ConfigError(f"FLAGSTREAM_DEV_MODE: dev mode mints tokens for anyone at /dev/token, so it listens "
-                          f"only on loopback (FLAGSTREAM_HOST={s.host!r})")
+        raise ConfigError(
+            f"FLAGSTREAM_DEV_MODE: dev mode mints tokens for anyone at /dev/token, so it listens "
+            f"only on loopback (FLAGSTREAM_HOST={s.host!r})"
+        )

@@ -9,15 +9,15 @@ import multiprocessing
 import os
 import signal
 import socket
-import warnings
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
+from hypercorn.config import Config, Sockets
 from hypercorn.logging import Logger
 
 from flags import FlagConfigError, FlagsFileError
@@ -28,6 +28,8 @@ from .config import ConfigError, Settings
 from .header_deadline import install_header_deadline
 
 log = logging.getLogger("flagstream")
+
+
 def redact(query: str) -> str:
     """The query with the value of every parameter whose *decoded* name mentions
     `access_token` replaced: the routes decode `access%5Ftoken` to `access_token` too."""
@@ -42,7 +44,7 @@ def redact(query: str) -> str:
 class RedactingLogger(Logger):
     """Hypercorn's logger with `access_token` values removed from every access line."""
 
-    async def access(self, request, response, request_time) -> None:  # type: ignore[override]
+    async def access(self, request: Any, response: Any, request_time: float) -> None:  # type: ignore[override,unused-ignore]
         query = request.get("query_string", b"")
         if query:
             request = {**request, "query_string": redact(query.decode("latin-1")).encode("latin-1")}
@@ -64,7 +66,7 @@ class DeadPeerDetection:
     unacknowledged_write_timeout_ms: int
 
     @classmethod
-    def after(cls, seconds: float) -> "DeadPeerDetection":
+    def after(cls, seconds: float) -> DeadPeerDetection:
         return cls(max(1, round(seconds)), max(1, round(seconds / 6)), max(1, int(seconds * 1000)))
 
 
@@ -73,9 +75,9 @@ class StreamingConfig(Config):
     accepted connection (Linux copies these options to accepted sockets)."""
 
     dead_peer = DeadPeerDetection.after(60)
-    header_timeout: float | None = None    # read by HeaderDeadlineTCPServer
+    header_timeout: float | None = None  # read by HeaderDeadlineTCPServer
 
-    def create_sockets(self):  # type: ignore[override]
+    def create_sockets(self) -> Sockets:  # type: ignore[override,unused-ignore]
         sockets = super().create_sockets()
         for sock in sockets.secure_sockets + sockets.insecure_sockets:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -85,11 +87,14 @@ class StreamingConfig(Config):
 
 def set_dead_peer_detection(sock: socket.socket, detection: DeadPeerDetection) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", detection.keepalive_idle), ("TCP_KEEPINTVL", detection.keepalive_interval),
-                        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
-                        ("TCP_USER_TIMEOUT", detection.unacknowledged_write_timeout_ms)):
+    for name, value in (
+        ("TCP_KEEPIDLE", detection.keepalive_idle),
+        ("TCP_KEEPINTVL", detection.keepalive_interval),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", detection.unacknowledged_write_timeout_ms),
+    ):
         option = getattr(socket, name, None)
-        if option is not None:           # not every platform has every option
+        if option is not None:  # not every platform has every option
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
@@ -101,8 +106,8 @@ def hypercorn_config(settings: Settings) -> Config:
     config.accesslog = "-" if settings.access_log or settings.log_level == "debug" else None
     # The full request line, query included: RedactingLogger makes that safe.
     config.access_log_format = '%(h)s %(t)s "%(R)s" %(s)s %(b)s "%(a)s"'
-    config.errorlog = logging.getLogger("hypercorn.error")   # through our own handlers, once
-    config.graceful_timeout = 1.0          # streams are already ended by our own drain
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our own handlers, once
+    config.graceful_timeout = 1.0  # streams are already ended by our own drain
     config.keep_alive_timeout = 75
     config.header_timeout = settings.header_timeout
     config.backlog = 4096
@@ -149,13 +154,16 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
         if on_ready is not None:
             on_ready(f"http://{settings.host}:{settings.port}")
 
-    await serve_app(app, config, shutdown_trigger=stop.wait)
+    async def stopped() -> None:
+        await stop.wait()
+
+    await serve_app(app, config, shutdown_trigger=stopped)
 
 
 async def serve_app(app: Any, config: Config, shutdown_trigger: Callable[[], Awaitable[None]]) -> None:
     """Hypercorn's `serve`, with a deadline on request heads (see `header_deadline`)."""
     install_header_deadline()
-    await serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+    await serve(app, config, shutdown_trigger=shutdown_trigger)
 
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
@@ -195,7 +203,9 @@ def _run_worker(settings: Settings, on_ready: Callable[[str], None] | None) -> N
 
 
 def _run_one(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     try:
         import uvloop
     except ImportError:

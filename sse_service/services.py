@@ -11,17 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flags.types import FlagFreshness, FlagGate
-from observability.metrics import Metrics
+from observability.types import Metrics, Tracing
 
 from .auth import TokenVerifier
 from .broker.base import Broker, BrokerListeners
 from .config import Settings
-from .connection import collapse_window
 from .disable_spread import SpreadDisabler
 from .hub import Hub
 from .rate_limit import RateLimits
 from .readiness import BrokerProbe
-from observability.types import Tracing
+from .stream_tuning import StreamTuning
 from .worker import NotificationWorker
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,7 @@ class Services:
     disabler: SpreadDisabler = field(init=False)
 
     def __post_init__(self) -> None:
-        self.disabler = SpreadDisabler(self.hub, lambda user_id: not self.flags.is_enabled(user_id),
-                                       self.settings.disable_spread)
+        self.disabler = SpreadDisabler(self.hub, lambda user_id: not self.flags.is_enabled(user_id), self.settings.disable_spread)
 
     async def start(self) -> None:
         """Start everything; safe to call twice (the server starts early to report bad
@@ -55,11 +53,13 @@ class Services:
         if self._started:
             return
         self._started = True
-        await self.broker.start(BrokerListeners(
-            on_event=self.hub.dispatch,
-            on_evict=self.hub.evict,
-            on_fanout_lost=lambda: self.hub.send_everyone_away("error"),
-        ))
+        await self.broker.start(
+            BrokerListeners(
+                on_event=self.hub.dispatch,
+                on_evict=self.hub.evict,
+                on_fanout_lost=lambda: self.hub.send_everyone_away("error"),
+            )
+        )
         await self.flags.start()
         self.flags.subscribe(self.apply_flag_changes)
         self.metrics.watch_hub(self.hub.snapshot)
@@ -94,7 +94,7 @@ class Services:
         users = list({c.user_id for c in self.hub.connections()})
         closed = 0
         for start in range(0, len(users), slice_size):
-            for user_id in users[start:start + slice_size]:
+            for user_id in users[start : start + slice_size]:
                 connections = self.hub.user_connections(user_id)
                 if not connections:
                     continue
@@ -102,13 +102,9 @@ class Services:
                     self.disabler.disable(connections)
                     closed += len(connections)
                     continue
-                knobs = self.flags.knobs(user_id)
-                window = knobs.batch_window_ms if knobs.batch_window_ms is not None else self.settings.batch_window_ms
-                collapse = collapse_window(knobs, self.settings)
+                tuning = StreamTuning.resolve(self.settings, self.flags.knobs(user_id))
                 for connection in connections:
-                    connection.ping_interval = knobs.ping_interval or self.settings.ping_interval
-                    connection.batch_window = window / 1000
-                    connection.collapse_window = collapse
+                    tuning.apply(connection)
             await asyncio.sleep(0)
         if closed:
             spread = f" (spread over {self.disabler.window:g} s)" if self.disabler.window > 0 else ""
@@ -130,8 +126,13 @@ class Services:
             broker["last_known"] = broker_state.last_known
         body: dict[str, Any] = {
             "broker": broker,
-            "flags": {"state": health.freshness.value, "source": health.source, "last_refresh": health.last_refresh,
-                      "error": health.error, "outages": health.outages},
+            "flags": {
+                "state": health.freshness.value,
+                "source": health.source,
+                "last_refresh": health.last_refresh,
+                "error": health.error,
+                "outages": health.outages,
+            },
             "draining": self.hub.draining,
             "instance": f"{socket.gethostname()}:{os.getpid()}",
         }

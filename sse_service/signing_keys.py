@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import jwt
@@ -42,7 +42,7 @@ class FixedKey:
     def __init__(self, key: Any, algorithms: list[str]) -> None:
         self._key = key
         self.algorithms = algorithms
-        self.on_removed: Callable[[frozenset[str]], None] | None = None    # a fixed key is never removed
+        self.on_removed: Callable[[frozenset[str]], None] | None = None  # a fixed key is never removed
 
     def key_for(self, token: str) -> tuple[Any, str | None]:
         if self._key is None:
@@ -50,7 +50,7 @@ class FixedKey:
         return self._key, None
 
     def trusts(self, key_id: str) -> bool:
-        return False                 # a fixed key has no id: nothing was signed "by id"
+        return False  # a fixed key has no id: nothing was signed "by id"
 
     async def start(self) -> None:
         return None

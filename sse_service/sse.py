@@ -52,7 +52,7 @@ class ServerSentEvent:
             if "\n" in data or "\r" in data:
                 lines.extend("data: " + part for part in _LINE_BREAK.split(data))
             else:
-                lines.append("data: " + data)              # compact JSON: always one line
+                lines.append("data: " + data)  # compact JSON: always one line
         return ("\n".join(lines) + "\n\n").encode()
 
 

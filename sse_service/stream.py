@@ -19,13 +19,14 @@ from urllib.parse import parse_qs
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .auth import AuthError, bearer_token
 from .client_input import parse_event_id
-from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection, collapse_window
-from .hub import rfc3339
+from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
+from .errors import error_body
 from .rate_limit import refusal as rate_limited
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .stream_cookie import cookie_token
-from .stream_encoding import encode, latency_runs, with_id
+from .stream_encoding import encode, latency_runs, rfc3339, with_id
+from .stream_tuning import StreamTuning
 from .types import EventId, PublishRefused, is_legacy_id
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ REPLAY_PAGE = 500
 
 
 class StreamEndpoint:
-    def __init__(self, services: "Services") -> None:
+    def __init__(self, services: Services) -> None:
         self._s = services
         self._reconnects = ReconnectCounter()
 
@@ -51,7 +52,7 @@ class StreamEndpoint:
             identity = s.verifier.user(token)
         except AuthError as exc:
             s.metrics.connection_rejected("unauthorized")
-            await send_json(send, 401, {"error": "unauthorized", "detail": str(exc)}, {"www-authenticate": "Bearer"})
+            await send_json(send, 401, error_body("unauthorized", str(exc)), {"www-authenticate": "Bearer"})
             return
         user_id = identity.subject
         if not s.flags.is_enabled(user_id):
@@ -67,7 +68,7 @@ class StreamEndpoint:
         refusal = s.hub.refusal()
         if refusal is not None:
             s.metrics.connection_rejected(refusal)
-            await send_json(send, 503, {"error": refusal}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            await send_json(send, 503, error_body(refusal), {"retry-after": _retry_after(s.settings.retry_ms)})
             return
         last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
         after: EventId | str | None = None
@@ -76,31 +77,48 @@ class StreamEndpoint:
                 after = parse_event_id(last_id_text)
             except ValueError:
                 if not is_legacy_id(last_id_text):
-                    await send_json(send, 422, {"error": "invalid", "detail": [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}]})
+                    await send_json(
+                        send,
+                        422,
+                        error_body(
+                            "invalid",
+                            [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}],
+                        ),
+                    )
                     return
-                after = RESET      # an id of the scheme before epochs: answered with `reset`, never misread
-        knobs = s.flags.knobs(user_id)
+                after = RESET  # an id of the scheme before epochs: answered with `reset`, never misread
+        tuning = StreamTuning.resolve(s.settings, s.flags.knobs(user_id))
         connection = Connection(
             user_id,
             queue_size=s.settings.queue_size,
             max_bytes=s.settings.queue_max_bytes,
-            ping_interval=knobs.ping_interval or s.settings.ping_interval,
-            batch_window=(knobs.batch_window_ms if knobs.batch_window_ms is not None else s.settings.batch_window_ms) / 1000,
-            collapse_window=collapse_window(knobs, s.settings),
+            ping_interval=tuning.ping_interval,
+            batch_window=tuning.batch_window,
+            collapse_window=tuning.collapse_window,
             expires_at=identity.expires_at,
             key_id=identity.key_id,
             now=time.time(),
         )
-        per_user = knobs.max_connections_per_user or s.settings.max_connections_per_user
+        per_user = tuning.max_connections_per_user
         try:
             lease = await s.broker.acquire_lease(user_id, connection.id, per_user, s.settings.user_limit_policy == "evict_oldest")
-        except Exception as exc:          # the broker is unusable: not this client's fault
+        except Exception as exc:  # the broker is unusable: not this client's fault
             s.metrics.error("lease")
-            await send_json(send, 503, {"error": "unavailable", "detail": f"{type(exc).__name__}"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            await send_json(
+                send,
+                503,
+                error_body("unavailable", f"{type(exc).__name__}"),
+                {"retry-after": _retry_after(s.settings.retry_ms)},
+            )
             return
         if not lease.granted:
             s.metrics.connection_rejected("user_limit")
-            await send_json(send, 429, {"error": "user_limit", "detail": f"at most {per_user} streams per user"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+            await send_json(
+                send,
+                429,
+                error_body("user_limit", f"at most {per_user} streams per user"),
+                {"retry-after": _retry_after(s.settings.retry_ms)},
+            )
             return
         await self._evict(user_id, lease.evicted)
         reconnect = self._reconnects.kind(user_id, resumed=after is not None)
@@ -108,7 +126,7 @@ class StreamEndpoint:
             s.metrics.reconnected(reconnect)
         # This frame lives as long as the stream: drop the request's parsed pieces (header
         # and query dicts, token, claims) now rather than hold them for hours per stream.
-        del headers, query, token, identity, knobs, lease, last_id_text
+        del headers, query, token, identity, tuning, lease, last_id_text
         await self._serve(connection, after, receive, send)
 
     async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
@@ -132,7 +150,12 @@ class StreamEndpoint:
                 await s.broker.subscribe(connection.user_id)
             except PublishRefused:
                 s.metrics.error("subscribe")
-                await send_json(send, 503, {"error": "unavailable", "detail": "broker unavailable"}, {"retry-after": _retry_after(s.settings.retry_ms)})
+                await send_json(
+                    send,
+                    503,
+                    error_body("unavailable", "broker unavailable"),
+                    {"retry-after": _retry_after(s.settings.retry_ms)},
+                )
                 reason = "error"
                 return
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
@@ -152,7 +175,7 @@ class StreamEndpoint:
             task = asyncio.current_task()
             if connection.closing is None or task is None:
                 raise
-            task.uncancel()               # we cancelled a stuck write ourselves (Connection.close)
+            task.uncancel()  # we cancelled a stuck write ourselves (Connection.close)
             connection.sending = False
             # The aborted write's bytes are already queued on the transport: the final event
             # goes behind them, so a client that reads again learns why its stream ended.
@@ -181,8 +204,12 @@ class StreamEndpoint:
             "server_time": rfc3339(time.time()),
             "ping_interval": connection.ping_interval,
         }
-        return ServerSentEvent(data=json.dumps(data), event="connected", retry=self._s.settings.retry_ms,
-                               id=str(start) if start is not None else None).encode()
+        return ServerSentEvent(
+            data=json.dumps(data),
+            event="connected",
+            retry=self._s.settings.retry_ms,
+            id=str(start) if start is not None else None,
+        ).encode()
 
     async def _replay(self, connection: Connection, after: EventId, send: Send) -> None:
         """Everything after `after`, oldest first; live events queued meanwhile are
@@ -198,9 +225,14 @@ class StreamEndpoint:
             connection.cursor = cursor
             if not page.events:
                 break
-            connection.sending = True         # a replay write blocked on the socket is "behind" too
-            await send({"type": "http.response.body", "more_body": True,
-                        "body": b"".join(with_id(event_id, event) for event, event_id in zip(page.events, page.ids))})
+            connection.sending = True  # a replay write blocked on the socket is "behind" too
+            await send(
+                {
+                    "type": "http.response.body",
+                    "more_body": True,
+                    "body": b"".join(with_id(event_id, event) for event, event_id in zip(page.events, page.ids)),
+                }
+            )
             connection.sending = False
             connection.cursor = page.ids[-1]
             s.metrics.events_replayed(len(page.events))
@@ -215,7 +247,7 @@ RESET = "reset"
 RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
-async def _write_until_closed(connection: Connection, send: Send, s: "Services") -> None:
+async def _write_until_closed(connection: Connection, send: Send, s: Services) -> None:
     delivered = s.metrics.events_delivered_runs
     traced = s.tracing.delivered
     while True:

@@ -24,7 +24,7 @@ COOKIE_PATHS = ("/v1/stream", "/v1/notifications")
 @dataclass(frozen=True)
 class CookieAttributes:
     secure: bool
-    samesite: str               # "Lax", "Strict" or "None"
+    samesite: str  # "Lax", "Strict" or "None"
 
 
 def cookie_attributes(samesite_setting: str, scheme: str, host: str, dev_mode: bool) -> CookieAttributes:

@@ -7,6 +7,10 @@ and formats no offsets per event. Each event's position is encoded once for all 
 
 from __future__ import annotations
 
+import json
+import time
+from typing import cast
+
 from .connection import Connection, QueueItem
 from .sse import ServerSentEvent
 from .types import EventId, StoredEvent, StreamPosition
@@ -44,14 +48,16 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
     batch = Batch()
     chunks, sent = batch.chunks, batch.sent
     cursor = connection.cursor
-    if cursor is None:                  # no position yet: the first event's own id is the start
+    if cursor is None:  # no position yet: the first event's own id is the start
         first = next((i for i in items if i.__class__ is not bytes), None)
         if first is None:
-            chunks.extend(items)        # type: ignore[arg-type]
+            chunks.extend(items)  # type: ignore[arg-type]
             return batch
-        cursor = first.id               # type: ignore[union-attr]
-        cursor = EventId(_before(cursor.user) if first.user_id is not None else cursor.user,   # type: ignore[union-attr]
-                         _before(cursor.broadcast) if first.user_id is None else cursor.broadcast)  # type: ignore[union-attr]
+        start = cast(StoredEvent, first)
+        cursor = EventId(
+            _before(start.id.user) if start.user_id is not None else start.id.user,
+            _before(start.id.broadcast) if start.user_id is None else start.id.broadcast,
+        )
     user, broadcast = cursor.user, cursor.broadcast
     u_epoch, u_ms, u_n = user.epoch, user.offset.ms, user.offset.n
     b_epoch, b_ms, b_n = broadcast.epoch, broadcast.offset.ms, broadcast.offset.n
@@ -61,9 +67,9 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
     b_last: StoredEvent | None = None
     for item in items:
         if item.__class__ is bytes:
-            chunks.append(item)         # type: ignore[arg-type]
+            chunks.append(item)
             continue
-        event: StoredEvent = item       # type: ignore[assignment]
+        event: StoredEvent = item  # type: ignore[assignment]
         offset = event.offset
         if event.user_id is None:
             if event.epoch == b_epoch and (offset.ms < b_ms or (offset.ms == b_ms and offset.n <= b_n)):
@@ -79,13 +85,14 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
             u_text, u_last = event._cursor_part or event.cursor_part, event
             if b_text is None:
                 b_text = str(broadcast).encode()
-        chunks.append(b"id: " + u_text + b"." + b_text + b"\n" + (event._wire or wire(event)))   # type: ignore[operator]
+        chunks.append(b"id: " + u_text + b"." + b_text + b"\n" + (event._wire or wire(event)))
         sent.append(event)
         if event.trace is not None:
             batch.carriers.append(event.trace)
     if u_last is not None or b_last is not None:
-        connection.cursor = EventId(u_last.position if u_last is not None else user,
-                                    b_last.position if b_last is not None else broadcast)
+        connection.cursor = EventId(
+            u_last.position if u_last is not None else user, b_last.position if b_last is not None else broadcast
+        )
     elif connection.cursor is None:
         connection.cursor = cursor
     return batch
@@ -110,3 +117,25 @@ def _before(position: StreamPosition) -> StreamPosition:
     from .types import ZERO
 
     return StreamPosition(position.epoch, ZERO)
+
+
+# -- control events: the stream's own events, encoded once ---------------------------------
+def final_event(event: str, retry: int | None = None) -> bytes:
+    """The last event of a stream (`disabled`, `reauth`, `overflow`, `evicted`, `shutdown`)."""
+    return ServerSentEvent(data="{}", event=event, retry=retry).encode()
+
+
+FINAL_EVENTS = {
+    "disabled": final_event("disabled"),
+    "reauth": final_event("reauth"),
+    "overflow": final_event("overflow"),
+    "evicted": final_event("evicted"),
+}
+
+
+def ping_event(now: float) -> bytes:
+    return ServerSentEvent(data=json.dumps({"server_time": rfc3339(now)}), event="ping").encode()
+
+
+def rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"

@@ -30,7 +30,7 @@ _SCAN_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]', re.DOTALL)
 class Poison:
     """Something in a decoded document that is not (portable) JSON, and where it is."""
 
-    path: Path          # from the document root: ("notifications", 3, "data", "x", 0)
+    path: Path  # from the document root: ("notifications", 3, "data", "x", 0)
     message: str
 
 
@@ -61,7 +61,7 @@ def decode(body: bytes, max_depth: int) -> tuple[Any, list[Poison]]:
         document = json.loads(body, parse_constant=_NonFinite)
     except RecursionError:
         path = deepest_path(body, max_depth)
-        if path is None:                                  # cannot happen: recursion needs depth
+        if path is None:  # cannot happen: recursion needs depth
             raise NotJson("nested too deep") from None
         return None, [Poison(path, f"nested deeper than {max_depth} arrays/objects")]
     except (ValueError, UnicodeDecodeError):
@@ -86,7 +86,7 @@ def too_deep(value: Any, max_depth: int) -> bool:
         current, depth = stack.pop()
         if depth > max_depth:
             return True
-        for child in (current.values() if current.__class__ is dict else current):
+        for child in current.values() if current.__class__ is dict else current:
             if child.__class__ is dict or child.__class__ is list:
                 stack.append((child, depth + 1))
     return False
@@ -116,7 +116,7 @@ def find_poison(document: Any) -> Iterator[Poison]:
 def deepest_path(body: bytes, max_depth: int) -> Path | None:
     """The path of the first array/object nested deeper than `max_depth`, by a scan that
     never recurses (for bodies too deep for any recursive decoder)."""
-    frames: list[list[Any]] = []      # per open container: [is_object, key or index]
+    frames: list[list[Any]] = []  # per open container: [is_object, key or index]
     expecting_key = False
     for match in _SCAN_TOKEN.finditer(body):
         token = match.group()
@@ -149,7 +149,8 @@ def _envelope_depth(frames: list[list[Any]]) -> int:
 
 def _string(token: bytes) -> str:
     try:
-        return json.loads(token)
+        text: str = json.loads(token)
+        return text
     except ValueError:
         return token.decode("utf-8", "replace")
 

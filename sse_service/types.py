@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 COLLAPSE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_U64 = 2**64       # both parts of an offset are 64-bit, as in Redis stream ids
+_U64 = 2**64  # both parts of an offset are 64-bit, as in Redis stream ids
 EPOCH_LENGTH = 12  # hex digits of a stream's epoch
 MAX_CURSOR_LENGTH = 2 * (EPOCH_LENGTH + 1 + 41) + 1
 _OFFSET = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
-_CURSOR = re.compile(r"([0-9a-f]{%d})\.([0-9]{1,20}-[0-9]{1,20})\.([0-9a-f]{%d})\.([0-9]{1,20}-[0-9]{1,20})" % (EPOCH_LENGTH, EPOCH_LENGTH))
+_CURSOR = re.compile(
+    r"([0-9a-f]{%d})\.([0-9]{1,20}-[0-9]{1,20})\.([0-9a-f]{%d})\.([0-9]{1,20}-[0-9]{1,20})" % (EPOCH_LENGTH, EPOCH_LENGTH)
+)
 _LEGACY = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
 
@@ -28,7 +31,7 @@ class Offset:
         return f"{self.ms}-{self.n}"
 
     @classmethod
-    def parse(cls, text: str) -> "Offset":
+    def parse(cls, text: str) -> Offset:
         match = _OFFSET.fullmatch(text)
         if match is None:
             raise ValueError(f"not a stream offset: {text[:50]!r}")
@@ -39,7 +42,7 @@ class Offset:
 
 
 ZERO = Offset(0, 0)
-NO_EPOCH = "0" * EPOCH_LENGTH          # never issued: a cursor carrying it always resets
+NO_EPOCH = "0" * EPOCH_LENGTH  # never issued: a cursor carrying it always resets
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ class EventId:
         return f"{self.user}.{self.broadcast}"
 
     @classmethod
-    def parse(cls, text: str) -> "EventId":
+    def parse(cls, text: str) -> EventId:
         """A cursor this service issued; ValueError for anything else (old ``<ms>-<seq>``
         ids included: see `is_legacy_id`)."""
         match = _CURSOR.fullmatch(text) if len(text) <= MAX_CURSOR_LENGTH else None
@@ -86,10 +89,10 @@ class EventId:
             raise ValueError(f"not an event id: {text[:50]!r}")
         return cls(StreamPosition(match[1], Offset.parse(match[2])), StreamPosition(match[3], Offset.parse(match[4])))
 
-    def with_user(self, epoch: str, offset: Offset) -> "EventId":
+    def with_user(self, epoch: str, offset: Offset) -> EventId:
         return EventId(StreamPosition(epoch, offset), self.broadcast)
 
-    def with_broadcast(self, epoch: str, offset: Offset) -> "EventId":
+    def with_broadcast(self, epoch: str, offset: Offset) -> EventId:
         return EventId(self.user, StreamPosition(epoch, offset))
 
 
@@ -102,12 +105,12 @@ def is_legacy_id(text: str) -> bool:
 class Notification:
     """One validated notification as published: to some users, or to everyone."""
 
-    user_ids: tuple[str, ...]      # empty for a broadcast
+    user_ids: tuple[str, ...]  # empty for a broadcast
     event: str
-    data_json: str                 # the published `data`, serialised once
+    data_json: str  # the published `data`, serialised once
     idempotency_key: str | None = None
     trace: dict[str, str] | None = None
-    collapse_key: str | None = None    # a newer event with the same key replaces this one while undelivered
+    collapse_key: str | None = None  # a newer event with the same key replaces this one while undelivered
 
     @property
     def is_broadcast(self) -> bool:
@@ -132,12 +135,12 @@ class StoredEvent:
     offset: Offset
     event: str
     data_json: str
-    created_at: float              # unix seconds when the publish was accepted
+    created_at: float  # unix seconds when the publish was accepted
     trace: dict[str, str] | None = None
     broadcast_at: StreamPosition | None = None
     collapse_key: str | None = None
     _wire: bytes | None = field(default=None, repr=False)
-    _cursor_part: bytes | None = field(default=None, repr=False)   # b"<epoch>.<ms>-<n>", made once
+    _cursor_part: bytes | None = field(default=None, repr=False)  # b"<epoch>.<ms>-<n>", made once
 
     @property
     def position(self) -> StreamPosition:
@@ -171,13 +174,13 @@ class StoredEvent:
 
     def as_inbox_item(self, event_id: EventId) -> dict[str, Any]:
         import json
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         item = {
             "id": str(event_id),
             "event": self.event,
             "data": json.loads(self.data_json),
-            "created_at": datetime.fromtimestamp(self.created_at, timezone.utc).isoformat().replace("+00:00", "Z"),
+            "created_at": datetime.fromtimestamp(self.created_at, UTC).isoformat().replace("+00:00", "Z"),
         }
         if self.collapse_key is not None:
             item["collapse_key"] = self.collapse_key

@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from observability.metrics import Metrics
+from observability.types import Metrics, Tracing
 
 from .broker.base import Broker
 from .types import Notification
-from observability.types import Tracing
 
 
 class NotificationWorker:

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from tests.support.gates import SwitchableGate
-from tests.support.inprocess import Served, serving, server_settings
-from tests.support.server import RunningServer, start_server
+from tests.support.inprocess import Served, server_settings, serving
 from tests.support.redis_cluster import LocalCluster, local_cluster
-from tests.support.redis_server import delete_prefix, new_prefix, redis_url as _redis_url
+from tests.support.redis_server import delete_prefix, new_prefix
+from tests.support.redis_server import redis_url as _redis_url
+from tests.support.server import RunningServer, start_server
 
 logging.getLogger("UnleashClient").setLevel(logging.ERROR)
 
@@ -48,8 +49,11 @@ def broker_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     if request.param == "memory":
         return {"broker": "memory"}
     if request.param == "redis-cluster":
-        return {"broker": "redis-cluster", "redis_url": request.getfixturevalue("redis_cluster_url"),
-                "redis_prefix": request.getfixturevalue("redis_prefix")}
+        return {
+            "broker": "redis-cluster",
+            "redis_url": request.getfixturevalue("redis_cluster_url"),
+            "redis_prefix": request.getfixturevalue("redis_prefix"),
+        }
     url = request.getfixturevalue("redis_url")
     return {"broker": "redis", "redis_url": url, "redis_prefix": request.getfixturevalue("redis_prefix")}
 

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    // The client lives in sse_service/static (served as-is); resolve its bare
+    // The client's sources (src/, also served by the app as-is); resolve their bare
     // "react" import to this package's copy so hook and tests share one React.
     dedupe: ['react', 'react-dom'],
   },

@@ -14,8 +14,8 @@ from typing import Protocol
 from ..types import EventId, HistoryPage, LeaseResult, Notification, StoredEvent
 
 EventListener = Callable[[StoredEvent], None]
-EvictListener = Callable[[str, str], None]          # (user_id, connection_id)
-OutageListener = Callable[[], None]                 # fan-out may have missed events
+EvictListener = Callable[[str, str], None]  # (user_id, connection_id)
+OutageListener = Callable[[], None]  # fan-out may have missed events
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,9 @@ async def read_history(read: ReadBoth, after: EventId | None, limit: int) -> His
     return HistoryPage(events, ids, EventId(user.position, broadcast.position), reset)
 
 
-def merge(start: EventId, own: list[StoredEvent], broadcasts: list[StoredEvent], broadcast_epoch: str,
-          limit: int) -> tuple[list[StoredEvent], list[EventId]]:
+def merge(
+    start: EventId, own: list[StoredEvent], broadcasts: list[StoredEvent], broadcast_epoch: str, limit: int
+) -> tuple[list[StoredEvent], list[EventId]]:
     events: list[StoredEvent] = []
     ids: list[EventId] = []
     cursor = start

@@ -11,15 +11,28 @@ import asyncio
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..types import EPOCH_LENGTH, NO_EPOCH, ZERO, EventId, HistoryPage, IdempotencyConflict, LeaseResult, Notification, Offset, StoredEvent, StreamPosition
+from ..types import (
+    EPOCH_LENGTH,
+    NO_EPOCH,
+    ZERO,
+    EventId,
+    HistoryPage,
+    IdempotencyConflict,
+    LeaseResult,
+    Notification,
+    Offset,
+    StoredEvent,
+    StreamPosition,
+)
 from .base import Accepted, BrokerListeners
 from .cursors import StreamRead, read_history
 from .keys import check_user_ids, fingerprint, idempotency_digest
 
-MAX_IDEMPOTENCY_RECORDS = 200_000     # oldest dropped beyond this (and every record after HISTORY_TTL)
+MAX_IDEMPOTENCY_RECORDS = 200_000  # oldest dropped beyond this (and every record after HISTORY_TTL)
 
 
 def new_epoch() -> str:
@@ -34,14 +47,23 @@ def new_epoch() -> str:
 # untracks such tuples, so a long history is not walked by every full collection (with
 # StoredEvent/Offset objects it was: 60–440 ms pauses with 200,000 events, the p99 of the
 # notify benchmark). Reads turn the entries they return into StoredEvents.
-Entry = tuple
+Entry = tuple[Any, ...]
 
 
 def _entry(event: StoredEvent) -> Entry:
     stamp = event.broadcast_at
-    return (event.offset.ms, event.offset.n, event.event, event.data_json, event.created_at, event.trace,
-            stamp.epoch if stamp else None, stamp.offset.ms if stamp else 0, stamp.offset.n if stamp else 0,
-            event.collapse_key)
+    return (
+        event.offset.ms,
+        event.offset.n,
+        event.event,
+        event.data_json,
+        event.created_at,
+        event.trace,
+        stamp.epoch if stamp else None,
+        stamp.offset.ms if stamp else 0,
+        stamp.offset.n if stamp else 0,
+        event.collapse_key,
+    )
 
 
 def _event(user_id: str | None, epoch: str, e: Entry) -> StoredEvent:
@@ -55,21 +77,21 @@ class _Stream:
     touched: float
     last: Offset = ZERO
     trimmed: Offset = ZERO
-    stamp: StreamPosition | None = None           # newest broadcast position stamped on a user event
+    stamp: StreamPosition | None = None  # newest broadcast position stamped on a user event
     entries: deque[Entry] = field(default_factory=deque)
-    latest: dict[str, Entry] = field(default_factory=dict)   # collapse key → its newest entry
+    latest: dict[str, Entry] = field(default_factory=dict)  # collapse key → its newest entry
 
 
 class MemoryBroker:
     name = "memory"
 
-    def __init__(self, history_size: int, history_ttl: float, clock=time.time) -> None:
+    def __init__(self, history_size: int, history_ttl: float, clock: Callable[[], float] = time.time) -> None:
         self._size = history_size
         self._ttl = history_ttl
         self._clock = clock
         self._streams: dict[str | None, _Stream] = {}
         self._idempotency: OrderedDict[tuple[str | None, str], tuple[float, str, str]] = OrderedDict()
-        self._leases: dict[str, dict[str, float]] = {}     # user → connection → opened at
+        self._leases: dict[str, dict[str, float]] = {}  # user → connection → opened at
         self._listeners: BrokerListeners | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._swept = clock()
@@ -153,7 +175,7 @@ class MemoryBroker:
             replaced = stream.latest.get(n.collapse_key)
             stream.latest[n.collapse_key] = entry
             if replaced is not None:
-                stream.entries.remove(replaced)     # present: a trimmed entry leaves `latest` too
+                stream.entries.remove(replaced)  # present: a trimmed entry leaves `latest` too
         self._trim(stream, ms)
         return event
 
@@ -206,8 +228,8 @@ class MemoryBroker:
             return
         self._swept = now
         stale = [k for k, s in self._streams.items() if k is not None and s.touched < now - self._ttl]
-        for key in stale:
-            del self._streams[key]
+        for stream_key in stale:
+            del self._streams[stream_key]
 
     async def subscribe(self, user_id: str) -> None:
         return None

@@ -19,7 +19,17 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..types import ZERO, BrokerUnavailable, EventId, HistoryPage, IdempotencyConflict, LeaseResult, Notification, Offset, StreamPosition
+from ..types import (
+    ZERO,
+    BrokerUnavailable,
+    EventId,
+    HistoryPage,
+    IdempotencyConflict,
+    LeaseResult,
+    Notification,
+    Offset,
+    StreamPosition,
+)
 from . import redis_scripts
 from .base import Accepted, BrokerListeners
 from .cursors import StreamRead, read_history
@@ -47,8 +57,10 @@ class RedisBroker:
         self._ttl_ms = int(history_ttl * 1000)
         self._lease_ms = int(lease_ttl * 1000)
         self._redis = self._client(url)
-        self._scripts = {name: self._redis.register_script(getattr(redis_scripts, name))
-                         for name in ("APPEND", "READ", "ACQUIRE_LEASE", "RENEW_LEASES")}
+        self._scripts = {
+            name: self._redis.register_script(getattr(redis_scripts, name))
+            for name in ("APPEND", "READ", "ACQUIRE_LEASE", "RENEW_LEASES")
+        }
         self._subscriptions = self._new_subscriptions()
         self._listeners: BrokerListeners | None = None
 
@@ -93,11 +105,19 @@ class RedisBroker:
                 fresh.add(target.index)
         return Accepted(ids, events, len(notifications) - len(fresh))
 
-    async def _append_targets(self, publisher: str, notifications: Sequence[Notification],
-                              targets: list[Target]) -> list[tuple[Target, str, Any]]:
+    async def _append_targets(
+        self, publisher: str, notifications: Sequence[Notification], targets: list[Target]
+    ) -> list[tuple[Target, str, Any]]:
         """One script call for the whole request: all or nothing."""
-        call = AppendCall(self._p, publisher, notifications, targets, read_broadcast=True, broadcast_position="",
-                          publish_command=self.publish_command)
+        call = AppendCall(
+            self._p,
+            publisher,
+            notifications,
+            targets,
+            read_broadcast=True,
+            broadcast_position="",
+            publish_command=self.publish_command,
+        )
         return await self._run_append(call, self._redis)
 
     async def _run_append(self, call: AppendCall, client: Any) -> list[tuple[Target, str, Any]]:
@@ -127,8 +147,9 @@ class RedisBroker:
             raise self._unavailable("position", exc) from exc
         return EventId(user.position, broadcast.position)
 
-    async def _read_both(self, user_id: str, user_after: StreamPosition, broadcast_after: StreamPosition,
-                         count: int) -> tuple[StreamRead, StreamRead]:
+    async def _read_both(
+        self, user_id: str, user_after: StreamPosition, broadcast_after: StreamPosition, count: int
+    ) -> tuple[StreamRead, StreamRead]:
         async with self._redis.pipeline(transaction=False) as pipe:
             await self._read_call(pipe, user_keys(user_id), user_after, count)
             await self._read_call(pipe, BROADCAST, broadcast_after, count)
@@ -136,8 +157,11 @@ class RedisBroker:
         return _stream_read(raw_user, user_id), _stream_read(raw_broadcast, None)
 
     def _read_call(self, client: Any, keys: Any, after: StreamPosition, count: int) -> Any:
-        return self._scripts["READ"](keys=[keys.history(self._p), keys.meta(self._p)],
-                                     args=[new_epoch(), self._ttl_ms, after.epoch, str(after.offset), count], client=client)
+        return self._scripts["READ"](
+            keys=[keys.history(self._p), keys.meta(self._p)],
+            args=[new_epoch(), self._ttl_ms, after.epoch, str(after.offset), count],
+            client=client,
+        )
 
     # -- fan-out ----------------------------------------------------------------------
     async def subscribe(self, user_id: str) -> None:
@@ -183,8 +207,9 @@ class RedisBroker:
             await pipe.execute()
 
     async def evict(self, user_id: str, connection_id: str) -> None:
-        await self._redis.execute_command(self.publish_command, user_keys(user_id).channel(self._p),
-                                          json.dumps({"evict": connection_id}))
+        await self._redis.execute_command(
+            self.publish_command, user_keys(user_id).channel(self._p), json.dumps({"evict": connection_id})
+        )
 
     async def check(self) -> str | None:
         try:
@@ -192,10 +217,12 @@ class RedisBroker:
         except RedisError as exc:
             log.warning("redis ping failed (%s): %s", masked(self._url), masked(str(exc)))
             return "redis unreachable"
-        return self._subscriptions.problem
+        problem: str | None = self._subscriptions.problem
+        return problem
 
     def pubsub(self) -> aioredis.client.PubSub:
-        return self._redis.pubsub(ignore_subscribe_messages=False)
+        pubsub: aioredis.client.PubSub = self._redis.pubsub(ignore_subscribe_messages=False)
+        return pubsub
 
 
 def _by_user(leases: Sequence[tuple[str, str]], prefix: str) -> dict[str, list[str]]:
@@ -207,5 +234,10 @@ def _by_user(leases: Sequence[tuple[str, str]], prefix: str) -> dict[str, list[s
 
 def _stream_read(raw: list[Any], user_id: str | None) -> StreamRead:
     epoch, last, trimmed, from_start, entries = raw
-    return StreamRead(epoch, Offset.parse(last), Offset.parse(trimmed),
-                      [event_from_entry(entry, user_id, epoch) for entry in entries], bool(int(from_start)))
+    return StreamRead(
+        epoch,
+        Offset.parse(last),
+        Offset.parse(trimmed),
+        [event_from_entry(entry, user_id, epoch) for entry in entries],
+        bool(int(from_start)),
+    )

@@ -19,14 +19,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..types import ZERO as _ZERO, BrokerUnavailable, Notification, StreamPosition
+from ..types import ZERO as _ZERO
+from ..types import BrokerUnavailable, Notification, StreamPosition
 from .cursors import StreamRead
 from .keys import BROADCAST, user_keys
 from .redis import RedisBroker, _by_user, _stream_read
@@ -35,16 +36,25 @@ from .redis_shards import ShardedSubscriptions
 from .redis_url import masked
 
 log = logging.getLogger(__name__)
-CALL_TARGETS = 100          # recipients per script call: bounds how long one call blocks a shard
-ROUTING_ATTEMPTS = 6        # a moved slot or a failover in progress: refresh the map and retry
+CALL_TARGETS = 100  # recipients per script call: bounds how long one call blocks a shard
+ROUTING_ATTEMPTS = 6  # a moved slot or a failover in progress: refresh the map and retry
 
 
 class RedisClusterBroker(RedisBroker):
     name = "redis-cluster"
     publish_command = "SPUBLISH"
 
-    def __init__(self, url: str, prefix: str, history_size: int, history_ttl: float, lease_ttl: float, *,
-                 wait_replicas: int = 1, wait_timeout_ms: int = 500) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        history_size: int,
+        history_ttl: float,
+        lease_ttl: float,
+        *,
+        wait_replicas: int = 1,
+        wait_timeout_ms: int = 500,
+    ) -> None:
         self._wait_replicas = wait_replicas
         self._wait_timeout_ms = wait_timeout_ms
         self._nodes: dict[str, aioredis.Redis] = {}
@@ -53,16 +63,22 @@ class RedisClusterBroker(RedisBroker):
     def _client(self, url: str) -> Any:
         seeds = [urlparse(u.strip()) for u in url.split(",")]
         first = seeds[0]
-        return RedisCluster(startup_nodes=[ClusterNode(s.hostname or "127.0.0.1", s.port or 6379) for s in seeds],
-                            password=first.password, username=first.username, decode_responses=True,
-                            socket_timeout=5, socket_connect_timeout=2)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(s.hostname or "127.0.0.1", s.port or 6379) for s in seeds],
+            password=first.password,
+            username=first.username,
+            decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+        )
 
     def _new_subscriptions(self) -> Any:
         return ShardedSubscriptions(self)
 
     @property
     def cluster(self) -> RedisCluster:
-        return self._redis
+        cluster: RedisCluster = self._redis
+        return cluster
 
     async def start(self, listeners: Any) -> None:
         try:
@@ -85,12 +101,19 @@ class RedisClusterBroker(RedisBroker):
             # (a pub/sub reconnecting by itself to a node that came back as a replica would
             # keep subscriptions on the wrong shard).
             client = self._nodes[node.name] = aioredis.Redis(
-                host=node.host, port=node.port, password=first.password, username=first.username,
-                decode_responses=True, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+                host=node.host,
+                port=int(node.port),
+                password=first.password,
+                username=first.username,
+                decode_responses=True,
+                socket_timeout=5,
+                socket_connect_timeout=2,
+                retry=Retry(NoBackoff(), 0),
+            )
         return client
 
     async def master_of(self, key: str) -> ClusterNode:
-        for attempt in range(2):
+        for _attempt in range(2):
             try:
                 node = self.cluster.get_node_from_key(key)
             except SlotNotCoveredError:
@@ -104,8 +127,9 @@ class RedisClusterBroker(RedisBroker):
         await self.cluster.nodes_manager.initialize()
 
     # -- publishing -------------------------------------------------------------------
-    async def _append_targets(self, publisher: str, notifications: Sequence[Notification],
-                              targets: list[Target]) -> list[tuple[Target, str, Any]]:
+    async def _append_targets(
+        self, publisher: str, notifications: Sequence[Notification], targets: list[Target]
+    ) -> list[tuple[Target, str, Any]]:
         broadcast_slot = self.cluster.keyslot(BROADCAST.meta(self._p))
         by_slot: dict[int, list[Target]] = {}
         for target in targets:
@@ -116,24 +140,47 @@ class RedisClusterBroker(RedisBroker):
             # Best effort: the broadcast position before this publish stamps the user events
             # that come before its first broadcast (another publisher's may land in between).
             position = str((await self._read_one(BROADCAST, None, StreamPosition("", _ZERO), 0)).position)
-        calls = [call for slot, group in by_slot.items() if slot == broadcast_slot
-                 for call in self._calls(publisher, notifications, group, True, "", None)]
+        calls = [
+            call
+            for slot, group in by_slot.items()
+            if slot == broadcast_slot
+            for call in self._calls(publisher, notifications, group, True, "", None)
+        ]
         results: list[tuple[Target, str, Any]] = []
-        if calls:                     # the broadcast stream's slot first: its positions stamp the rest
+        if calls:  # the broadcast stream's slot first: its positions stamp the rest
             await self._run_calls(calls, results)
         if others:
             stamps = _stamps(notifications, results, position)
-            calls = [call for group in others.values()
-                     for call in self._calls(publisher, notifications, group, False, position, stamps)]
+            calls = [
+                call
+                for group in others.values()
+                for call in self._calls(publisher, notifications, group, False, position, stamps)
+            ]
             await self._run_calls(calls, results)
         return results
 
-    def _calls(self, publisher: str, notifications: Sequence[Notification], group: list[Target], read_broadcast: bool,
-               position: str, stamps: dict[int, str] | None) -> list[AppendCall]:
-        return [AppendCall(self._p, publisher, notifications, group[start:start + CALL_TARGETS],
-                           read_broadcast=read_broadcast, broadcast_position=position,
-                           publish_command=self.publish_command, stamps=stamps)
-                for start in range(0, len(group), CALL_TARGETS)]
+    def _calls(
+        self,
+        publisher: str,
+        notifications: Sequence[Notification],
+        group: list[Target],
+        read_broadcast: bool,
+        position: str,
+        stamps: dict[int, str] | None,
+    ) -> list[AppendCall]:
+        return [
+            AppendCall(
+                self._p,
+                publisher,
+                notifications,
+                group[start : start + CALL_TARGETS],
+                read_broadcast=read_broadcast,
+                broadcast_position=position,
+                publish_command=self.publish_command,
+                stamps=stamps,
+            )
+            for start in range(0, len(group), CALL_TARGETS)
+        ]
 
     async def _run_calls(self, calls: list[AppendCall], results: list[tuple[Target, str, Any]]) -> None:
         """Calls grouped by master, one connection each, then one WAIT; a moved slot or a
@@ -144,8 +191,9 @@ class RedisClusterBroker(RedisBroker):
             for call in pending:
                 node = await self.master_of(call.keys[0])
                 by_node.setdefault(node.name, (node, []))[1].append(call)
-            outcomes = await asyncio.gather(*(self._run_on_node(node, node_calls, results)
-                                              for node, node_calls in by_node.values()), return_exceptions=True)
+            outcomes = await asyncio.gather(
+                *(self._run_on_node(node, node_calls, results) for node, node_calls in by_node.values()), return_exceptions=True
+            )
             pending = [call for outcome in outcomes if isinstance(outcome, _Retry) for call in outcome.calls]
             failures = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, _Retry)]
             if failures:
@@ -164,10 +212,15 @@ class RedisClusterBroker(RedisBroker):
                     results.extend(await self._run_append(call, connection))
                     done += 1
                 if self._wait_replicas:
-                    acked = await connection.execute_command("WAIT", self._wait_replicas, self._wait_timeout_ms)
+                    acked = await connection.execute_command("WAIT", self._wait_replicas, self._wait_timeout_ms)  # type: ignore[no-untyped-call]
                     if int(acked) < self._wait_replicas:
-                        log.warning("redis cluster: %s acknowledged by %s of %s replicas within %s ms",
-                                    node.name, acked, self._wait_replicas, self._wait_timeout_ms)
+                        log.warning(
+                            "redis cluster: %s acknowledged by %s of %s replicas within %s ms",
+                            node.name,
+                            acked,
+                            self._wait_replicas,
+                            self._wait_timeout_ms,
+                        )
                         raise BrokerUnavailable("the notification store is unavailable; retry later")
         except (RedisError, OSError) as exc:
             if _moved_or_gone(exc):
@@ -176,10 +229,13 @@ class RedisClusterBroker(RedisBroker):
             raise
 
     # -- reading ----------------------------------------------------------------------
-    async def _read_both(self, user_id: str, user_after: StreamPosition, broadcast_after: StreamPosition,
-                         count: int) -> tuple[StreamRead, StreamRead]:
-        return await asyncio.gather(self._read_one(user_keys(user_id), user_id, user_after, count),
-                                    self._read_one(BROADCAST, None, broadcast_after, count))
+    async def _read_both(
+        self, user_id: str, user_after: StreamPosition, broadcast_after: StreamPosition, count: int
+    ) -> tuple[StreamRead, StreamRead]:
+        return await asyncio.gather(
+            self._read_one(user_keys(user_id), user_id, user_after, count),
+            self._read_one(BROADCAST, None, broadcast_after, count),
+        )
 
     async def _read_one(self, keys: Any, user_id: str | None, after: StreamPosition, count: int) -> StreamRead:
         return _stream_read(await self._read_call(self._redis, keys, after, count), user_id)
@@ -187,6 +243,7 @@ class RedisClusterBroker(RedisBroker):
     # -- leases and evictions -----------------------------------------------------------
     async def renew_leases(self, leases: Sequence[tuple[str, str]]) -> None:
         from time import time
+
         expiry = int(time() * 1000) + self._lease_ms
         for key, connections in _by_user(leases, self._p).items():
             await self._scripts["RENEW_LEASES"](keys=[key], args=[expiry, *connections])
@@ -194,7 +251,7 @@ class RedisClusterBroker(RedisBroker):
     async def evict(self, user_id: str, connection_id: str) -> None:
         channel = user_keys(user_id).channel(self._p)
         node = await self.master_of(channel)
-        await self.node_client(node).execute_command("SPUBLISH", channel, json.dumps({"evict": connection_id}))
+        await self.node_client(node).execute_command("SPUBLISH", channel, json.dumps({"evict": connection_id}))  # type: ignore[no-untyped-call]
 
 
 class _Retry(Exception):
@@ -206,12 +263,12 @@ class _Retry(Exception):
 def _moved_or_gone(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError, TimeoutError)) or any(
-        word in text for word in ("MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "Connection", "Timeout"))
+        word in text for word in ("MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "Connection", "Timeout")
+    )
 
 
 def _stream_key(prefix: str, user_id: str | None) -> str:
     return (BROADCAST if user_id is None else user_keys(user_id)).meta(prefix)
-
 
 
 def _stamps(notifications: Sequence[Notification], done: list[tuple[Target, str, Any]], position: str) -> dict[int, str]:

@@ -18,15 +18,24 @@ from .memory import new_epoch
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    index: int             # which notification of the request
-    slot: int              # which of its recipients (0 for a broadcast)
+    index: int  # which notification of the request
+    slot: int  # which of its recipients (0 for a broadcast)
     user_id: str | None
 
 
 class AppendCall:
-    def __init__(self, prefix: str, publisher: str, notifications: Sequence[Notification], targets: Sequence[Target],
-                 *, read_broadcast: bool, broadcast_position: str, publish_command: str,
-                 stamps: dict[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        publisher: str,
+        notifications: Sequence[Notification],
+        targets: Sequence[Target],
+        *,
+        read_broadcast: bool,
+        broadcast_position: str,
+        publish_command: str,
+        stamps: dict[int, str] | None = None,
+    ) -> None:
         self.keys: list[str] = []
         self._kinds: list[str] = []
         self._index: dict[str, int] = {}
@@ -47,12 +56,28 @@ class AppendCall:
                 keys = stream_keys(target.user_id)
                 record = self._key(keys.idempotency(prefix, digest), "v") if digest else 0
                 plan_targets.append([self._stream(prefix, target.user_id, n.collapse_key is not None), record])
-            items.append({"t": plan_targets, "f": fingerprint(n), "e": n.event, "d": n.data_json, "k": n.collapse_key or "",
-                          "c": repr(self._created), "x": json.dumps(n.trace) if n.trace else "",
-                          "bp": (stamps or {}).get(index, "")})
+            items.append(
+                {
+                    "t": plan_targets,
+                    "f": fingerprint(n),
+                    "e": n.event,
+                    "d": n.data_json,
+                    "k": n.collapse_key or "",
+                    "c": repr(self._created),
+                    "x": json.dumps(n.trace) if n.trace else "",
+                    "bp": (stamps or {}).get(index, ""),
+                }
+            )
             self.targets.append(group)
-        plan: dict[str, object] = {"s": self._stream_plans, "n": items, "pub": publish_command,
-                                   "bh": 0, "bm": 0, "be": new_epoch(), "bp": broadcast_position}
+        plan: dict[str, object] = {
+            "s": self._stream_plans,
+            "n": items,
+            "pub": publish_command,
+            "bh": 0,
+            "bm": 0,
+            "be": new_epoch(),
+            "bp": broadcast_position,
+        }
         if read_broadcast:
             plan["bh"] = self._key(BROADCAST.history(prefix), "s")
             plan["bm"] = self._key(BROADCAST.meta(prefix), "h")
@@ -69,9 +94,16 @@ class AppendCall:
     def _stream(self, prefix: str, user_id: str | None, collapses: bool) -> int:
         keys = stream_keys(user_id)
         if user_id not in self._streams:
-            self._stream_plans.append({"h": self._key(keys.history(prefix), "s"), "m": self._key(keys.meta(prefix), "h"),
-                                       "c": self._key(keys.channel(prefix), "-"), "b": user_id is None, "e": new_epoch(),
-                                       "k": 0})
+            self._stream_plans.append(
+                {
+                    "h": self._key(keys.history(prefix), "s"),
+                    "m": self._key(keys.meta(prefix), "h"),
+                    "c": self._key(keys.channel(prefix), "-"),
+                    "b": user_id is None,
+                    "e": new_epoch(),
+                    "k": 0,
+                }
+            )
             self._streams[user_id] = len(self._stream_plans)
         index = self._streams[user_id]
         if collapses and not self._stream_plans[index - 1]["k"]:
@@ -88,19 +120,31 @@ class AppendCall:
                     continue
                 n = self._notifications[target.index]
                 stamp = _position(result["s"]) if result["s"] else None
-                event = StoredEvent(target.user_id, result["p"], Offset.parse(result["o"]), n.event, n.data_json,
-                                    self._created, n.trace, stamp, n.collapse_key)
+                event = StoredEvent(
+                    target.user_id,
+                    result["p"],
+                    Offset.parse(result["o"]),
+                    n.event,
+                    n.data_json,
+                    self._created,
+                    n.trace,
+                    stamp,
+                    n.collapse_key,
+                )
                 out.append((target, result["i"], event))
         return out
 
 
 def _position(text: str) -> StreamPosition:
-    return StreamPosition(text[:EPOCH_LENGTH], Offset.parse(text[EPOCH_LENGTH + 1:]))
+    return StreamPosition(text[:EPOCH_LENGTH], Offset.parse(text[EPOCH_LENGTH + 1 :]))
 
 
 def targets_of(notifications: Sequence[Notification]) -> list[Target]:
-    return [Target(index, slot, user_id) for index, n in enumerate(notifications)
-            for slot, user_id in enumerate(n.user_ids or (None,))]
+    return [
+        Target(index, slot, user_id)
+        for index, n in enumerate(notifications)
+        for slot, user_id in enumerate(n.user_ids or (None,))
+    ]
 
 
 def event_from_entry(entry: tuple[str, list[str]], user_id: str | None, epoch: str) -> StoredEvent:
@@ -118,5 +162,6 @@ def event_from_message(raw: str, user_id: str | None) -> StoredEvent:
 def _event(user_id: str | None, epoch: str, offset: str, fields: dict[str, str]) -> StoredEvent:
     trace = json.loads(fields["x"]) if fields.get("x") else None
     stamp = _position(fields["s"]) if fields.get("s") else None
-    return StoredEvent(user_id, epoch, Offset.parse(offset), fields["e"], fields["d"], float(fields["c"]), trace, stamp,
-                       fields.get("k") or None)
+    return StoredEvent(
+        user_id, epoch, Offset.parse(offset), fields["e"], fields["d"], float(fields["c"]), trace, stamp, fields.get("k") or None
+    )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from ..types import BrokerUnavailable
+from .channel_counts import ChannelCounts
 from .redis_url import masked
 
 if TYPE_CHECKING:
@@ -23,17 +24,15 @@ log = logging.getLogger(__name__)
 CONFIRM_TIMEOUT = 5.0
 
 
-class Subscriptions:
+class Subscriptions(ChannelCounts):
     subscribe_command = "subscribe"
     unsubscribe_command = "unsubscribe"
     message_kind = "message"
     confirm_kind = "subscribe"
 
-    def __init__(self, broker: "RedisBroker") -> None:
+    def __init__(self, broker: RedisBroker) -> None:
         self._broker = broker
-        self._users: dict[str, str | None] = {}             # channel → user (None: broadcasts)
-        self._counts: dict[str, int] = {}
-        self._pending: dict[str, asyncio.Future[None]] = {}   # done once Redis confirmed
+        super().__init__()
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self.problem: str | None = "not connected"
@@ -62,8 +61,7 @@ class Subscriptions:
 
     async def add(self, channel: str, user_id: str | None) -> None:
         """Count one more stream on `channel`; return once Redis confirmed the subscription."""
-        self._counts[channel] = self._counts.get(channel, 0) + 1
-        self._users[channel] = user_id
+        self._hold(channel, user_id)
         confirmed = self._pending.get(channel)
         try:
             if confirmed is None:
@@ -73,19 +71,14 @@ class Subscriptions:
                     raise ConnectionError("no pub/sub connection")
                 await getattr(self._pubsub, self.subscribe_command)(channel)
             await asyncio.wait_for(asyncio.shield(confirmed), timeout=CONFIRM_TIMEOUT)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             await self.remove(channel)
             log.warning("redis subscribe failed: %s", masked(repr(exc)))
             raise BrokerUnavailable("subscription failed") from exc
 
     async def remove(self, channel: str) -> None:
-        count = self._counts.get(channel, 0) - 1
-        if count > 0:
-            self._counts[channel] = count
+        if not self._release(channel):
             return
-        self._counts.pop(channel, None)
-        self._users.pop(channel, None)
-        self._pending.pop(channel, None)
         if self._pubsub is not None and self.problem is None:
             try:
                 await getattr(self._pubsub, self.unsubscribe_command)(channel)
@@ -115,7 +108,7 @@ class Subscriptions:
                 return
             try:
                 self._broker.dispatch(self._users[channel], message["data"])
-            except Exception:           # one bad message must not stop fan-out
+            except Exception:  # one bad message must not stop fan-out
                 log.exception("could not dispatch a pub/sub message")
         elif kind == self.confirm_kind:
             confirmed = self._pending.get(channel)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from ..types import BrokerUnavailable
+from .channel_counts import ChannelCounts
 from .redis_pubsub import CONFIRM_TIMEOUT
 from .redis_url import masked
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .redis_cluster import RedisClusterBroker
 
 log = logging.getLogger(__name__)
-CHECK_OWNERS_EVERY = 5.0      # seconds: compare each subscription's node with the slot map
+CHECK_OWNERS_EVERY = 5.0  # seconds: compare each subscription's node with the slot map
 
 
 class _Shard:
@@ -34,14 +35,12 @@ class _Shard:
         self.reader: asyncio.Task[None] | None = None
 
 
-class ShardedSubscriptions:
-    def __init__(self, broker: "RedisClusterBroker") -> None:
+class ShardedSubscriptions(ChannelCounts):
+    def __init__(self, broker: RedisClusterBroker) -> None:
         self._broker = broker
-        self._users: dict[str, str | None] = {}          # channel → user (None: broadcasts)
-        self._counts: dict[str, int] = {}
-        self._pending: dict[str, asyncio.Future[None]] = {}
+        super().__init__()
         self._shards: dict[str, _Shard] = {}
-        self._owner: dict[str, str] = {}                  # channel → shard name
+        self._owner: dict[str, str] = {}  # channel → shard name
         self._lost = asyncio.Event()
         self._resync: asyncio.Task[None] | None = None
         self.problem: str | None = "not connected"
@@ -53,7 +52,7 @@ class ShardedSubscriptions:
         try:
             await self._subscribe(channel)
             self.problem = None
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             self._mark_lost(exc)
 
     async def stop(self) -> None:
@@ -65,8 +64,7 @@ class ShardedSubscriptions:
             await _quietly(shard.pubsub.aclose())
 
     async def add(self, channel: str, user_id: str | None) -> None:
-        self._counts[channel] = self._counts.get(channel, 0) + 1
-        self._users[channel] = user_id
+        self._hold(channel, user_id)
         try:
             if channel not in self._owner:
                 await self._subscribe(channel)
@@ -74,19 +72,14 @@ class ShardedSubscriptions:
                 confirmed = self._pending.get(channel)
                 if confirmed is not None:
                     await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             await self.remove(channel)
             log.warning("redis cluster subscribe failed: %s", masked(repr(exc)))
             raise BrokerUnavailable("subscription failed") from exc
 
     async def remove(self, channel: str) -> None:
-        count = self._counts.get(channel, 0) - 1
-        if count > 0:
-            self._counts[channel] = count
+        if not self._release(channel):
             return
-        self._counts.pop(channel, None)
-        self._users.pop(channel, None)
-        self._pending.pop(channel, None)
         shard = self._shards.get(self._owner.pop(channel, ""))
         if shard is not None:
             shard.channels.discard(channel)
@@ -158,7 +151,7 @@ class ShardedSubscriptions:
         try:
             await self._broker.refresh()
             current = {channel: (await self._broker.master_of(channel)).name for channel in self._owner}
-        except (RedisError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, RedisError, OSError):
             return
         moved = [channel for channel, owner in self._owner.items() if current.get(channel, owner) != owner]
         for channel in moved:
@@ -174,7 +167,7 @@ class ShardedSubscriptions:
         while True:
             try:
                 await asyncio.wait_for(self._lost.wait(), CHECK_OWNERS_EVERY)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await self._check_owners()
                 continue
             await asyncio.sleep(delay)
@@ -183,7 +176,7 @@ class ShardedSubscriptions:
                 await self._broker.refresh()
                 for channel in [c for c in self._users if c not in self._owner]:
                     await self._subscribe(channel)
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, RedisError, OSError) as exc:
                 log.info("redis cluster resubscription failed (%s); retrying", masked(str(exc)))
                 for shard in list(self._shards.values()):
                     if shard.reader is not None and shard.reader.done():

@@ -7,18 +7,20 @@ from typing import Any
 from quart import current_app, request
 
 from ..auth import AuthError, Identity, bearer_token
+from ..errors import error_body
 from ..services import Services
 from ..stream_cookie import STREAM_COOKIE
 
 
 def services() -> Services:
-    return current_app.extensions["flagstream"]
+    services_: Services = current_app.extensions["flagstream"]
+    return services_
 
 
-def error(status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None) -> tuple[dict[str, Any], int, dict[str, str]]:
-    body: dict[str, Any] = {"error": code}
-    if detail is not None:
-        body["detail"] = detail
+def error(
+    status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    body = error_body(code) if detail is None else error_body(code, detail)
     return body, status, headers or {}
 
 

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from quart import Blueprint, Quart, Response, current_app, redirect, request
+from quart.typing import ResponseReturnValue
+
+from observability.stats import RollingStats
 
 from ..auth import AuthError
-from ..hub import rfc3339
 from ..services import Services
 from ..sse import ServerSentEvent
-from ..stats import RollingStats
+from ..stream_encoding import rfc3339
 from . import Unauthorized, authenticate, error, services
 from .dashboard_session import DashboardSessions
 
@@ -48,9 +50,14 @@ RolloutTimeline = Callable[[], tuple[int, Mapping[str, Any] | None]]
 class AdminViews:
     """What the admin routes read, kept on the app (built by :func:`install_admin`)."""
 
-    def __init__(self, stats: RollingStats, session_key: bytes, rollout_status: RolloutStatus | None,
-                 rollout_timeline: RolloutTimeline | None = None,
-                 trusts_key: Callable[[str], bool] = lambda key_id: False) -> None:
+    def __init__(
+        self,
+        stats: RollingStats,
+        session_key: bytes,
+        rollout_status: RolloutStatus | None,
+        rollout_timeline: RolloutTimeline | None = None,
+        trusts_key: Callable[[str], bool] = lambda key_id: False,
+    ) -> None:
         self.stats = stats
         self.sessions = DashboardSessions(session_key, trusts_key)
         self.rollout_status = rollout_status
@@ -58,8 +65,13 @@ class AdminViews:
         self.sampler: asyncio.Task[None] | None = None
 
 
-def install_admin(app: Quart, stats: RollingStats, *, rollout_status: RolloutStatus | None = None,
-                  rollout_timeline: RolloutTimeline | None = None) -> None:
+def install_admin(
+    app: Quart,
+    stats: RollingStats,
+    *,
+    rollout_status: RolloutStatus | None = None,
+    rollout_timeline: RolloutTimeline | None = None,
+) -> None:
     """Register the admin routes and the once-a-second stats sampler on ``app``.
 
     ``rollout_status`` returns ``{"phase": ..., "percentage": ...}`` and ``rollout_timeline``
@@ -67,8 +79,7 @@ def install_admin(app: Quart, stats: RollingStats, *, rollout_status: RolloutSta
     request path); without them the page shows the share of users the flag lets in.
     """
     services_ = app.extensions["flagstream"]
-    views = AdminViews(stats, _session_key(services_), rollout_status, rollout_timeline,
-                       trusts_key=services_.verifier.trusts_key)
+    views = AdminViews(stats, _session_key(services_), rollout_status, rollout_timeline, trusts_key=services_.verifier.trusts_key)
     app.extensions["flagstream.admin"] = views
     app.register_blueprint(blueprint)
 
@@ -100,18 +111,19 @@ async def _sample_every_second(stats: RollingStats) -> None:
 
 
 def views() -> AdminViews:
-    return current_app.extensions["flagstream.admin"]
+    admin: AdminViews = current_app.extensions["flagstream.admin"]
+    return admin
 
 
 # -- routes ------------------------------------------------------------------------------
 @blueprint.get("/v1/admin/stats")
-async def admin_stats():
+async def admin_stats() -> ResponseReturnValue:
     authenticate("admin")
     return stats_document(services(), views())
 
 
 @blueprint.get("/dashboard")
-async def dashboard():
+async def dashboard() -> ResponseReturnValue:
     token = request.args.get("access_token")
     if token is not None:
         try:
@@ -128,14 +140,14 @@ async def dashboard():
 
 
 @blueprint.post("/dashboard/logout")
-async def dashboard_logout():
+async def dashboard_logout() -> ResponseReturnValue:
     response = redirect("/dashboard", 303)
     views().sessions.close(response, request)
     return response
 
 
 @blueprint.get("/dashboard/stream")
-async def dashboard_stream():
+async def dashboard_stream() -> ResponseReturnValue:
     ends_at = _admin_session_ends()
     if ends_at is None:
         return error(401, "unauthorized", "no dashboard session", {"WWW-Authenticate": "Bearer"})

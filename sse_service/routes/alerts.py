@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quart import Blueprint, Quart, current_app, request
+from quart.typing import ResponseReturnValue
 
 from . import authenticate, error
 
@@ -63,13 +64,14 @@ def firing_alerts(body: Any) -> list[FiringAlert]:
             raise InvalidAlerts(f"{where}.annotations", "must be an object")
         if status == "firing":
             summary = annotations.get("summary")
-            firing.append(FiringAlert(labels["alertname"][:200], str(summary)[:300] if summary else "",
-                                      str(alert.get("startsAt", ""))[:40]))
+            firing.append(
+                FiringAlert(labels["alertname"][:200], str(summary)[:300] if summary else "", str(alert.get("startsAt", ""))[:40])
+            )
     return firing
 
 
 @blueprint.post("/v1/admin/alerts")
-async def alertmanager_webhook():
+async def alertmanager_webhook() -> ResponseReturnValue:
     authenticate("admin")
     received = time.time()
     try:
@@ -86,5 +88,9 @@ async def alertmanager_webhook():
     except RolloutError as exc:
         # 503: Alertmanager retries the notification, the rollback is attempted again.
         return error(503, "rollback_failed", str(exc))
-    return {"rolled_back": rolled_back, "reason": why, "alerts": [a.name for a in firing],
-            "seconds": round(time.time() - received, 3)}
+    return {
+        "rolled_back": rolled_back,
+        "reason": why,
+        "alerts": [a.name for a in firing],
+        "seconds": round(time.time() - received, 3),
+    }

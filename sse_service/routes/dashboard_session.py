@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from quart import Request, Response
+from quart import Request
+from werkzeug.sansio.response import Response  # Quart's and werkzeug's (a redirect) alike
 
 from ..auth import Identity
 from ..security_settings import is_loopback
@@ -45,8 +46,15 @@ class DashboardSessions:
         now = time.time()
         expires_at = min(identity.expires_at or float("inf"), now + MAX_SESSION_SECONDS)
         value = self._serializer.dumps({"sub": identity.subject, "exp": expires_at, "kid": identity.key_id})
-        response.set_cookie(SESSION_COOKIE, value, max_age=max(0, int(expires_at - now)), path=COOKIE_PATH,
-                            httponly=True, samesite="Strict", secure=needs_secure_cookie(request))
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            max_age=max(0, int(expires_at - now)),
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="Strict",
+            secure=needs_secure_cookie(request),
+        )
 
     def current(self, request: Request) -> DashboardSession | None:
         cookie = request.cookies.get(SESSION_COOKIE)
@@ -57,18 +65,19 @@ class DashboardSessions:
         except BadSignature:
             return None
         if not isinstance(payload, dict) or not isinstance(payload.get("exp"), (int, float)):
-            return None                              # a cookie from before sessions carried their expiry
+            return None  # a cookie from before sessions carried their expiry
         if payload["exp"] <= time.time():
             return None
         kid = payload.get("kid")
         if kid is not None and not (isinstance(kid, str) and self._trusts_key(kid)):
-            return None                              # opened with a key the JWKS no longer has
+            return None  # opened with a key the JWKS no longer has
         return DashboardSession(str(payload.get("sub", "")), float(payload["exp"]))
 
     @staticmethod
     def close(response: Response, request: Request) -> None:
-        response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict",
-                               secure=needs_secure_cookie(request))
+        response.delete_cookie(
+            SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=needs_secure_cookie(request)
+        )
 
 
 def needs_secure_cookie(request: Request) -> bool:

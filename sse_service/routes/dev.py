@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from quart import Blueprint, request
+from quart.typing import ResponseReturnValue
 
 from ..auth import mint_token, valid_user_id
 from ..types import Notification
@@ -14,7 +15,7 @@ blueprint = Blueprint("dev", __name__)
 
 
 @blueprint.get("/dev/token")
-async def dev_token():
+async def dev_token() -> ResponseReturnValue:
     user_id = request.args.get("user_id", "")
     if not valid_user_id(user_id):
         return error(422, "invalid", [{"field": "user_id", "message": "expected a non-empty user id"}])
@@ -22,7 +23,7 @@ async def dev_token():
 
 
 @blueprint.post("/dev/notify")
-async def dev_notify():
+async def dev_notify() -> ResponseReturnValue:
     user = authenticate("user")
     body = await request.get_json(force=True, silent=True) or {}
     text = body.get("text", "Hello from flagstream") if isinstance(body, dict) else "Hello from flagstream"

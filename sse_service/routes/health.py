@@ -5,8 +5,7 @@ from __future__ import annotations
 import hmac
 
 from quart import Blueprint, Response, request
-
-from observability.openmetrics import render_metrics
+from quart.typing import ResponseReturnValue
 
 from . import authenticate, error, services
 
@@ -14,12 +13,12 @@ blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/healthz")
-async def healthz():
+async def healthz() -> ResponseReturnValue:
     return {"status": "alive"}
 
 
 @blueprint.get("/readyz")
-async def readyz():
+async def readyz() -> ResponseReturnValue:
     """Status only for anonymous callers (load balancers, probes); each dependency's state,
     addresses and this instance's host:pid only with the admin credential."""
     detailed = request.headers.get("Authorization") is not None
@@ -30,17 +29,13 @@ async def readyz():
 
 
 @blueprint.get("/metrics")
-async def metrics():
+async def metrics() -> ResponseReturnValue:
     s = services()
     token = s.settings.metrics_token
     if token:
         given = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             return error(401, "unauthorized", "metrics need the METRICS_TOKEN bearer token", {"WWW-Authenticate": "Bearer"})
-    registry = getattr(s.metrics, "registry", None)
-    if registry is not None:
-        # Prometheus asks for OpenMetrics, the format that carries trace-id exemplars.
-        body, content_type = render_metrics(registry, request.headers.get("Accept"))
-    else:
-        body, content_type = s.metrics.exposition()
+    # Prometheus asks for OpenMetrics, the format that carries trace-id exemplars.
+    body, content_type = s.metrics.exposition(request.headers.get("Accept"))
     return Response(body, content_type=content_type)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from quart import Blueprint, request
+from quart.typing import ResponseReturnValue
 
 from ..client_input import parse_event_id, parse_limit
 from ..types import EventId, is_legacy_id
@@ -14,7 +15,7 @@ MAX_PAGE = 1000
 
 
 @blueprint.get("/v1/notifications")
-async def inbox():
+async def inbox() -> ResponseReturnValue:
     user = authenticate("user", allow_query=True, allow_cookie=True)
     problems = []
     after: EventId | None = None
@@ -42,5 +43,5 @@ async def inbox():
     items = [event.as_inbox_item(event_id) for event, event_id in zip(page.events, page.ids)]
     body: dict[str, object] = {"notifications": items, "next": items[-1]["id"] if items else None}
     if page.reset or legacy:
-        body["reset"] = True          # the cursor is gone (or from before epochs): the page starts at the oldest
+        body["reset"] = True  # the cursor is gone (or from before epochs): the page starts at the oldest
     return body

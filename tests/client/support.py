@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
-from sse_service.client import Notification, NotificationClient
+from flagstream_client import Notification, NotificationClient
 
 
 class Collected:
@@ -41,7 +41,7 @@ async def running(client: NotificationClient) -> AsyncIterator[Collected]:
     try:
         yield collected
         if task.done():
-            task.result()             # surface a client crash as the test failure
+            task.result()  # surface a client crash as the test failure
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sse_service.client import Backoff, BackoffPolicy
-from sse_service.client.backoff import retry_after_seconds
+from flagstream_client import Backoff, BackoffPolicy
+from flagstream_client.backoff import retry_after_seconds
 
 
 def test_ceiling_grows_by_factor_up_to_the_maximum_and_jitter_spans_zero_to_it() -> None:

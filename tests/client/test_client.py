@@ -8,15 +8,16 @@ import contextlib
 import httpx
 import pytest
 
+from flagstream_client import AuthenticationFailed, BackoffPolicy, ClientOptions, NotificationClient
 from sse_service.auth import mint_token
-from sse_service.client import AuthenticationFailed, BackoffPolicy, ClientOptions, NotificationClient
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import SECRET, open_stream, server_settings, serving
 
 from .support import running
 
-FAST = ClientOptions(backoff=BackoffPolicy(minimum=0.05, maximum=0.5), poll_interval=0.1,
-                     stream_retry_after=0.5, connect_timeout=5)
+FAST = ClientOptions(
+    backoff=BackoffPolicy(minimum=0.05, maximum=0.5), poll_interval=0.1, stream_retry_after=0.5, connect_timeout=5
+)
 
 
 async def test_a_429_waits_for_retry_after_then_streams() -> None:
@@ -86,7 +87,7 @@ async def test_reauth_and_401_ask_the_token_callback_for_a_fresh_token() -> None
 
         client = NotificationClient(served.url, tokens, options=FAST)
         async with running(client) as got:
-            await got.until(lambda: client.stats.connects >= 2, timeout=15)   # a reauth happened in between
+            await got.until(lambda: client.stats.connects >= 2, timeout=15)  # a reauth happened in between
             assert client.stats.rejections[401] == 1
             assert client.stats.token_refreshes >= 2
             ids = await served.publish({"user_id": "r", "data": "after reauth"})
@@ -109,7 +110,7 @@ async def test_server_restart_resumes_with_last_event_id_without_loss_or_duplica
     client = NotificationClient(f"http://{settings.host}:{settings.port}", mint_token(SECRET, "rs"), options=FAST)
     # A second instance on the same Redis takes publishes while the client's instance is down.
     async with serving(server_settings(**shared), flag_gate=SwitchableGate()) as publisher:
-        async with contextlib.AsyncExitStack() as first:     # the client's instance, stopped mid-test
+        async with contextlib.AsyncExitStack() as first:  # the client's instance, stopped mid-test
             await first.enter_async_context(serving(settings, flag_gate=SwitchableGate()))
             async with running(client) as got:
                 await got.until(lambda: client.stats.connects == 1)
@@ -128,7 +129,9 @@ async def test_server_restart_resumes_with_last_event_id_without_loss_or_duplica
 
 
 @pytest.mark.redis
-async def test_a_client_that_never_got_an_event_resumes_from_the_streams_starting_point(redis_url: str, redis_prefix: str) -> None:
+async def test_a_client_that_never_got_an_event_resumes_from_the_streams_starting_point(
+    redis_url: str, redis_prefix: str
+) -> None:
     """Regression (storm benchmark: 18 of 20,000 events missed): a stream that dropped before its
     first event left the client no Last-Event-ID. The `connected` block's id is the resume point."""
     shared = {"broker": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix, "retry_ms": 100}
@@ -136,7 +139,7 @@ async def test_a_client_that_never_got_an_event_resumes_from_the_streams_startin
     async with serving(server_settings(**shared), flag_gate=SwitchableGate()) as publisher:
         old = await publisher.publish({"user_id": "quiet", "data": "before the client existed"})
         client = NotificationClient(f"http://{settings.host}:{settings.port}", mint_token(SECRET, "quiet"), options=FAST)
-        async with contextlib.AsyncExitStack() as first:     # the client's instance, stopped mid-test
+        async with contextlib.AsyncExitStack() as first:  # the client's instance, stopped mid-test
             await first.enter_async_context(serving(settings, flag_gate=SwitchableGate()))
             async with running(client) as got:
                 await got.until(lambda: client.stats.connects == 1)
@@ -177,8 +180,13 @@ async def test_a_silent_stream_is_dropped_after_two_ping_intervals_and_reopened(
 async def test_an_evicted_client_polls_instead_of_pushing_the_newer_stream_out() -> None:
     settings = server_settings(max_connections_per_user=1, user_limit_policy="evict_oldest")
     async with serving(settings, flag_gate=SwitchableGate()) as served:
-        client = NotificationClient(served.url, served.token("twice"), options=ClientOptions(
-            backoff=BackoffPolicy(minimum=0.05, maximum=0.5), poll_interval=0.1, stream_retry_after=30, connect_timeout=5))
+        client = NotificationClient(
+            served.url,
+            served.token("twice"),
+            options=ClientOptions(
+                backoff=BackoffPolicy(minimum=0.05, maximum=0.5), poll_interval=0.1, stream_retry_after=30, connect_timeout=5
+            ),
+        )
         async with running(client) as got, httpx.AsyncClient(timeout=10) as http:
             await got.until(lambda: client.stats.connects == 1)
             async with open_stream(http, served.url, served.auth("twice")) as newer:

@@ -12,7 +12,7 @@ import asyncio
 import httpx
 import pytest
 
-from sse_service.client import BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
 
 from .support import running
 
@@ -31,10 +31,10 @@ async def test_an_event_whose_data_does_not_parse_is_not_marked_seen_and_is_read
         if request.url.path != "/v1/stream":
             return httpx.Response(200, json={"notifications": [], "next": None})
         resumed_from.append(request.headers.get("last-event-id"))
-        if len(resumed_from) == 1:       # the event arrives cut (as a splitlines parser leaves it)
+        if len(resumed_from) == 1:  # the event arrives cut (as a splitlines parser leaves it)
             return sse_response(CONNECTED + b'id: 1-5\nevent: note\ndata: {"text": "cut\n\n')
         if request.headers.get("last-event-id") == "1-5":
-            return sse_response(CONNECTED)          # resumed after it: it is gone for good
+            return sse_response(CONNECTED)  # resumed after it: it is gone for good
         return sse_response(CONNECTED + b'id: 1-5\nevent: note\ndata: {"text": "whole"}\n\n')
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(peer)) as http:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sse_service.client import ClientOptions, NotificationClient
+from flagstream_client import ClientOptions, NotificationClient
 
 
 def test_the_first_poll_after_disabled_is_jittered_within_the_window() -> None:

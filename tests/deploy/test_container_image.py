@@ -28,7 +28,7 @@ def _last(instruction: str) -> str:
 
 
 def test_the_image_runs_the_command_the_tests_run() -> None:
-    entrypoint = json.loads(_last("ENTRYPOINT"))          # exec form: the server is PID 1 and gets SIGTERM
+    entrypoint = json.loads(_last("ENTRYPOINT"))  # exec form: the server is PID 1 and gets SIGTERM
     assert entrypoint == ["python", *SERVE_ARGS]
     assert "CMD" not in {name for name, _ in _instructions()}
     assert _last("STOPSIGNAL") == "SIGTERM"
@@ -52,20 +52,30 @@ def test_the_image_copies_every_package_the_project_ships() -> None:
     copied = {value.split()[0] for name, value in _instructions() if name == "COPY" and not value.startswith("--from")}
     pyproject = (ROOT / "pyproject.toml").read_text()
     for package in ("sse_service", "flags", "observability", "rollout"):
-        assert package in copied and f'"{package}*"' in pyproject
-    assert "clients/python" in copied and '"clients/python"' in pyproject
+        assert package in copied and f'"{package}"' in pyproject
+    assert "clients/python" in copied and '"clients/python/flagstream_publisher"' in pyproject
+    assert "clients/js/src" in copied and '"clients/js/src"' in pyproject
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_images_install_step_builds_a_complete_package(tmp_path: Path) -> None:
     """`pip install .` (not editable) carries the static client, the rule files and the SDK."""
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
-                           capture_output=True, text=True, timeout=280)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = tmp_path.glob("flagstream-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("sse_service/static/flagstream.js", "sse_service/static/index.html", "flags/defaults/flags.json",
-                     "observability/prometheus/flagstream.rules.yml", "flagstream_publisher/publisher.py",
-                     "sse_service/cli.py"):
+    for expected in (
+        "sse_service/client_js/flagstream.js",
+        "sse_service/static/index.html",
+        "flags/defaults/flags.json",
+        "observability/prometheus/flagstream.rules.yml",
+        "flagstream_publisher/publisher.py",
+        "sse_service/cli.py",
+    ):
         assert expected in names, expected

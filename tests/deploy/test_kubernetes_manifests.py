@@ -23,8 +23,13 @@ CUSTOM = {"ServiceMonitor", "PrometheusRule"}
 
 
 def _documents() -> list[tuple[str, dict[str, Any]]]:
-    return [(path.name, doc) for path in sorted(MANIFESTS.glob("*.yaml")) if path.name != "kustomization.yaml"
-            for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return [
+        (path.name, doc)
+        for path in sorted(MANIFESTS.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
 
 
 def _kind(kind: str) -> dict[str, Any]:
@@ -62,8 +67,9 @@ def test_the_prometheus_rule_is_generated_from_the_shipped_rule_file() -> None:
     generate = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(generate)  # type: ignore[union-attr]
     rules = (ROOT / "observability" / "prometheus" / "flagstream.rules.yml").read_text()
-    assert (MANIFESTS / "prometheusrule.yaml").read_text() == generate.prometheus_rule(rules), \
+    assert (MANIFESTS / "prometheusrule.yaml").read_text() == generate.prometheus_rule(rules), (
         "run `python deploy/kubernetes/generate.py`"
+    )
     assert _kind("PrometheusRule")["spec"] == yaml.safe_load(rules)
 
 
@@ -73,7 +79,7 @@ def _container() -> dict[str, Any]:
 
 def _settings():
     env = {e["name"]: e["value"] for e in _container()["env"] if "value" in e}
-    return load_settings(env=env)          # every literal setting is valid
+    return load_settings(env=env)  # every literal setting is valid
 
 
 def test_the_pod_outlives_its_drain_and_probes_the_right_routes() -> None:
@@ -84,7 +90,7 @@ def test_the_pod_outlives_its_drain_and_probes_the_right_routes() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
-    assert "command" not in container and "args" not in container       # the image's entrypoint runs
+    assert "command" not in container and "args" not in container  # the image's entrypoint runs
     strategy = _kind("Deployment")["spec"]["strategy"]["rollingUpdate"]
     assert strategy["maxUnavailable"] == 0
 

@@ -41,8 +41,14 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 
 def _server(ping_interval: float) -> RunningServer:
-    return start_server({"FLAGSTREAM_PING_INTERVAL": str(ping_interval), "FLAGSTREAM_TRUSTED_PROXIES": "127.0.0.1/32",
-                         "FLAGSTREAM_ACCESS_LOG": "true", "FLAGSTREAM_RETRY_MS": "500"})
+    return start_server(
+        {
+            "FLAGSTREAM_PING_INTERVAL": str(ping_interval),
+            "FLAGSTREAM_TRUSTED_PROXIES": "127.0.0.1/32",
+            "FLAGSTREAM_ACCESS_LOG": "true",
+            "FLAGSTREAM_RETRY_MS": "500",
+        }
+    )
 
 
 @pytest.fixture
@@ -62,15 +68,20 @@ async def test_events_pass_through_the_proxy_within_100ms(behind_proxy) -> None:
     user = f"proxied-{uuid.uuid4().hex[:8]}"
     latencies = []
     publish_headers = {"Authorization": f"Bearer {server.publish_token}"}
-    async with _client() as client, httpx.AsyncClient(timeout=10) as publisher, \
-            aconnect_sse(client, "GET", f"{proxy.url}/v1/stream",
-                         headers={"Authorization": f"Bearer {server.user_token(user)}"}) as source:
+    async with (
+        _client() as client,
+        httpx.AsyncClient(timeout=10) as publisher,
+        aconnect_sse(
+            client, "GET", f"{proxy.url}/v1/stream", headers={"Authorization": f"Bearer {server.user_token(user)}"}
+        ) as source,
+    ):
         assert source.response.status_code == 200
         events = source.aiter_sse()
         assert (await anext(events)).event == "connected"
         for n in range(7):
-            answer = await publisher.post(f"{server.url}/v1/notifications", headers=publish_headers,
-                                          json={"user_id": user, "data": {"n": n}})
+            answer = await publisher.post(
+                f"{server.url}/v1/notifications", headers=publish_headers, json={"user_id": user, "data": {"n": n}}
+            )
             while (event := await asyncio.wait_for(anext(events), 5)).event == "ping":
                 pass
             latencies.append(time.time() - stored_ms(event.id) / 1000)
@@ -84,8 +95,12 @@ async def test_events_pass_through_the_proxy_within_100ms(behind_proxy) -> None:
 async def test_pings_keep_an_idle_stream_open_past_the_read_timeout(behind_proxy) -> None:
     server, proxy = behind_proxy
     user = f"idle-{uuid.uuid4().hex[:8]}"
-    async with _client() as client, aconnect_sse(client, "GET", f"{proxy.url}/v1/stream",
-                                                 headers={"Authorization": f"Bearer {server.user_token(user)}"}) as source:
+    async with (
+        _client() as client,
+        aconnect_sse(
+            client, "GET", f"{proxy.url}/v1/stream", headers={"Authorization": f"Bearer {server.user_token(user)}"}
+        ) as source,
+    ):
         events = source.aiter_sse()
         assert (await anext(events)).event == "connected"
         idle_until = time.monotonic() + 2 * READ_TIMEOUT
@@ -106,8 +121,12 @@ async def test_without_pings_the_proxy_ends_an_idle_stream(kind: str) -> None:
     try:
         with running_proxy(kind, server.url, READ_TIMEOUT) as proxy:
             started = time.monotonic()
-            async with _client() as client, aconnect_sse(client, "GET", f"{proxy.url}/v1/stream",
-                                                         headers={"Authorization": f"Bearer {server.user_token('quiet')}"}) as source:
+            async with (
+                _client() as client,
+                aconnect_sse(
+                    client, "GET", f"{proxy.url}/v1/stream", headers={"Authorization": f"Bearer {server.user_token('quiet')}"}
+                ) as source,
+            ):
                 with pytest.raises((StopAsyncIteration, httpx.HTTPError)):
                     async for _event in source.aiter_sse():
                         assert time.monotonic() - started < 10
@@ -118,8 +137,12 @@ async def test_without_pings_the_proxy_ends_an_idle_stream(kind: str) -> None:
 
 async def test_sigterm_drains_streams_through_the_proxy(behind_proxy) -> None:
     server, proxy = behind_proxy
-    async with _client() as client, aconnect_sse(client, "GET", f"{proxy.url}/v1/stream",
-                                                 headers={"Authorization": f"Bearer {server.user_token('drained')}"}) as source:
+    async with (
+        _client() as client,
+        aconnect_sse(
+            client, "GET", f"{proxy.url}/v1/stream", headers={"Authorization": f"Bearer {server.user_token('drained')}"}
+        ) as source,
+    ):
         events = source.aiter_sse()
         assert (await anext(events)).event == "connected"
         server.terminate()
@@ -138,8 +161,8 @@ async def test_the_clients_real_address_reaches_the_access_log(behind_proxy) -> 
         assert (await client.get(f"{proxy.url}/healthz", params={"probe": via_proxy}, headers=spoofed)).status_code == 200
         assert (await client.get(f"{server.url}/healthz", params={"probe": direct}, headers=spoofed)).status_code == 200
     lines = await _log_lines(server, via_proxy, direct)
-    assert _peer(lines[via_proxy]) == CLIENT_ADDRESS, lines      # not the proxy's 127.0.0.1, not the spoof
-    assert _peer(lines[direct]) == CLIENT_ADDRESS, lines         # an untrusted peer's header is ignored
+    assert _peer(lines[via_proxy]) == CLIENT_ADDRESS, lines  # not the proxy's 127.0.0.1, not the spoof
+    assert _peer(lines[direct]) == CLIENT_ADDRESS, lines  # an untrusted peer's header is ignored
     assert "198.51.100.66" not in "".join(lines.values())
 
 

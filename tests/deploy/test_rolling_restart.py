@@ -11,9 +11,9 @@ import uuid
 from collections import defaultdict
 
 import pytest
-from flagstream_publisher import AsyncPublisher, Notification, RetryPolicy
 
-from sse_service.client import BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_publisher import AsyncPublisher, Notification, RetryPolicy
 from tests.support.redis_server import free_port
 from tests.support.server import RunningServer, start_server
 
@@ -21,15 +21,22 @@ from .proxies import running_proxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(180)]
 USERS = 8
-FAST = ClientOptions(backoff=BackoffPolicy(minimum=0.1, maximum=1.0), poll_interval=0.2,
-                     stream_retry_after=1.0, connect_timeout=5)
+FAST = ClientOptions(
+    backoff=BackoffPolicy(minimum=0.1, maximum=1.0), poll_interval=0.2, stream_retry_after=1.0, connect_timeout=5
+)
 
 
 @pytest.mark.parametrize("kind", ["nginx", "haproxy"])
 async def test_a_rolling_restart_behind_a_proxy_loses_and_duplicates_nothing(kind, redis_url, redis_prefix) -> None:
-    shared = {"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": redis_url, "FLAGSTREAM_REDIS_PREFIX": redis_prefix,
-              "FLAGSTREAM_PING_INTERVAL": "1", "FLAGSTREAM_RETRY_MS": "300", "FLAGSTREAM_SHUTDOWN_GRACE": "5",
-              "FLAGSTREAM_TRUSTED_PROXIES": "127.0.0.1/32"}
+    shared = {
+        "FLAGSTREAM_BROKER": "redis",
+        "FLAGSTREAM_REDIS_URL": redis_url,
+        "FLAGSTREAM_REDIS_PREFIX": redis_prefix,
+        "FLAGSTREAM_PING_INTERVAL": "1",
+        "FLAGSTREAM_RETRY_MS": "300",
+        "FLAGSTREAM_SHUTDOWN_GRACE": "5",
+        "FLAGSTREAM_TRUSTED_PROXIES": "127.0.0.1/32",
+    }
     envs = [{**shared, "FLAGSTREAM_PORT": str(free_port())} for _ in range(2)]
     servers: list[RunningServer] = [await asyncio.to_thread(start_server, env) for env in envs]
     users = [f"rolling-{uuid.uuid4().hex[:8]}-{n}" for n in range(USERS)]
@@ -40,13 +47,14 @@ async def test_a_rolling_restart_behind_a_proxy_loses_and_duplicates_nothing(kin
             clients = [NotificationClient(proxy.url, servers[0].user_token(user), options=FAST) for user in users]
             readers = [asyncio.create_task(_collect(client, received[user])) for client, user in zip(clients, users)]
             stop_publishing = asyncio.Event()
-            async with AsyncPublisher(proxy.url, servers[0].publish_token,
-                                      retry=RetryPolicy(initial_delay=0.1, max_delay=1, deadline=60)) as publisher:
+            async with AsyncPublisher(
+                proxy.url, servers[0].publish_token, retry=RetryPolicy(initial_delay=0.1, max_delay=1, deadline=60)
+            ) as publisher:
                 await _until(lambda: all(c.stats.connects >= 1 for c in clients), "every client streaming")
                 publishing = asyncio.create_task(_publish_until(publisher, users, published, stop_publishing))
                 for index, env in enumerate(envs):
                     await asyncio.sleep(0.5)
-                    await asyncio.to_thread(servers[index].stop)          # SIGTERM: drain, exit
+                    await asyncio.to_thread(servers[index].stop)  # SIGTERM: drain, exit
                     servers[index] = await asyncio.to_thread(start_server, env)
                 await asyncio.sleep(1.0)
                 stop_publishing.set()
@@ -59,8 +67,7 @@ async def test_a_rolling_restart_behind_a_proxy_loses_and_duplicates_nothing(kin
         for server in servers:
             await asyncio.to_thread(server.stop)
     total = sum(len(ids) for ids in published.values())
-    print(f"{kind}: {total} notifications published during two restarts; "
-          f"reconnects {sum(c.stats.reconnects for c in clients)}")
+    print(f"{kind}: {total} notifications published during two restarts; reconnects {sum(c.stats.reconnects for c in clients)}")
     assert total > 20
     for user in users:
         assert received[user] == published[user], user
@@ -71,7 +78,9 @@ async def _collect(client: NotificationClient, into: list[str]) -> None:
         into.append(notification.id)
 
 
-async def _publish_until(publisher: AsyncPublisher, users: list[str], published: dict[str, list[str]], stop: asyncio.Event) -> None:
+async def _publish_until(
+    publisher: AsyncPublisher, users: list[str], published: dict[str, list[str]], stop: asyncio.Event
+) -> None:
     n = 0
     while not stop.is_set():
         user = users[n % len(users)]

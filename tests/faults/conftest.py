@@ -8,11 +8,11 @@ import os
 
 import pytest
 
-from sse_service.loadtest.faults.processes import MissingTool
-from sse_service.loadtest.faults.scenarios import FAULTS, FaultOutcome, run_fault
+from loadtest.faults.processes import MissingTool
+from loadtest.faults.scenarios import FAULTS, FaultOutcome, run_fault
 from tests.support.requirements import missing
 
-USERS = 20          # bounded: the whole suite stays within a few minutes on two cores
+USERS = 20  # bounded: the whole suite stays within a few minutes on two cores
 
 
 @pytest.fixture
@@ -25,10 +25,18 @@ def fault_run(record_property):
         except MissingTool as exc:
             missing(str(exc))
             raise
-        figures = {"fault": name, "users": users, "rounds": outcome.rounds, "recovery_s": outcome.recovery_s,
-                   "longest_silence_s": outcome.longest_silence_s, "lost": outcome.verdict.lost,
-                   "duplicated": outcome.verdict.duplicated, "publish_failures": outcome.publish_failures,
-                   "endings": outcome.endings, **outcome.figures}
+        figures = {
+            "fault": name,
+            "users": users,
+            "rounds": outcome.rounds,
+            "recovery_s": outcome.recovery_s,
+            "longest_silence_s": outcome.longest_silence_s,
+            "lost": outcome.verdict.lost,
+            "duplicated": outcome.verdict.duplicated,
+            "publish_failures": outcome.publish_failures,
+            "endings": outcome.endings,
+            **outcome.figures,
+        }
         print("fault figures:", json.dumps(figures))
         for key, value in figures.items():
             record_property(key, value)

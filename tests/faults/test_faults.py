@@ -19,13 +19,13 @@ def assert_recovered(outcome) -> None:
 async def test_sigkill_of_one_instance_behind_haproxy_loses_nothing(fault_run) -> None:
     outcome = await fault_run("instance-kill")
     assert_recovered(outcome)
-    assert outcome.endings["network error"] > 0        # the killed instance's streams just broke
+    assert outcome.endings["network error"] > 0  # the killed instance's streams just broke
 
 
 async def test_rolling_restart_behind_haproxy_sends_shutdown_and_loses_nothing(fault_run) -> None:
     outcome = await fault_run("rolling-restart")
     assert_recovered(outcome)
-    assert outcome.endings.get("shutdown", 0) >= outcome.users     # every stream was drained, not cut
+    assert outcome.endings.get("shutdown", 0) >= outcome.users  # every stream was drained, not cut
 
 
 async def test_redis_pause_delays_but_loses_nothing(fault_run) -> None:

@@ -70,7 +70,7 @@ class FakeUnleash:
         with self._lock:
             return self.feature_requests
 
-    def __enter__(self) -> "FakeUnleash":
+    def __enter__(self) -> FakeUnleash:
         self._thread.start()
         return self
 

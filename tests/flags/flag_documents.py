@@ -10,8 +10,13 @@ def rollout_feature(name: str = "sse-delivery", percent: int = 100, enabled: boo
     return {
         "name": name,
         "enabled": enabled,
-        "strategies": [{"name": "flexibleRollout", "constraints": [],
-                        "parameters": {"rollout": str(percent), "stickiness": "userId", "groupId": name}}],
+        "strategies": [
+            {
+                "name": "flexibleRollout",
+                "constraints": [],
+                "parameters": {"rollout": str(percent), "stickiness": "userId", "groupId": name},
+            }
+        ],
     }
 
 
@@ -19,10 +24,22 @@ def tuning_feature(payload_value: str, payload_type: str = "json", name: str = "
     return {
         "name": name,
         "enabled": True,
-        "strategies": [{"name": "flexibleRollout", "constraints": [],
-                        "parameters": {"rollout": "100", "stickiness": "userId", "groupId": name}}],
-        "variants": [{"name": "tuned", "weight": 1000, "weightType": "variable", "stickiness": "userId",
-                      "payload": {"type": payload_type, "value": payload_value}}],
+        "strategies": [
+            {
+                "name": "flexibleRollout",
+                "constraints": [],
+                "parameters": {"rollout": "100", "stickiness": "userId", "groupId": name},
+            }
+        ],
+        "variants": [
+            {
+                "name": "tuned",
+                "weight": 1000,
+                "weightType": "variable",
+                "stickiness": "userId",
+                "payload": {"type": payload_type, "value": payload_value},
+            }
+        ],
     }
 
 

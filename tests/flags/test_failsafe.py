@@ -35,9 +35,16 @@ def closed_port_url() -> str:
 
 def gate_for(url: str, tmp_path: Path, **config) -> tuple[UnleashFlagGate, list]:
     evaluations: list[tuple[str, str]] = []
-    gate = build_flag_gate(FlagGateConfig(
-        unleash_url=url, unleash_api_token="default:development.test", refresh_interval=0.2,
-        cache_directory=str(tmp_path / "cache"), on_evaluation=lambda f, r: evaluations.append((f, r)), **config))
+    gate = build_flag_gate(
+        FlagGateConfig(
+            unleash_url=url,
+            unleash_api_token="default:development.test",
+            refresh_interval=0.2,
+            cache_directory=str(tmp_path / "cache"),
+            on_evaluation=lambda f, r: evaluations.append((f, r)),
+            **config,
+        )
+    )
     assert isinstance(gate, UnleashFlagGate)
     return gate, evaluations
 

@@ -24,9 +24,14 @@ WAIT = 10.0  # upper bound for one refresh to land; tests return as soon as it d
 
 async def started(path: Path, **config) -> tuple:
     evaluations: list[tuple[str, str]] = []
-    gate = build_flag_gate(FlagGateConfig(flags_file=str(path), refresh_interval=0.05,
-                                          on_evaluation=lambda flag, result: evaluations.append((flag, result)),
-                                          **config))
+    gate = build_flag_gate(
+        FlagGateConfig(
+            flags_file=str(path),
+            refresh_interval=0.05,
+            on_evaluation=lambda flag, result: evaluations.append((flag, result)),
+            **config,
+        )
+    )
     await gate.start()
     changed = asyncio.Event()
     gate.subscribe(changed.set)

@@ -1,11 +1,9 @@
 """The embedded default end to end: the flags file decides who streams, and edits reach open streams."""
 
-import asyncio
 import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from flags import FileFlagAdmin
 from tests.flags.expected import unleash_bucket

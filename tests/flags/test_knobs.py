@@ -22,9 +22,14 @@ def test_no_payload_means_use_the_settings():
     assert parse_knobs(payload({})) == Knobs()
 
 
-@pytest.mark.parametrize("knob, low, high", [
-    ("max_connections_per_user", 1, 100), ("ping_interval", 1, 300), ("batch_window_ms", 0, 1000),
-])
+@pytest.mark.parametrize(
+    "knob, low, high",
+    [
+        ("max_connections_per_user", 1, 100),
+        ("ping_interval", 1, 300),
+        ("batch_window_ms", 0, 1000),
+    ],
+)
 def test_bounds_are_inclusive(knob, low, high):
     assert getattr(parse_knobs(payload({knob: low})), knob) == low
     assert getattr(parse_knobs(payload({knob: high})), knob) == high
@@ -33,14 +38,17 @@ def test_bounds_are_inclusive(knob, low, high):
             parse_knobs(payload({knob: outside}))
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"max_connections_per_user": 2.5}, "whole number"),
-    ({"batch_window_ms": "10"}, "must be a number"),
-    ({"max_connections_per_user": True}, "must be a number"),
-    ({"ping_interval": None}, "must be a number"),
-    ({"ping_intervall": 5}, "unknown knob"),
-    ([1, 2], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"max_connections_per_user": 2.5}, "whole number"),
+        ({"batch_window_ms": "10"}, "must be a number"),
+        ({"max_connections_per_user": True}, "must be a number"),
+        ({"ping_interval": None}, "must be a number"),
+        ({"ping_intervall": 5}, "unknown knob"),
+        ([1, 2], "JSON object"),
+    ],
+)
 def test_bad_payload_is_refused_whole(bad, message):
     with pytest.raises(KnobsPayloadError, match=message):
         parse_knobs(payload(bad))
@@ -56,8 +64,11 @@ def test_non_json_payloads_are_refused():
 
 
 async def test_gate_applies_a_good_variant_payload(tmp_path: Path):
-    flags_file = write(tmp_path / "flags.json", rollout_feature(),
-                       tuning_feature(json.dumps({"ping_interval": 7, "max_connections_per_user": 2})))
+    flags_file = write(
+        tmp_path / "flags.json",
+        rollout_feature(),
+        tuning_feature(json.dumps({"ping_interval": 7, "max_connections_per_user": 2})),
+    )
     gate = build_flag_gate(FlagGateConfig(flags_file=str(flags_file)))
     await gate.start()
     try:
@@ -67,8 +78,9 @@ async def test_gate_applies_a_good_variant_payload(tmp_path: Path):
 
 
 async def test_gate_logs_a_bad_payload_once_and_never_applies_it(tmp_path: Path, caplog):
-    flags_file = write(tmp_path / "flags.json", rollout_feature(),
-                       tuning_feature(json.dumps({"ping_interval": 0, "batch_window_ms": 5})))
+    flags_file = write(
+        tmp_path / "flags.json", rollout_feature(), tuning_feature(json.dumps({"ping_interval": 0, "batch_window_ms": 5}))
+    )
     gate = build_flag_gate(FlagGateConfig(flags_file=str(flags_file)))
     await gate.start()
     try:

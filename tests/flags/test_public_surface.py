@@ -18,10 +18,26 @@ from flags import (
 
 def test_public_surface():
     assert sorted(flags.__all__) == [
-        "DEFAULT_FLAGS_FILE", "FileFlagAdmin", "FileFlagGate", "FlagAdmin", "FlagConfigError",
-        "FlagFreshness", "FlagGate", "FlagGateConfig", "FlagHealth", "FlagsFileError", "KNOB_BOUNDS",
-        "Knobs", "KnobsPayloadError", "RolloutState", "UnleashAdminError", "UnleashFlagAdmin",
-        "UnleashFlagGate", "build_flag_admin", "build_flag_gate", "parse_knobs",
+        "DEFAULT_FLAGS_FILE",
+        "FileFlagAdmin",
+        "FileFlagGate",
+        "FlagAdmin",
+        "FlagConfigError",
+        "FlagFreshness",
+        "FlagGate",
+        "FlagGateConfig",
+        "FlagHealth",
+        "FlagsFileError",
+        "KNOB_BOUNDS",
+        "Knobs",
+        "KnobsPayloadError",
+        "RolloutState",
+        "UnleashAdminError",
+        "UnleashFlagAdmin",
+        "UnleashFlagGate",
+        "build_flag_admin",
+        "build_flag_gate",
+        "parse_knobs",
     ]
     assert all(hasattr(flags, name) for name in flags.__all__)
 

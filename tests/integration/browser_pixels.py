@@ -35,8 +35,9 @@ def node_with_playwright() -> str:
         npm = shutil.which("npm")
         if npm is None:
             missing("`npm` not found: install the Debian package `npm` (for playwright-core)")
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=BROWSER_DIR,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, capture_output=True, text=True, timeout=300
+        )
         if result.returncode != 0:
             missing(f"`npm install playwright-core` failed: {result.stderr.strip().splitlines()[-1:]}")
     return node
@@ -54,14 +55,14 @@ class Probe:
 
     def around(self, index: int) -> list[list[Pixel]]:
         """The three columns sampled around point ``index`` of a spread probe."""
-        return self.columns[3 * index:3 * index + 3]
+        return self.columns[3 * index : 3 * index + 3]
 
 
 @dataclass(frozen=True)
 class Picture:
     probes: list[Probe]
     texts: dict[str, str | None]
-    ready_texts: dict[str, str | None] | None      # the same texts, when ``ready`` first held
+    ready_texts: dict[str, str | None] | None  # the same texts, when ``ready`` first held
     datasets: dict[str, dict[str, str] | None]
     page_errors: list[str]
     failed_requests: list[str]
@@ -125,8 +126,12 @@ async def take_picture(
     job_file = ARTIFACTS / (Path(screenshot).stem + ".job.json")
     job_file.write_text(json.dumps(job))
     process = await asyncio.create_subprocess_exec(
-        node, "pixels.mjs", str(job_file), cwd=BROWSER_DIR,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        node,
+        "pixels.mjs",
+        str(job_file),
+        cwd=BROWSER_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     if ready is not None:
         assert process.stdout is not None

@@ -17,17 +17,19 @@ async def traffic(served: Served) -> AsyncIterator[None]:
 
     async def drive() -> None:
         async with httpx.AsyncClient(timeout=10) as client:
-            async with open_stream(client, served.url, served.auth("alice")) as a, \
-                    open_stream(client, served.url, served.auth("alice")) as b, \
-                    open_stream(client, served.url, served.auth("bob")) as c:
+            async with (
+                open_stream(client, served.url, served.auth("alice")) as a,
+                open_stream(client, served.url, served.auth("alice")) as b,
+                open_stream(client, served.url, served.auth("bob")) as c,
+            ):
                 readers = [asyncio.create_task(_drain(s)) for s in (a, b, c)]
                 try:
                     burst = 1
                     while True:
                         users = ["alice", "bob"]
-                        await served.publish({"notifications": [
-                            {"user_id": users[n % 2], "data": {"n": n}} for n in range(burst)
-                        ]}, client)
+                        await served.publish(
+                            {"notifications": [{"user_id": users[n % 2], "data": {"n": n}} for n in range(burst)]}, client
+                        )
                         burst = min(burst + 1, 50)
                         await asyncio.sleep(0.05)
                 finally:

@@ -12,7 +12,7 @@ import pytest
 from httpx_sse import EventSource
 
 from sse_service.broker.keys import user_keys
-from tests.support.inprocess import PUBLISH, Served, serving, server_settings
+from tests.support.inprocess import PUBLISH, Served, server_settings, serving
 from tests.support.redis_cluster import local_cluster
 from tests.support.redis_server import new_prefix
 
@@ -21,16 +21,20 @@ USERS = 12
 PER_USER = 25
 
 
-async def publish_until_accepted(client: httpx.AsyncClient, served: Served, user: str, n: int,
-                                 unacknowledged: set[tuple[str, int]]) -> float:
+async def publish_until_accepted(
+    client: httpx.AsyncClient, served: Served, user: str, n: int, unacknowledged: set[tuple[str, int]]
+) -> float:
     """Retry a refused publish with the same idempotency key; return how long it was refused.
     A publish refused at least once (503, or no answer) goes into `unacknowledged`."""
     started = time.monotonic()
     deadline = started + 30
     while True:
         try:
-            r = await client.post(f"{served.url}/v1/notifications", headers={"Authorization": f"Bearer {PUBLISH}"},
-                                  json={"user_id": user, "event": "n", "data": {"n": n}, "idempotency_key": f"{user}-{n}"})
+            r = await client.post(
+                f"{served.url}/v1/notifications",
+                headers={"Authorization": f"Bearer {PUBLISH}"},
+                json={"user_id": user, "event": "n", "data": {"n": n}, "idempotency_key": f"{user}-{n}"},
+            )
             if r.status_code == 202:
                 return time.monotonic() - started
             assert r.status_code == 503, r.text
@@ -83,17 +87,20 @@ class Consumer:
             self.resets += 1
             await self._recover(client)
         elif sse.event != "ping":
-            return False                     # shutdown, overflow …: reconnect and resume
+            return False  # shutdown, overflow …: reconnect and resume
         return True
 
     async def _recover(self, client: httpx.AsyncClient) -> None:
         after = None
         while True:
-            r = await client.get(f"{self.served.url}/v1/notifications", headers=self.served.auth(self.user),
-                                 params={"limit": 1000, **({"after": after} if after else {})})
+            r = await client.get(
+                f"{self.served.url}/v1/notifications",
+                headers=self.served.auth(self.user),
+                params={"limit": 1000, **({"after": after} if after else {})},
+            )
             page = r.json()
             for item in page["notifications"]:
-                if item["id"] not in self.ids:       # as a real client would: by id
+                if item["id"] not in self.ids:  # as a real client would: by id
                     self.ids.add(item["id"])
                     self.ns.append(item["data"]["n"])
             if page["next"] is None:
@@ -104,8 +111,9 @@ class Consumer:
 async def test_a_master_killed_under_load_loses_and_duplicates_nothing_accepted() -> None:
     with local_cluster() as cluster:
         prefix = new_prefix()
-        settings = server_settings(broker="redis-cluster", redis_url=cluster.url, redis_prefix=prefix,
-                                   redis_cluster_wait_timeout_ms=1000)
+        settings = server_settings(
+            broker="redis-cluster", redis_url=cluster.url, redis_prefix=prefix, redis_cluster_wait_timeout_ms=1000
+        )
         users = [f"fo{i}" for i in range(USERS)]
         victim = cluster.master_of(user_keys(users[0]).history(prefix))
         async with serving(settings) as served, httpx.AsyncClient(timeout=httpx.Timeout(10, read=5)) as client:
@@ -145,6 +153,8 @@ async def test_a_master_killed_under_load_loses_and_duplicates_nothing_accepted(
             assert all((c.user, n) in unacknowledged for n in repeated), f"{c.user} got duplicates of acknowledged {repeated}"
             ghosts += len(c.ns) - len(set(c.ns))
             assert c.ns == sorted(c.ns), f"{c.user} out of order"
-        print(f"failover: killed {victim} after {killed_at[0] - started:.1f}s; longest refusal {max(refused):.2f}s; "
-              f"reconnects {sum(c.connects - 1 for c in consumers)}, resets {sum(c.resets for c in consumers)}, "
-              f"refused publishes {len(unacknowledged)}, ghost copies of refused publishes {ghosts}")
+        print(
+            f"failover: killed {victim} after {killed_at[0] - started:.1f}s; longest refusal {max(refused):.2f}s; "
+            f"reconnects {sum(c.connects - 1 for c in consumers)}, resets {sum(c.resets for c in consumers)}, "
+            f"refused publishes {len(unacknowledged)}, ghost copies of refused publishes {ghosts}"
+        )

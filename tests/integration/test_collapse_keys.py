@@ -11,15 +11,23 @@ from tests.support.inprocess import PUBLISH, Served, open_stream
 async def test_inbox_and_replay_return_only_the_latest_event_per_collapse_key(served: Served) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         [first] = await served.publish({"user_id": "c", "data": "first"}, client)
-        await served.publish({"notifications": [
-            {"user_id": "c", "data": {"done": 10}, "collapse_key": "upload:1"},
-            {"user_id": "c", "data": "other"},
-            {"user_id": "c", "data": {"done": 20}, "collapse_key": "upload:1"},
-        ]}, client)
+        await served.publish(
+            {
+                "notifications": [
+                    {"user_id": "c", "data": {"done": 10}, "collapse_key": "upload:1"},
+                    {"user_id": "c", "data": "other"},
+                    {"user_id": "c", "data": {"done": 20}, "collapse_key": "upload:1"},
+                ]
+            },
+            client,
+        )
         [latest] = await served.publish({"user_id": "c", "data": {"done": 30}, "collapse_key": "upload:1"}, client)
         inbox = (await client.get(f"{served.url}/v1/notifications", headers=served.auth("c"))).json()
         assert [(n["data"], n.get("collapse_key")) for n in inbox["notifications"]] == [
-            ("first", None), ("other", None), ({"done": 30}, "upload:1")]
+            ("first", None),
+            ("other", None),
+            ({"done": 30}, "upload:1"),
+        ]
         assert inbox["notifications"][-1]["id"] == latest
         headers = {**served.auth("c"), "Last-Event-ID": first}
         async with open_stream(client, served.url, headers) as stream:
@@ -48,7 +56,10 @@ async def test_the_collapse_window_delivers_only_the_newest_of_quick_updates(mak
 async def test_a_bad_collapse_key_is_refused_naming_the_field(served: Served) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         for bad in ("", "has space", "x" * 65, 5, "é"):
-            r = await client.post(f"{served.url}/v1/notifications", headers={"Authorization": f"Bearer {PUBLISH}"},
-                                  json={"notifications": [{"user_id": "c", "data": 1, "collapse_key": bad}]})
+            r = await client.post(
+                f"{served.url}/v1/notifications",
+                headers={"Authorization": f"Bearer {PUBLISH}"},
+                json={"notifications": [{"user_id": "c", "data": 1, "collapse_key": bad}]},
+            )
             assert r.status_code == 422, bad
             assert r.json()["detail"][0]["field"] == "notifications[0].collapse_key"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.browser_pixels import ARTIFACTS, BROWSER_DIR, node_with_playwright
 from tests.integration.live_traffic import traffic
-from tests.support.inprocess import ADMIN, serving, server_settings
+from tests.support.inprocess import ADMIN, server_settings, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 __all__ = ["node_with_playwright"]
@@ -27,8 +27,14 @@ async def test_dashboard_numbers_move_while_traffic_flows(node_with_playwright: 
     async with serving(server_settings(broker="memory"), flag_gate=gate) as served:
         async with traffic(served):
             process = await asyncio.create_subprocess_exec(
-                node_with_playwright, "dashboard.mjs", served.url, ADMIN, str(screenshot),
-                cwd=BROWSER_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                node_with_playwright,
+                "dashboard.mjs",
+                served.url,
+                ADMIN,
+                str(screenshot),
+                cwd=BROWSER_DIR,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
             stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, stderr.decode()[-2000:]

@@ -20,7 +20,7 @@ from rollout.store import FileStateStore
 from tests.integration.browser_pixels import hex_colour, near, node_with_playwright, take_picture
 from tests.rollout.rollout_story import STORY_PLAN, Story, play_story
 from tests.rollout.rollout_support import FakeClock, MemoryFlagAdmin, ScriptedSource, healthy
-from tests.support.inprocess import ADMIN, serving, server_settings
+from tests.support.inprocess import ADMIN, server_settings, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 __all__ = ["node_with_playwright"]
@@ -39,26 +39,32 @@ def rows_near(column: list, colour: tuple[int, int, int], tolerance: int = 45) -
 def audience_samples(story: Story) -> list[tuple[float, int]]:
     """(time, percentage) in the middle of each stretch at one audience."""
     return [
-        ((story.started + story.advanced_to_five) / 2, 0),        # internal: allowlist only
+        ((story.started + story.advanced_to_five) / 2, 0),  # internal: allowlist only
         ((story.advanced_to_five + story.awaiting_approval) / 2, 5),
         ((story.approved + story.rolled_back) / 2, 50),
     ]
 
 
 async def test_the_timeline_draws_steps_checks_and_actions_where_the_records_say(
-        node_with_playwright: str, tmp_path: Path, gate) -> None:
+    node_with_playwright: str, tmp_path: Path, gate
+) -> None:
     state, plan_file = tmp_path / "rollout-state.json", tmp_path / "rollout.toml"
     plan_file.write_text(STORY_PLAN)
     store = FileStateStore(state)
     story = await play_story(store)
-    checks = [(t, "pass") for t in story.passed] + [(t, "no_data") for t in story.no_data] + \
-             [(t, "hold") for t in story.held] + [(t, "fail") for t in story.failed]
+    checks = (
+        [(t, "pass") for t in story.passed]
+        + [(t, "no_data") for t in story.no_data]
+        + [(t, "hold") for t in story.held]
+        + [(t, "fail") for t in story.failed]
+    )
     audience = audience_samples(story)
     actions = [(story.started, MANUAL), (story.approved, MANUAL), (story.rolled_back, ROLLBACK)]
 
     async def carol_starts_again() -> None:
-        controller = RolloutController(parse_plan(STORY_PLAN), store, MemoryFlagAdmin(), ScriptedSource(healthy()),
-                                       clock=FakeClock(time.time()))
+        controller = RolloutController(
+            parse_plan(STORY_PLAN), store, MemoryFlagAdmin(), ScriptedSource(healthy()), clock=FakeClock(time.time())
+        )
         await controller.start("carol", "five")
 
     settings = server_settings(rollout_state=str(state), rollout_plan=str(plan_file), rollout_status_interval=0.2)
@@ -75,8 +81,13 @@ async def test_the_timeline_draws_steps_checks_and_actions_where_the_records_say
             ],
             spread_probes=[(TIMELINE, [t for t, _ in actions])],
             datasets=[TIMELINE],
-            texts=['[data-value="rollout_phase"]', '[data-value="rollout_events"]', '[data-value="rollout_step"]',
-                   '[data-value="rollout_message"]', '[data-value="rollout_gates"]'],
+            texts=[
+                '[data-value="rollout_phase"]',
+                '[data-value="rollout_events"]',
+                '[data-value="rollout_step"]',
+                '[data-value="rollout_message"]',
+                '[data-value="rollout_gates"]',
+            ],
             screenshot="dashboard-rollout-timeline.png",
         )
     await store.close()
@@ -111,4 +122,3 @@ async def test_the_timeline_draws_steps_checks_and_actions_where_the_records_say
     assert "controller rollback → five (5 %) — 3 consecutive failed checks" in events
     assert picture.texts['[data-value="rollout_phase"]'] == "progressing"
     assert picture.texts['[data-value="rollout_step"]'] == "five (2 of 4)"
-

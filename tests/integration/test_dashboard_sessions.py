@@ -37,7 +37,7 @@ async def test_a_short_lived_admin_token_gives_a_session_that_ends_with_it(memor
         assert (await client.get(f"{url}/dashboard")).status_code == 200
         deadline = time.monotonic() + 15
         cookies = dict(client.cookies)
-        while True:                                  # the token's exp is wall-clock: poll for it
+        while True:  # the token's exp is wall-clock: poll for it
             # a client that ignores Max-Age (or a copied cookie) keeps sending it
             async with httpx.AsyncClient(timeout=10, cookies=cookies) as stubborn:
                 if (await stubborn.get(f"{url}/dashboard")).status_code == 401:
@@ -55,7 +55,7 @@ async def test_the_dashboard_feed_ends_when_the_session_does(memory_served: Serv
         async with client.stream("GET", f"{memory_served.url}/dashboard/stream") as feed:
             assert feed.status_code == 200
             ended = asyncio.ensure_future(feed.aread())
-            await asyncio.wait_for(ended, 10)      # the feed closes by itself within a push of exp
+            await asyncio.wait_for(ended, 10)  # the feed closes by itself within a push of exp
 
 
 async def test_logout_ends_the_session(memory_served: Served) -> None:
@@ -72,10 +72,16 @@ async def test_logout_ends_the_session(memory_served: Served) -> None:
         assert 'action="/dashboard/logout"' in page and 'method="post"' in page
 
 
-@pytest.mark.parametrize("host, secure", [
-    ("127.0.0.1", False), ("localhost:8080", False), ("[::1]:8080", False),
-    ("flagstream.example.com", True), ("10.0.0.5:8080", True),
-])
+@pytest.mark.parametrize(
+    "host, secure",
+    [
+        ("127.0.0.1", False),
+        ("localhost:8080", False),
+        ("[::1]:8080", False),
+        ("flagstream.example.com", True),
+        ("10.0.0.5:8080", True),
+    ],
+)
 async def test_the_session_cookie_is_secure_except_on_loopback(memory_served: Served, host: str, secure: bool) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.get(f"{memory_served.url}/dashboard", params={"access_token": ADMIN}, headers={"Host": host})

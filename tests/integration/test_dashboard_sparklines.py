@@ -14,16 +14,16 @@ import httpx
 import pytest
 
 from observability.metrics import HubSnapshot
-from sse_service.stats import RollingStats
+from observability.stats import RollingStats
 from tests.integration.browser_pixels import is_ink, node_with_playwright, sse_body, take_picture
-from tests.support.inprocess import ADMIN, serving, server_settings
+from tests.support.inprocess import ADMIN, server_settings, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 __all__ = ["node_with_playwright"]
 
-RUN = 40            # seconds of data in each run
-STALL = 40          # seconds the first instance's sampler did not run
-DOWN = 40           # seconds between the first instance's last second and the restart
+RUN = 40  # seconds of data in each run
+STALL = 40  # seconds the first instance's sampler did not run
+DOWN = 40  # seconds between the first instance's last second and the restart
 GAUGES = ("connections", "users", "rss_bytes")
 
 
@@ -37,7 +37,7 @@ class Clock:
 
 def _run(stats: RollingStats, clock: Clock, open_streams: list[int]) -> None:
     for i in range(RUN):
-        open_streams[0] = 1 + i          # a rising gauge: a closed-back area would leave its foot empty
+        open_streams[0] = 1 + i  # a rising gauge: a closed-back area would leave its foot empty
         stats.sample()
         stats.events_delivered(5 + i, [0.002] * (5 + i))
         clock.now += 1
@@ -71,10 +71,10 @@ def fraction(t: float, newest: int, span: int) -> float:
 async def test_a_gap_in_the_data_reads_as_a_gap_in_every_sparkline(node_with_playwright: str, gate) -> None:
     t0 = int(time.time()) - 600
     before, after = _series_with_a_stall_and_a_restart(t0)
-    assert before["connections"][RUN:RUN + STALL] == [None] * STALL and before["delivered"][RUN:RUN + STALL] == [0] * STALL
+    assert before["connections"][RUN : RUN + STALL] == [None] * STALL and before["delivered"][RUN : RUN + STALL] == [0] * STALL
 
     newest = after["t"][-1]
-    span = newest - t0                       # under five minutes: the chart spans the data
+    span = newest - t0  # under five minutes: the chart spans the data
     stall = [fraction(t0 + RUN + s, newest, span) for s in (8, 20, 32)]
     down = [fraction(t0 + 2 * RUN + STALL + s, newest, span) for s in (8, 20, 32)]
     runs = [fraction(t0 + s, newest, span) for s in (10, 30, RUN + STALL + 20, 2 * RUN + STALL + DOWN + 20)]
@@ -98,8 +98,8 @@ async def test_a_gap_in_the_data_reads_as_a_gap_in_every_sparkline(node_with_pla
     for name in charts:
         probe = by_chart[name]
         height = len(probe.column(0))
-        near_zero = round(height * 55 / 60)          # rows at or below this are the zero line
-        foot = round(height * 56 / 60)               # just above the baseline, under any area
+        near_zero = round(height * 55 / 60)  # rows at or below this are the zero line
+        foot = round(height * 56 / 60)  # just above the baseline, under any area
         for i in range(len(down)):
             ink = [row for row, pixel in enumerate(probe.column(len(stall) + i)) if is_ink(pixel)]
             assert ink == [], f"{name}: drawn across the restart (no data) at rows {ink}"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from httpx_sse import EventSource
 
-from tests.support.inprocess import ADMIN, Served, open_stream, serving, server_settings
+from tests.support.inprocess import ADMIN, Served, open_stream, server_settings, serving
 
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
@@ -45,9 +45,11 @@ async def test_stats_need_an_admin(memory_served: Served) -> None:
 async def test_stats_show_streams_users_deliveries_and_latency(memory_served: Served) -> None:
     served = memory_served
     async with httpx.AsyncClient(timeout=10) as client:
-        async with open_stream(client, served.url, served.auth("alice")) as first, \
-                open_stream(client, served.url, served.auth("alice")) as second, \
-                open_stream(client, served.url, served.auth("bob")) as third:
+        async with (
+            open_stream(client, served.url, served.auth("alice")) as first,
+            open_stream(client, served.url, served.auth("alice")) as second,
+            open_stream(client, served.url, served.auth("bob")) as third,
+        ):
             for stream in (first, second, third):
                 assert (await stream.next()).event == "connected"
             for n in range(5):

@@ -26,8 +26,14 @@ from schemathesis.specs.openapi.checks import (
 from sse_service.openapi import openapi_document
 from tests.support.server import RunningServer, start_server
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 CONFIG = SchemathesisConfig.from_dict({"max-stream-events": 1, "request-timeout": 10})
 
 schema = schemathesis.openapi.from_dict(openapi_document(), config=CONFIG)

@@ -87,3 +87,16 @@ def test_demo_page_in_headless_chromium(npm_installed: None, js_env: dict[str, s
 def test_a_page_on_another_origin_in_headless_chromium(npm_installed: None, js_env: dict[str, str]) -> None:
     """CORS and the stream cookie: the page on a Vite dev server, flagstream on another port."""
     _vitest(_chromium(js_env), "--config", "vitest.e2e.config.js", "e2e/cross-origin.e2e.test.js")
+
+
+def test_npm_pack_ships_the_real_client_sources() -> None:
+    """clients/js/src holds the files themselves (no symlink swapped around `npm pack`)."""
+    import json
+
+    npm = require_binary("npm", "npm")
+    assert not (JS_DIR / "src").is_symlink()
+    packed = _run([npm, "pack", "--dry-run", "--json", "--ignore-scripts"], dict(os.environ), timeout=120)
+    assert packed.returncode == 0, packed.stderr[-2000:]
+    shipped = {entry["path"] for entry in json.loads(packed.stdout)[0]["files"]}
+    declared = json.loads((JS_DIR / "package.json").read_text())["files"]
+    assert set(declared) <= shipped

@@ -26,8 +26,13 @@ def jwks() -> Iterator[JwksServer]:
 
 
 def start_with_jwks(jwks: JwksServer, refresh_interval: float) -> RunningServer:
-    return start_server({"FLAGSTREAM_JWKS_URL": jwks.url, "FLAGSTREAM_JWT_AUDIENCE": "notify",
-                         "FLAGSTREAM_JWKS_REFRESH_INTERVAL": str(refresh_interval)})
+    return start_server(
+        {
+            "FLAGSTREAM_JWKS_URL": jwks.url,
+            "FLAGSTREAM_JWT_AUDIENCE": "notify",
+            "FLAGSTREAM_JWKS_REFRESH_INTERVAL": str(refresh_interval),
+        }
+    )
 
 
 def inbox_status(server: RunningServer, token: str) -> int:
@@ -40,8 +45,8 @@ def test_a_key_removed_from_the_jwks_stops_verifying_within_the_refresh_interval
         old, new = jwks.keys[0], SigningKey("key-b")
         old_token = old.token("alice")
         assert inbox_status(server, old_token) == 200
-        assert inbox_status(server, old_token) == 200             # remembered now
-        jwks.keys = [new]                                         # the identity provider retires key-a
+        assert inbox_status(server, old_token) == 200  # remembered now
+        jwks.keys = [new]  # the identity provider retires key-a
         removed_at = time.monotonic()
         while inbox_status(server, old_token) != 401:
             assert time.monotonic() - removed_at < 10, "a key removed from the JWKS kept verifying"
@@ -58,10 +63,11 @@ async def test_a_slow_jwks_never_stalls_health_checks_or_open_streams(jwks: Jwks
     key = jwks.keys[0]
     stranger = SigningKey(f"random-{uuid.uuid4().hex}")
     try:
-        jwks.slow()                                               # every JWKS answer now takes 4 s
+        jwks.slow()  # every JWKS answer now takes 4 s
         async with httpx.AsyncClient(timeout=10) as client:
-            anonymous = asyncio.create_task(client.get(f"{server.url}/v1/notifications",
-                                                       headers={"Authorization": f"Bearer {stranger.token('x')}"}))
+            anonymous = asyncio.create_task(
+                client.get(f"{server.url}/v1/notifications", headers={"Authorization": f"Bearer {stranger.token('x')}"})
+            )
             async with open_stream(client, server.url, {"Authorization": f"Bearer {key.token('alice')}"}) as stream:
                 assert await asyncio.to_thread(jwks.waiting.acquire, True, 10), "the JWKS was never fetched"
                 async with httpx.AsyncClient(timeout=2) as probe:
@@ -95,10 +101,12 @@ async def test_streams_opened_with_a_removed_key_are_sent_to_reauth(jwks: JwksSe
     server = await asyncio.to_thread(start_with_jwks, jwks, 1)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            async with open_stream(client, server.url, {"Authorization": f"Bearer {old.token('alice')}"}) as on_old, \
-                    open_stream(client, server.url, {"Authorization": f"Bearer {new.token('bob')}"}) as on_new:
+            async with (
+                open_stream(client, server.url, {"Authorization": f"Bearer {old.token('alice')}"}) as on_old,
+                open_stream(client, server.url, {"Authorization": f"Bearer {new.token('bob')}"}) as on_new,
+            ):
                 assert (await on_old.next()).event == (await on_new.next()).event == "connected"
-                jwks.keys = [new]                          # key-a is retired (or was compromised)
+                jwks.keys = [new]  # key-a is retired (or was compromised)
                 assert (await on_old.next(timeout=10)).event == "reauth"
                 ids = await asyncio.to_thread(server.publish, {"user_id": "bob", "data": 1})
                 assert (await on_new.next()).id == ids[0]  # streams on the remaining key go on

@@ -22,4 +22,4 @@ async def test_a_sub_second_ping_interval_is_honoured() -> None:
             pings = [await stream.next(timeout=5, skip_pings=False) for _ in range(4)]
     assert [p.event for p in pings] == ["ping"] * 4
     gaps = [_server_time(b.data) - _server_time(a.data) for a, b in zip(pings, pings[1:])]
-    assert max(gaps) < 0.8, gaps          # the one-second tick made every gap ≈ 1 s
+    assert max(gaps) < 0.8, gaps  # the one-second tick made every gap ≈ 1 s

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.slow
 
 
 def flagstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sse_service.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "sse_service.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
 
 
 def connections(server: RunningServer) -> float:
@@ -32,8 +37,10 @@ def connections(server: RunningServer) -> float:
 
 async def test_sigterm_sends_every_stream_shutdown_with_jittered_retry_and_exits(server: RunningServer) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
-        async with open_stream(client, server.url, {"Authorization": f"Bearer {server.user_token('a')}"}) as s1, \
-                open_stream(client, server.url, {"Authorization": f"Bearer {server.user_token('b')}"}) as s2:
+        async with (
+            open_stream(client, server.url, {"Authorization": f"Bearer {server.user_token('a')}"}) as s1,
+            open_stream(client, server.url, {"Authorization": f"Bearer {server.user_token('b')}"}) as s2,
+        ):
             await s1.next(), await s2.next()
             started = time.monotonic()
             server.terminate()
@@ -54,13 +61,21 @@ async def test_draining_refuses_new_streams_and_readyz_says_so(served) -> None:
 
 
 def test_a_killed_client_is_cleaned_up(server: RunningServer) -> None:
-    client = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import httpx, sys
-        with httpx.stream("GET", "{server.url}/v1/stream", headers={{"Authorization": "Bearer {server.user_token('k')}"}}, timeout=None) as r:
+        with httpx.stream("GET", "{server.url}/v1/stream", headers={{"Authorization": "Bearer {server.user_token("k")}"}}, timeout=None) as r:
             for line in r.iter_lines():
                 if line.startswith("event: connected"):
                     print("connected", flush=True)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert client.stdout.readline().strip() == "connected"
     assert connections(server) == 1
     client.send_signal(signal.SIGKILL)
@@ -71,13 +86,16 @@ def test_a_killed_client_is_cleaned_up(server: RunningServer) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("env, name", [
-    ({"FLAGSTREAM_PORT": "eighty"}, "FLAGSTREAM_PORT"),
-    ({"FLAGSTREAM_BROKER": "kafka"}, "FLAGSTREAM_BROKER"),
-    ({"FLAGSTREAM_WORKERS": "2"}, "FLAGSTREAM_WORKERS"),
-    ({"FLAGSTREAM_QUEUE_SIZE": "0"}, "FLAGSTREAM_QUEUE_SIZE"),
-    ({"FLAGSTREAM_FLAGS_FILE": "/nonexistent/flags.json"}, "FLAGSTREAM_FLAGS_FILE"),
-])
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"FLAGSTREAM_PORT": "eighty"}, "FLAGSTREAM_PORT"),
+        ({"FLAGSTREAM_BROKER": "kafka"}, "FLAGSTREAM_BROKER"),
+        ({"FLAGSTREAM_WORKERS": "2"}, "FLAGSTREAM_WORKERS"),
+        ({"FLAGSTREAM_QUEUE_SIZE": "0"}, "FLAGSTREAM_QUEUE_SIZE"),
+        ({"FLAGSTREAM_FLAGS_FILE": "/nonexistent/flags.json"}, "FLAGSTREAM_FLAGS_FILE"),
+    ],
+)
 def test_invalid_configuration_fails_at_start_with_one_line_naming_the_setting(env, name, tmp_path) -> None:
     result = flagstream("serve", env={**env, "FLAGSTREAM_STATE_DIR": str(tmp_path)})
     assert result.returncode == 2
@@ -132,8 +150,14 @@ def test_without_redis_the_service_starts_unready_and_recovers_when_redis_appear
     from tests.support.redis_server import free_port, start_redis
 
     port = free_port()
-    server = start_server({"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": f"redis://127.0.0.1:{port}/0",
-                           "FLAGSTREAM_REDIS_PREFIX": redis_prefix}, wait_ready=False)
+    server = start_server(
+        {
+            "FLAGSTREAM_BROKER": "redis",
+            "FLAGSTREAM_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "FLAGSTREAM_REDIS_PREFIX": redis_prefix,
+        },
+        wait_ready=False,
+    )
     redis_process = None
     try:
         ready = httpx.get(server.url + "/readyz", timeout=5, headers={"Authorization": f"Bearer {server.admin_token}"})

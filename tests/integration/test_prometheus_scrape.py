@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from observability.tracing import OtelTracing
 from tests.integration.live_traffic import traffic
-from tests.support.inprocess import PUBLISH, Served, serving, server_settings
+from tests.support.inprocess import PUBLISH, Served, server_settings, serving
 from tests.support.prometheus import prometheus_scraping
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
@@ -67,8 +67,11 @@ async def refused_requests(served: Served) -> None:
     """4xx answers a user would get: not errors for the SLO."""
     async with httpx.AsyncClient(timeout=10) as client:
         await client.get(f"{served.url}/v1/stream", headers={"Authorization": "Bearer not-a-token"})
-        await client.post(f"{served.url}/v1/notifications", content=b"{", headers={
-            "Authorization": f"Bearer {PUBLISH}", "Content-Type": "application/json"})
+        await client.post(
+            f"{served.url}/v1/notifications",
+            content=b"{",
+            headers={"Authorization": f"Bearer {PUBLISH}", "Content-Type": "application/json"},
+        )
 
 
 async def test_prometheus_evaluates_the_slo_expressions_on_live_traffic(served: Served, tmp_path: Path) -> None:
@@ -112,8 +115,7 @@ async def test_every_grafana_panel_expression_runs_on_prometheus(served: Served,
             await value_of(client, api, "sum(rate(sse_events_delivered_total[1m]))", lambda v: v > 0)
             empty = []
             for expr in expressions:
-                concrete = (expr.replace("$__rate_interval", "1m").replace("$job", "flagstream")
-                            .replace("$instance", ".*"))
+                concrete = expr.replace("$__rate_interval", "1m").replace("$job", "flagstream").replace("$instance", ".*")
                 if not await query(client, api, concrete):
                     empty.append(expr)
     # Every expression ran (query() checks the status). Some series only exist once something
@@ -137,13 +139,18 @@ async def test_request_durations_reach_prometheus_with_trace_id_exemplars(gate, 
                 exemplars: list[dict] = []
                 while not exemplars and time.monotonic() < deadline:
                     now = time.time()
-                    response = await client.get(f"{api}/api/v1/query_exemplars", params={
-                        "query": 'http_request_duration_seconds_bucket{route="/v1/notifications"}',
-                        "start": now - 300, "end": now,
-                    })
+                    response = await client.get(
+                        f"{api}/api/v1/query_exemplars",
+                        params={
+                            "query": 'http_request_duration_seconds_bucket{route="/v1/notifications"}',
+                            "start": now - 300,
+                            "end": now,
+                        },
+                    )
                     exemplars = [e for series in response.json()["data"] for e in series["exemplars"]]
                     await asyncio.sleep(0.5)
     assert exemplars, "Prometheus stored no exemplar for publish request durations"
-    server_spans = {format(span.context.trace_id, "032x") for span in exporter.get_finished_spans()
-                    if span.name == "POST /v1/notifications"}
+    server_spans = {
+        format(span.context.trace_id, "032x") for span in exporter.get_finished_spans() if span.name == "POST /v1/notifications"
+    }
     assert exemplars[0]["labels"]["trace_id"] in server_spans

@@ -17,23 +17,26 @@ async def post(served: Served, body, headers=PUB, **kw) -> httpx.Response:
         return await client.post(f"{served.url}/v1/notifications", json=body, headers=headers, **kw)
 
 
-@pytest.mark.parametrize("body, field", [
-    (b"{not json", "body"),
-    (b"[1, 2]", "body"),
-    ({"data": 1}, "user_id"),
-    ({"user_id": "u", "user_ids": ["v"], "data": 1}, "user_id"),
-    ({"user_id": "", "data": 1}, "user_id"),
-    ({"user_id": 7, "data": 1}, "user_id"),
-    ({"user_id": "u"}, "data"),
-    ({"user_id": "u", "data": 1, "event": "has space"}, "event"),
-    ({"user_id": "u", "data": 1, "event": "x" * 65}, "event"),
-    ({"user_id": "u", "data": 1, "colour": "red"}, "colour"),
-    ({"broadcast": False, "data": 1}, "broadcast"),
-    ({"user_ids": [], "data": 1}, "user_ids"),
-    ({"user_id": "u", "data": 1, "idempotency_key": 5}, "idempotency_key"),
-    ({"notifications": []}, "notifications"),
-    ({"notifications": [{"user_id": "u", "data": 1}, {"user_id": "u"}]}, "notifications[1].data"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b"{not json", "body"),
+        (b"[1, 2]", "body"),
+        ({"data": 1}, "user_id"),
+        ({"user_id": "u", "user_ids": ["v"], "data": 1}, "user_id"),
+        ({"user_id": "", "data": 1}, "user_id"),
+        ({"user_id": 7, "data": 1}, "user_id"),
+        ({"user_id": "u"}, "data"),
+        ({"user_id": "u", "data": 1, "event": "has space"}, "event"),
+        ({"user_id": "u", "data": 1, "event": "x" * 65}, "event"),
+        ({"user_id": "u", "data": 1, "colour": "red"}, "colour"),
+        ({"broadcast": False, "data": 1}, "broadcast"),
+        ({"user_ids": [], "data": 1}, "user_ids"),
+        ({"user_id": "u", "data": 1, "idempotency_key": 5}, "idempotency_key"),
+        ({"notifications": []}, "notifications"),
+        ({"notifications": [{"user_id": "u", "data": 1}, {"user_id": "u"}]}, "notifications[1].data"),
+    ],
+)
 async def test_invalid_bodies_are_refused_whole_with_422_naming_the_field(served: Served, body, field: str) -> None:
     r = await post(served, body)
     assert r.status_code == 422, r.text
@@ -71,8 +74,11 @@ async def test_a_jwt_with_publish_scope_may_publish(served: Served) -> None:
     from sse_service.auth import mint_token
 
     for scope in ("read publish", ["publish"]):
-        token = mint_token(served.settings.jwt_secret, "svc", scope=scope) if isinstance(scope, str) else \
-            mint_token(served.settings.jwt_secret, "svc", scp=scope)
+        token = (
+            mint_token(served.settings.jwt_secret, "svc", scope=scope)
+            if isinstance(scope, str)
+            else mint_token(served.settings.jwt_secret, "svc", scp=scope)
+        )
         r = await post(served, {"user_id": "u", "data": 1}, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 202, r.text
 
@@ -101,8 +107,10 @@ async def test_inbox_pages_oldest_first_with_next_cursor(served: Served) -> None
         assert empty == {"notifications": [], "next": None}
 
 
-@pytest.mark.parametrize("params, field", [({"after": "bogus"}, "after"), ({"limit": "0"}, "limit"),
-                                           ({"limit": "1001"}, "limit"), ({"limit": "ten"}, "limit")])
+@pytest.mark.parametrize(
+    "params, field",
+    [({"after": "bogus"}, "after"), ({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"), ({"limit": "ten"}, "limit")],
+)
 async def test_bad_inbox_parameters_are_422(served: Served, params, field) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.get(f"{served.url}/v1/notifications", params=params, headers=served.auth("u"))

@@ -29,8 +29,9 @@ async def inbox(served: Served, user: str) -> list[dict]:
 def jwt_publisher(served: Served, subject: str | None) -> dict[str, str]:
     claims = {} if subject is not None else {"sub": None}
     token = mint_token(served.settings.jwt_secret, subject or "x", scope="publish", **claims)
-    if subject is None:                      # a publisher JWT without `sub`
+    if subject is None:  # a publisher JWT without `sub`
         import jwt
+
         payload = jwt.decode(token, options={"verify_signature": False})
         payload.pop("sub")
         token = jwt.encode(payload, served.settings.jwt_secret, algorithm="HS256")
@@ -70,17 +71,20 @@ async def test_regression_a_publisher_jwt_without_sub_is_refused(served: Served)
 
 async def test_regression_a_reused_idempotency_key_with_another_request_is_409(served: Served) -> None:
     assert (await post(served, {"user_id": "k409", "data": 1, "idempotency_key": "k"})).status_code == 202
-    r = await post(served, {"notifications": [{"user_id": "k409", "data": 0},
-                                              {"user_id": "k409", "data": 2, "idempotency_key": "k"}]})
+    r = await post(
+        served, {"notifications": [{"user_id": "k409", "data": 0}, {"user_id": "k409", "data": 2, "idempotency_key": "k"}]}
+    )
     assert r.status_code == 409, r.text
     assert r.json()["error"] == "conflict" and r.json()["detail"][0]["field"] == "notifications[1].idempotency_key"
-    assert [n["data"] for n in await inbox(served, "k409")] == [1]          # nothing of the refused batch
+    assert [n["data"] for n in await inbox(served, "k409")] == [1]  # nothing of the refused batch
 
 
 async def test_regression_a_lone_surrogate_user_id_is_422_on_every_broker(served: Served) -> None:
     """14.13: 503 + Retry-After on Redis (publishers retried forever), 202 on memory."""
-    for body, field in ((b'{"user_id": "a\\ud800", "data": 1}', "user_id"),
-                        (b'{"user_ids": ["ok", "\\udfff"], "data": 1}', "user_ids")):
+    for body, field in (
+        (b'{"user_id": "a\\ud800", "data": 1}', "user_id"),
+        (b'{"user_ids": ["ok", "\\udfff"], "data": 1}', "user_ids"),
+    ):
         r = await post(served, body)
         assert r.status_code == 422, r.text
         assert r.json()["detail"][0]["field"] == field
@@ -93,7 +97,9 @@ async def test_regression_recipients_per_request_are_capped(make_server) -> None
         r = await post(served, {"notifications": [{"user_ids": users, "data": 1}, {"user_ids": users, "data": 2}]})
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == "notifications"
         assert await inbox(served, "r0") == []
-        assert (await post(served, {"notifications": [{"user_ids": users, "data": 1}, {"broadcast": True, "data": 2}]})).status_code == 202
+        assert (
+            await post(served, {"notifications": [{"user_ids": users, "data": 1}, {"broadcast": True, "data": 2}]})
+        ).status_code == 202
 
 
 @pytest.mark.redis
@@ -102,7 +108,7 @@ async def test_regression_a_503_never_echoes_redis_or_lua_internals(redis_url: s
     import redis as sync_redis
 
     from sse_service.broker.keys import user_keys
-    from tests.support.inprocess import serving, server_settings
+    from tests.support.inprocess import server_settings, serving
 
     settings = server_settings(broker="redis", redis_url=redis_url, redis_prefix=redis_prefix)
     async with serving(settings) as served:
@@ -116,7 +122,7 @@ async def test_regression_a_503_never_echoes_redis_or_lua_internals(redis_url: s
         async with httpx.AsyncClient(timeout=10) as client:
             i = await client.get(f"{served.url}/v1/notifications", headers=served.auth("blocked"))
         assert i.status_code == 503 and "redis" not in i.text.lower()
-        assert await inbox(served, "ok") == []                   # all or nothing
+        assert await inbox(served, "ok") == []  # all or nothing
 
 
 async def test_a_lone_surrogate_in_a_users_token_subject_reads_an_empty_inbox_not_an_error(served: Served) -> None:

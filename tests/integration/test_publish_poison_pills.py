@@ -27,17 +27,20 @@ def nested(depth: int) -> bytes:
     return b"[" * depth + b"1" + b"]" * depth
 
 
-@pytest.mark.parametrize("data, where", [
-    (b"NaN", "NaN"),
-    (b"Infinity", "Infinity"),
-    (b"-Infinity", "Infinity"),
-    (b'{"x": [1, NaN]}', "NaN"),
-    (b'"\\ud800"', "surrogate"),
-    (b'{"\\udfff": 1}', "surrogate"),
-    (b'["a", "b\\udc00c"]', "surrogate"),
-    (nested(100), "deeper"),
-    (nested(1000), "deeper"),
-])
+@pytest.mark.parametrize(
+    "data, where",
+    [
+        (b"NaN", "NaN"),
+        (b"Infinity", "Infinity"),
+        (b"-Infinity", "Infinity"),
+        (b'{"x": [1, NaN]}', "NaN"),
+        (b'"\\ud800"', "surrogate"),
+        (b'{"\\udfff": 1}', "surrogate"),
+        (b'["a", "b\\udc00c"]', "surrogate"),
+        (nested(100), "deeper"),
+        (nested(1000), "deeper"),
+    ],
+)
 async def test_poison_data_in_a_batch_is_422_naming_the_notifications_data(served: Served, data: bytes, where: str) -> None:
     body = b'{"notifications": [{"user_id": "pp", "data": 1}, {"user_id": "pp", "data": ' + data + b"}]}"
     r = await post_raw(served, body)
@@ -50,11 +53,14 @@ async def test_poison_data_in_a_batch_is_422_naming_the_notifications_data(serve
     assert page.status_code == 200 and page.json()["notifications"] == []
 
 
-@pytest.mark.parametrize("body, field", [
-    (b'{"user_id": "pp", "data": 1, "idempotency_key": "k\\ud800"}', "idempotency_key"),
-    (b'{"user_id": "pp", "data": 1, "event": "e\\udbff"}', "event"),
-    (b'{"user_id": "pp", "data": {"a": NaN}}', "data"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b'{"user_id": "pp", "data": 1, "idempotency_key": "k\\ud800"}', "idempotency_key"),
+        (b'{"user_id": "pp", "data": 1, "event": "e\\udbff"}', "event"),
+        (b'{"user_id": "pp", "data": {"a": NaN}}', "data"),
+    ],
+)
 async def test_poison_in_other_fields_is_422_naming_that_field(served: Served, body: bytes, field: str) -> None:
     r = await post_raw(served, body)
     assert r.status_code == 422, r.text
@@ -77,12 +83,14 @@ async def test_unicode_line_separators_never_travel_raw_and_arrive_unchanged(ser
     data = {"text": f"before{separator}after", f"key{separator}": separator}
     async with httpx.AsyncClient(timeout=10) as client:
         async with open_stream(client, served.url, served.auth("seps")) as stream:
-            connected = await stream.next()                       # connected: its id is the position before
+            connected = await stream.next()  # connected: its id is the position before
             ids = await served.publish({"user_id": "seps", "event": "note", "data": data})
             event = await stream.next()
         assert event.id == ids[0] and json.loads(event.data) == data
         # The raw bytes a `str.splitlines` parser would see: one data line, no raw separator.
-        async with client.stream("GET", f"{served.url}/v1/stream", headers={**served.auth("seps"), "Last-Event-ID": connected.id}) as response:
+        async with client.stream(
+            "GET", f"{served.url}/v1/stream", headers={**served.auth("seps"), "Last-Event-ID": connected.id}
+        ) as response:
             raw = b""
             async for chunk in response.aiter_bytes():
                 raw += chunk
@@ -90,9 +98,8 @@ async def test_unicode_line_separators_never_travel_raw_and_arrive_unchanged(ser
                     break
     text = raw.decode()
     assert separator not in text
-    block = text[text.index(f"id: {ids[0]}"):].split("\n\n")[0]
+    block = text[text.index(f"id: {ids[0]}") :].split("\n\n")[0]
     data_lines = [line for line in block.splitlines() if line.startswith("data: ")]
     assert len(data_lines) == 1 and json.loads(data_lines[0][6:]) == data
     page = await inbox(served, "seps")
     assert page.json()["notifications"][-1]["data"] == data
-

@@ -9,10 +9,10 @@ import pytest
 from tests.support.inprocess import Served
 
 HOSTILE = [
-    "\u00b2",                 # a superscript two: str.isdigit() says yes, int() says no
+    "\u00b2",  # a superscript two: str.isdigit() says yes, int() says no
     "1\u00b2",
-    "\u0661",                 # an Arabic-Indic one: int() would accept it
-    "9" * 5000,               # past int()'s 4300-digit limit
+    "\u0661",  # an Arabic-Indic one: int() would accept it
+    "9" * 5000,  # past int()'s 4300-digit limit
     "-1",
     "0",
     "1001",
@@ -40,8 +40,19 @@ async def test_the_issue_s_raw_superscript_query_is_422(served: Served) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "limit"
 
 
-ID_HOSTILE = ["\u00b2-1", "1-\u00b2", "\u0661-\u0661", "9" * 5000, "1-" + "9" * 5000, "1" * 30 + "-" + "1" * 30,
-              "x", "1-2-3", "-", "\u00e9-1", "1 -1"]
+ID_HOSTILE = [
+    "\u00b2-1",
+    "1-\u00b2",
+    "\u0661-\u0661",
+    "9" * 5000,
+    "1-" + "9" * 5000,
+    "1" * 30 + "-" + "1" * 30,
+    "x",
+    "1-2-3",
+    "-",
+    "\u00e9-1",
+    "1 -1",
+]
 
 
 @pytest.mark.parametrize("value", ID_HOSTILE)

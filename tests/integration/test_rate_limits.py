@@ -57,12 +57,14 @@ async def test_a_rate_of_zero_turns_the_limit_off(make_server) -> None:
 
 @pytest.mark.redis
 async def test_on_redis_every_instance_draws_from_the_same_bucket(redis_url: str, redis_prefix: str) -> None:
-    from tests.support.inprocess import server_settings, serving
     from tests.support.gates import SwitchableGate
+    from tests.support.inprocess import server_settings, serving
 
     shared = {"broker": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix, "publish_rate": 0.2, "publish_burst": 2}
-    async with serving(server_settings(**shared), flag_gate=SwitchableGate()) as one, \
-            serving(server_settings(**shared), flag_gate=SwitchableGate()) as two:
+    async with (
+        serving(server_settings(**shared), flag_gate=SwitchableGate()) as one,
+        serving(server_settings(**shared), flag_gate=SwitchableGate()) as two,
+    ):
         async with httpx.AsyncClient(timeout=10) as client:
             statuses = [(await publish(client, served)).status_code for served in (one, two, one, two)]
     assert statuses == [202, 202, 429, 429]

@@ -21,8 +21,9 @@ ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 async def test_readyz_answers_503_within_its_deadline_while_redis_is_paused(redis_prefix: str) -> None:
     port = free_port()
     redis_process = start_redis(port)
-    settings = server_settings(broker="redis", redis_url=f"redis://127.0.0.1:{port}/0", redis_prefix=redis_prefix,
-                               ready_timeout=0.5)
+    settings = server_settings(
+        broker="redis", redis_url=f"redis://127.0.0.1:{port}/0", redis_prefix=redis_prefix, ready_timeout=0.5
+    )
     try:
         async with serving(settings, flag_gate=SwitchableGate()) as served, httpx.AsyncClient() as client:
             assert (await client.get(f"{served.url}/readyz", timeout=5)).status_code == 200
@@ -31,7 +32,7 @@ async def test_readyz_answers_503_within_its_deadline_while_redis_is_paused(redi
                 # A probe with a 2 s timeout (a 1 s probe period is common): the Redis client's
                 # own 5 s socket timeout must not be what answers it.
                 for _ in range(3):
-                    r = await client.get(f"{served.url}/readyz", timeout=2, headers=ADMIN_AUTH)   # details need admin
+                    r = await client.get(f"{served.url}/readyz", timeout=2, headers=ADMIN_AUTH)  # details need admin
                     assert r.status_code == 503
                     body = r.json()
                     assert body["broker"]["state"] == "timeout" and body["broker"]["last_known"] == "ok"

@@ -12,8 +12,12 @@ from tests.support.inprocess import open_stream, server_settings, serving
 
 
 def reconnects(metrics_text: str) -> dict[str, float]:
-    return {kind: float(line.rsplit(" ", 1)[1]) for kind in ("resumed", "repeat")
-            for line in metrics_text.splitlines() if line.startswith(f'sse_reconnects_total{{kind="{kind}"}}')}
+    return {
+        kind: float(line.rsplit(" ", 1)[1])
+        for kind in ("resumed", "repeat")
+        for line in metrics_text.splitlines()
+        if line.startswith(f'sse_reconnects_total{{kind="{kind}"}}')
+    }
 
 
 async def test_only_resumed_and_repeated_streams_count_as_reconnects() -> None:
@@ -23,7 +27,7 @@ async def test_only_resumed_and_repeated_streams_count_as_reconnects() -> None:
                 assert (await client.get(f"{served.url}/v1/stream", headers=served.auth("outsider"))).status_code == 204
             async with open_stream(client, served.url, served.auth("u")) as first:
                 connected = await first.next()
-            while served.services.hub.connection_count:        # the server noticed the client leave
+            while served.services.hub.connection_count:  # the server noticed the client leave
                 await asyncio.sleep(0.01)
             async with open_stream(client, served.url, served.auth("u")) as repeat:
                 await repeat.next()

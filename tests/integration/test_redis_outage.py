@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support.gates import SwitchableGate
-from tests.support.inprocess import open_stream, serving, server_settings
+from tests.support.inprocess import open_stream, server_settings, serving
 from tests.support.redis_server import free_port, start_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -36,8 +36,11 @@ async def test_redis_outage_then_recovery(redis_prefix: str) -> None:
 
             ready = await client.get(f"{served.url}/readyz", headers={"Authorization": f"Bearer {served.settings.admin_token}"})
             assert ready.status_code == 503 and ready.json()["broker"]["state"] == "unavailable"
-            r = await client.post(f"{served.url}/v1/notifications", json={"user_id": "o", "data": 1},
-                                  headers={"Authorization": f"Bearer {served.settings.publish_token}"})
+            r = await client.post(
+                f"{served.url}/v1/notifications",
+                json={"user_id": "o", "data": 1},
+                headers={"Authorization": f"Bearer {served.settings.publish_token}"},
+            )
             assert r.status_code == 503 and r.json()["error"] == "unavailable"
             r = await client.get(f"{served.url}/v1/stream", headers=served.auth("o"))
             assert r.status_code == 503 and r.headers["retry-after"]

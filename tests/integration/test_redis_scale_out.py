@@ -9,7 +9,7 @@ import pytest
 
 from sse_service.types import EventId
 from tests.support.gates import SwitchableGate
-from tests.support.inprocess import open_stream, serving, server_settings
+from tests.support.inprocess import open_stream, server_settings, serving
 
 pytestmark = pytest.mark.redis
 
@@ -28,8 +28,14 @@ async def test_publish_on_one_instance_reaches_streams_on_the_other(redis_url: s
             await on_b.next(), await on_a.next()
             ids = await a.publish({"user_id": "x", "data": "hi"})
             ids += await b.publish({"broadcast": True, "data": "all"})
-            expected = [ids[0], str(EventId.parse(ids[0]).with_broadcast(EventId.parse(ids[1]).broadcast.epoch,
-                                                                         EventId.parse(ids[1]).broadcast.offset))]
+            expected = [
+                ids[0],
+                str(
+                    EventId.parse(ids[0]).with_broadcast(
+                        EventId.parse(ids[1]).broadcast.epoch, EventId.parse(ids[1]).broadcast.offset
+                    )
+                ),
+            ]
             assert [e.id for e in await on_b.take(2)] == expected
             assert [e.id for e in await on_a.take(2)] == expected
 
@@ -44,7 +50,10 @@ async def test_replay_works_across_instances(redis_url: str, redis_prefix: str) 
 
 
 async def test_per_user_limit_counts_streams_on_every_instance(redis_url: str, redis_prefix: str) -> None:
-    async with two_instances(redis_url, redis_prefix, max_connections_per_user=1) as (a, b), httpx.AsyncClient(timeout=10) as client:
+    async with (
+        two_instances(redis_url, redis_prefix, max_connections_per_user=1) as (a, b),
+        httpx.AsyncClient(timeout=10) as client,
+    ):
         async with open_stream(client, a.url, a.auth("one")) as stream:
             await stream.next()
             r = await client.get(f"{b.url}/v1/stream", headers=b.auth("one"))
@@ -52,8 +61,10 @@ async def test_per_user_limit_counts_streams_on_every_instance(redis_url: str, r
 
 
 async def test_evict_oldest_reaches_the_instance_holding_the_old_stream(redis_url: str, redis_prefix: str) -> None:
-    async with two_instances(redis_url, redis_prefix, max_connections_per_user=1, user_limit_policy="evict_oldest") as (a, b), \
-            httpx.AsyncClient(timeout=10) as client:
+    async with (
+        two_instances(redis_url, redis_prefix, max_connections_per_user=1, user_limit_policy="evict_oldest") as (a, b),
+        httpx.AsyncClient(timeout=10) as client,
+    ):
         async with open_stream(client, a.url, a.auth("ev")) as old:
             await old.next()
             async with open_stream(client, b.url, b.auth("ev")) as new:
@@ -86,8 +97,15 @@ async def test_workers_setting_runs_that_many_instances_on_one_port(redis_url: s
 
     from tests.support.server import start_server
 
-    server = await asyncio.to_thread(start_server, {"FLAGSTREAM_BROKER": "redis", "FLAGSTREAM_REDIS_URL": redis_url,
-                                                    "FLAGSTREAM_REDIS_PREFIX": redis_prefix, "FLAGSTREAM_WORKERS": "2"})
+    server = await asyncio.to_thread(
+        start_server,
+        {
+            "FLAGSTREAM_BROKER": "redis",
+            "FLAGSTREAM_REDIS_URL": redis_url,
+            "FLAGSTREAM_REDIS_PREFIX": redis_prefix,
+            "FLAGSTREAM_WORKERS": "2",
+        },
+    )
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             started = set()

@@ -29,7 +29,8 @@ async def test_reconnect_replays_missed_events_then_continues_live_without_gap_o
             assert replayed[:-1] == missed
             # a broadcast's id is the user's cursor: this user's position, that broadcast's position
             assert EventId.parse(replayed[-1]) == EventId.parse(missed[-1]).with_broadcast(
-                EventId.parse(broadcast).broadcast.epoch, EventId.parse(broadcast).broadcast.offset)
+                EventId.parse(broadcast).broadcast.epoch, EventId.parse(broadcast).broadcast.offset
+            )
             live = await served.publish({"user_id": "r", "data": "live"})
             assert await _ids(stream, 1) == live
 
@@ -92,7 +93,9 @@ async def test_cursor_inside_retention_after_trimming_is_not_reset(make_server) 
 
 async def test_malformed_last_event_id_is_422_json(served: Served) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
-        r = await client.get(f"{served.url}/v1/stream", headers={**served.auth("x"), "Last-Event-ID": "not-an-id\u00e9".encode("latin-1")})
+        r = await client.get(
+            f"{served.url}/v1/stream", headers={**served.auth("x"), "Last-Event-ID": "not-an-id\u00e9".encode("latin-1")}
+        )
         assert r.status_code == 422
         assert r.json()["detail"][0]["field"] == "Last-Event-ID"
 
@@ -106,14 +109,16 @@ async def test_a_fresh_stream_names_its_starting_point_so_a_client_can_resume_be
         missed = await served.publish({"user_id": "fresh", "data": "while away"})
         async with open_stream(client, served.url, {**served.auth("fresh"), "Last-Event-ID": connected.id}) as stream:
             resumed = await stream.next()
-            assert resumed.event == "connected" and resumed.id == ""     # keeps the client's own cursor
+            assert resumed.event == "connected" and resumed.id == ""  # keeps the client's own cursor
             assert (await stream.next()).id == missed[0]
 
 
 async def test_an_id_of_the_scheme_before_epochs_is_answered_with_reset_never_misread(served: Served) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         await served.publish({"user_id": "old", "data": 1})
-        async with open_stream(client, served.url, {**served.auth("old"), "Last-Event-ID": "1795883740123-1795883740000001"}) as stream:
+        async with open_stream(
+            client, served.url, {**served.auth("old"), "Last-Event-ID": "1795883740123-1795883740000001"}
+        ) as stream:
             assert (await stream.next()).event == "connected"
             assert (await stream.next()).event == "reset"
             live = await served.publish({"user_id": "old", "data": 2})

@@ -41,9 +41,9 @@ async def test_the_report_draws_what_the_checks_recorded(node_with_playwright: s
     story = await play_story(store)
     checks = {c.time: c for c in await store.checks()}
     argv = ["rollout", "report", "--plan", str(plan), "--state", str(state), "--html", str(html)]
-    assert await asyncio.to_thread(flagstream, argv) == 0      # the CLI runs its own event loop
+    assert await asyncio.to_thread(flagstream, argv) == 0  # the CLI runs its own event loop
 
-    at_half = [t for t in sorted(checks) if t > story.approved]                 # 2 passing, 3 failing
+    at_half = [t for t in sorted(checks) if t > story.approved]  # 2 passing, 3 failing
     five_passes = [t for t in story.passed if story.advanced_to_five < t <= story.awaiting_approval]
     between = (at_half[0] + at_half[1]) / 2
     cut_windows = [t - BROKEN.window_seconds / 2 for t in story.failed]
@@ -64,14 +64,18 @@ async def test_the_report_draws_what_the_checks_recorded(node_with_playwright: s
         viewport={"width": 1200, "height": 900},
     )
     assert picture.page_errors == [] and picture.failed_requests == []
-    figure, aside, errors, p99, cuts, overview, actions = picture.probes      # plain probes come first
+    figure, aside, errors, p99, cuts, overview, actions = picture.probes  # plain probes come first
 
     # Error ratio at half: each check's point where its value is, in its verdict's colour; the threshold line between.
     scale = picture.datasets[ERRORS]
     for i, t in enumerate(at_half):
         reading = next(r for r in checks[t].readings if r.gate == "error_ratio")
         row = round(y_of(scale, reading.value))
-        assert near(errors.column(i)[row], hex_colour(VERDICT_COLOURS[reading.verdict.value])), (t, reading, errors.column(i)[row])
+        assert near(errors.column(i)[row], hex_colour(VERDICT_COLOURS[reading.verdict.value])), (
+            t,
+            reading,
+            errors.column(i)[row],
+        )
     assert near(errors.column(len(at_half))[round(y_of(scale, 0.01))], hex_colour(THRESHOLD_COLOUR))
 
     # p99 at five: the no-data checks are a gap (only the threshold crosses), with a grey mark on the lane.

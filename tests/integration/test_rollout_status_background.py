@@ -23,7 +23,7 @@ import redis
 
 from rollout.store import open_store
 from rollout.types import ControllerState, GateReading, Phase, Transition, Verdict
-from tests.support.inprocess import ADMIN, serving, server_settings
+from tests.support.inprocess import ADMIN, server_settings, serving
 from tests.support.redis_server import free_port
 
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -80,14 +80,32 @@ async def write_rollout(target: str, flag: str = "sse-delivery") -> None:
     store = open_store(target, flag)
     now = time.time()
     reading = GateReading("error_ratio", 0.0, "<= 0.01", 800, Verdict.PASS)
-    await store.save(ControllerState(
-        flag=flag, phase=Phase.PROGRESSING, step=1, phase_since=now - 120, step_since=now - 120,
-        next_check_at=now + 30, last_check=(reading,), last_check_at=now - 30, message="all gates passing",
-    ))
-    await store.append_transition(Transition(
-        time=now - 120, actor="controller", action="advance", from_phase="progressing", to_phase="progressing",
-        from_step="internal", to_step="five", percentage=5, reason="baked 10m00s with every gate passing",
-    ))
+    await store.save(
+        ControllerState(
+            flag=flag,
+            phase=Phase.PROGRESSING,
+            step=1,
+            phase_since=now - 120,
+            step_since=now - 120,
+            next_check_at=now + 30,
+            last_check=(reading,),
+            last_check_at=now - 30,
+            message="all gates passing",
+        )
+    )
+    await store.append_transition(
+        Transition(
+            time=now - 120,
+            actor="controller",
+            action="advance",
+            from_phase="progressing",
+            to_phase="progressing",
+            from_step="internal",
+            to_step="five",
+            percentage=5,
+            reason="baked 10m00s with every gate passing",
+        )
+    )
     await store.close()
 
 
@@ -106,7 +124,7 @@ async def test_an_instance_without_the_controller_or_the_plan_shows_the_rollout(
 
 @pytest.mark.redis
 async def test_an_instance_reads_a_redis_rollout_state_with_the_plan(tmp_path: Path, redis_url: str, gate) -> None:
-    flag = f"test-{uuid.uuid4().hex[:12]}"          # the Redis is shared: keys of our own
+    flag = f"test-{uuid.uuid4().hex[:12]}"  # the Redis is shared: keys of our own
     plan = tmp_path / "rollout.toml"
     plan.write_text(PLAN.replace('"sse-delivery"', f'"{flag}"'))
     await write_rollout(redis_url, flag)
@@ -147,7 +165,7 @@ async def test_no_state_store_password_in_the_body_or_the_logs(tmp_path: Path, g
     caplog.set_level(logging.DEBUG)
     plan = tmp_path / "rollout.toml"
     plan.write_text(PLAN)
-    state = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"     # nothing listens: connection refused
+    state = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"  # nothing listens: connection refused
     async with serving(server_settings(rollout_state=state, rollout_plan=str(plan)), flag_gate=gate) as served:
         body = await poll_stats(served.url, lambda r: "error" in r)
         async with httpx.AsyncClient(timeout=10) as client:

@@ -15,7 +15,7 @@ from tests.support.server import RunningServer, start_server
 pytestmark = pytest.mark.slow
 
 HEADER_TIMEOUT = 1.0
-GIVE_UP_AFTER = 8.0          # today's server held such a connection for 75 s
+GIVE_UP_AFTER = 8.0  # today's server held such a connection for 75 s
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_streams_and_kept_alive_connections_outlive_the_header_timeout(guarded: 
         with client.stream("GET", f"{guarded.url}/v1/stream", headers=headers) as stream:
             lines = stream.iter_lines()
             pings = 0
-            while pings < 4:                          # 2 s of pings: twice the header timeout
+            while pings < 4:  # 2 s of pings: twice the header timeout
                 if next(lines) == "event: ping":
                     pings += 1
         # the same client (a kept-alive connection) still works after the stream
@@ -91,7 +91,7 @@ def test_a_kept_alive_connection_may_stay_silent_between_requests_but_not_trickl
         sock.sendall(request)
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         sock.settimeout(0.25)
-        silent_until = time.monotonic() + 2 * HEADER_TIMEOUT   # proxies reuse idle connections
+        silent_until = time.monotonic() + 2 * HEADER_TIMEOUT  # proxies reuse idle connections
         while time.monotonic() < silent_until:
             assert not closed_by_server(sock), "an idle kept-alive connection was closed at the header timeout"
         sock.sendall(request)

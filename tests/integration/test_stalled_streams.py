@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sse_service.loadtest.faults.stalled import StalledStream
+from loadtest.faults.stalled import StalledStream
 from tests.support.gates import SwitchableGate
 from tests.support.inprocess import Served, server_settings, serving
 
@@ -60,8 +60,8 @@ async def test_events_written_into_a_reset_connection_are_not_counted_as_deliver
         await stream.read_until(b'data: "small"', timeout=10)
         assert delivered_total(served) == 1
         [connection] = served.services.hub.user_connections("gone")
-        await served.publish({"notifications": [{"user_id": "gone", "data": BLOB}] * 200})   # 12 MB, one write
-        await until(lambda: connection.sending)     # 12 MB cannot fit a 4 KiB window: it stays stuck
+        await served.publish({"notifications": [{"user_id": "gone", "data": BLOB}] * 200})  # 12 MB, one write
+        await until(lambda: connection.sending)  # 12 MB cannot fit a 4 KiB window: it stays stuck
         stream.reset()
         await until(lambda: not served.services.hub.user_connections("gone"))
         assert delivered_total(served) == 1

@@ -7,7 +7,6 @@ import json
 import httpx
 
 from sse_service.types import EventId
-
 from tests.support.inprocess import Served, open_stream
 
 
@@ -67,10 +66,14 @@ async def test_broadcast_reaches_every_stream_and_every_inbox_as_one_broadcast(s
 
 
 async def test_several_user_ids_get_one_id_each_in_input_order(served: Served) -> None:
-    ids = await served.publish({"notifications": [
-        {"user_ids": ["u1", "u2"], "data": 1},
-        {"user_id": "u3", "data": 2},
-    ]})
+    ids = await served.publish(
+        {
+            "notifications": [
+                {"user_ids": ["u1", "u2"], "data": 1},
+                {"user_id": "u3", "data": 2},
+            ]
+        }
+    )
     assert len(ids) == 3
     async with httpx.AsyncClient(timeout=10) as client:
         for user, expected in (("u1", ids[0]), ("u2", ids[1]), ("u3", ids[2])):

@@ -21,15 +21,22 @@ async def until(predicate, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer not-a-jwt"},
-    {"Authorization": "Basic dXNlcjpwYXNz"},
-    {"Authorization": "Bearer " + jwt.encode({"sub": "x", "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")},
-    {"Authorization": "Bearer " + jwt.encode({"sub": "x", "exp": int(time.time()) + 60}, "wrong-secret-wrong-secret-wrong-secret", algorithm="HS256")},
-    {"Authorization": "Bearer " + jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256")},
-    {"Authorization": "Bearer " + jwt.encode({"sub": "x"}, SECRET, algorithm="HS256")},
-], ids=["missing", "garbage", "basic", "expired", "bad-signature", "no-sub", "no-exp"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer " + jwt.encode({"sub": "x", "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")},
+        {
+            "Authorization": "Bearer "
+            + jwt.encode({"sub": "x", "exp": int(time.time()) + 60}, "wrong-secret-wrong-secret-wrong-secret", algorithm="HS256")
+        },
+        {"Authorization": "Bearer " + jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256")},
+        {"Authorization": "Bearer " + jwt.encode({"sub": "x"}, SECRET, algorithm="HS256")},
+    ],
+    ids=["missing", "garbage", "basic", "expired", "bad-signature", "no-sub", "no-exp"],
+)
 async def test_bad_tokens_get_401_json(served: Served, headers: dict[str, str]) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.get(f"{served.url}/v1/stream", headers=headers)
@@ -106,7 +113,10 @@ async def test_expired_token_ends_the_stream_with_reauth(served: Served) -> None
 
 async def test_leaving_the_rollout_ends_open_streams_with_disabled(served: Served, gate: SwitchableGate) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
-        async with open_stream(client, served.url, served.auth("leaver")) as leaver, open_stream(client, served.url, served.auth("stayer")) as stayer:
+        async with (
+            open_stream(client, served.url, served.auth("leaver")) as leaver,
+            open_stream(client, served.url, served.auth("stayer")) as stayer,
+        ):
             await leaver.next(), await stayer.next()
             gate.change(outside={"leaver"})
             assert (await leaver.next()).event == "disabled"
@@ -119,10 +129,13 @@ async def test_leaving_the_rollout_ends_open_streams_with_disabled(served: Serve
 async def test_slow_consumer_is_cut_off_with_overflow_and_never_slows_others(make_server) -> None:
     async with make_server(queue_size=4) as served:
         async with httpx.AsyncClient(timeout=30) as client:
-            async with open_stream(client, served.url, served.auth("slow")) as slow, open_stream(client, served.url, served.auth("fast")) as fast:
+            async with (
+                open_stream(client, served.url, served.auth("slow")) as slow,
+                open_stream(client, served.url, served.auth("fast")) as fast,
+            ):
                 await slow.next(), await fast.next()
                 blob = "x" * 60_000
-                for _ in range(10):            # ~12 MB the slow reader never reads
+                for _ in range(10):  # ~12 MB the slow reader never reads
                     await served.publish({"notifications": [{"user_id": "slow", "data": blob}] * 20}, client)
                 await until(lambda: not served.services.hub.user_connections("slow"), timeout=20)
                 [event_id] = await served.publish({"user_id": "fast", "data": "still here"}, client)

@@ -18,7 +18,8 @@ def new_flag() -> str:
 def strategies(server: UnleashServer, flag: str) -> list[dict]:
     response = httpx.get(
         f"{server.api_url}/admin/projects/default/features/{flag}/environments/development/strategies",
-        headers={"Authorization": server.admin_token})
+        headers={"Authorization": server.admin_token},
+    )
     response.raise_for_status()
     return response.json()
 

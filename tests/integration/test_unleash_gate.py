@@ -37,9 +37,15 @@ async def test_rollout_grows_shrinks_and_survives_an_outage(unleash: UnleashServ
     await admin.enable()
     await asyncio.to_thread(unleash.wait_served, flag, enabled=True, rollout=25)
 
-    gate = build_flag_gate(FlagGateConfig(
-        rollout_flag=flag, unleash_url=unleash.url, unleash_api_token=unleash.client_token,
-        refresh_interval=REFRESH, cache_directory=str(tmp_path / "unleash-cache")))
+    gate = build_flag_gate(
+        FlagGateConfig(
+            rollout_flag=flag,
+            unleash_url=unleash.url,
+            unleash_api_token=unleash.client_token,
+            refresh_interval=REFRESH,
+            cache_directory=str(tmp_path / "unleash-cache"),
+        )
+    )
     changes = asyncio.Queue()
     gate.subscribe(lambda: changes.put_nowait(time.monotonic()))
     enabled = lambda: {user for user in USERS if gate.is_enabled(user)}  # noqa: E731
@@ -67,8 +73,7 @@ async def test_rollout_grows_shrinks_and_survives_an_outage(unleash: UnleashServ
         await eventually(lambda: enabled() == at_50, "re-enabling at 50 %", PROPAGATION)
 
         unleash.stop()
-        took = await eventually(lambda: gate.health().freshness is FlagFreshness.STALE, "health turning stale",
-                                10 * REFRESH)
+        took = await eventually(lambda: gate.health().freshness is FlagFreshness.STALE, "health turning stale", 10 * REFRESH)
         print(f"health turned stale {took:.2f} s after Unleash stopped")
         health = gate.health()
         assert health.outages == 1 and health.error
@@ -77,8 +82,7 @@ async def test_rollout_grows_shrinks_and_survives_an_outage(unleash: UnleashServ
         unleash.start()
         await eventually(lambda: gate.health().freshness is FlagFreshness.FRESH, "recovery", 10 * REFRESH)
         await admin.set_rollout(75)
-        await eventually(lambda: enabled() == expected_users(flag, USERS, 75), "changes applying again",
-                         PROPAGATION)
+        await eventually(lambda: enabled() == expected_users(flag, USERS, 75), "changes applying again", PROPAGATION)
         assert gate.health().outages == 1
     finally:
         await gate.stop()
@@ -86,10 +90,17 @@ async def test_rollout_grows_shrinks_and_survives_an_outage(unleash: UnleashServ
 
 async def test_a_fresh_gate_on_an_unknown_flag_falls_back(unleash: UnleashServer, tmp_path: Path):
     results: list[str] = []
-    gate = build_flag_gate(FlagGateConfig(
-        rollout_flag=f"never-created-{uuid.uuid4().hex[:8]}", unleash_url=unleash.api_url,
-        unleash_api_token=unleash.client_token, refresh_interval=REFRESH, failsafe="on",
-        cache_directory=str(tmp_path / "unleash-cache"), on_evaluation=lambda flag, result: results.append(result)))
+    gate = build_flag_gate(
+        FlagGateConfig(
+            rollout_flag=f"never-created-{uuid.uuid4().hex[:8]}",
+            unleash_url=unleash.api_url,
+            unleash_api_token=unleash.client_token,
+            refresh_interval=REFRESH,
+            failsafe="on",
+            cache_directory=str(tmp_path / "unleash-cache"),
+            on_evaluation=lambda flag, result: results.append(result),
+        )
+    )
     await gate.start()
     try:
         await eventually(lambda: gate.health().freshness is FlagFreshness.FRESH, "the first fetch", 30)
@@ -100,9 +111,14 @@ async def test_a_fresh_gate_on_an_unknown_flag_falls_back(unleash: UnleashServer
 
 
 async def test_a_wrong_client_token_is_an_outage_with_the_status(unleash: UnleashServer, tmp_path: Path):
-    gate = build_flag_gate(FlagGateConfig(
-        unleash_url=unleash.url, unleash_api_token="default:development.wrong", refresh_interval=REFRESH,
-        cache_directory=str(tmp_path / "unleash-cache")))
+    gate = build_flag_gate(
+        FlagGateConfig(
+            unleash_url=unleash.url,
+            unleash_api_token="default:development.wrong",
+            refresh_interval=REFRESH,
+            cache_directory=str(tmp_path / "unleash-cache"),
+        )
+    )
     await gate.start()
     try:
         await eventually(lambda: gate.health().error is not None, "the refused fetch", 30)

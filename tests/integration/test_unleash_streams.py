@@ -44,8 +44,13 @@ async def rollout(server: UnleashServer, percent: int) -> tuple[str, UnleashFlag
 
 
 def settings_for(server: UnleashServer, flag: str):
-    return server_settings(broker="memory", unleash_url=server.url, unleash_api_token=server.client_token,
-                           rollout_flag=flag, flags_refresh_interval=REFRESH)
+    return server_settings(
+        broker="memory",
+        unleash_url=server.url,
+        unleash_api_token=server.client_token,
+        rollout_flag=flag,
+        flags_refresh_interval=REFRESH,
+    )
 
 
 async def test_users_outside_the_rollout_get_204_and_poll(unleash: UnleashServer):

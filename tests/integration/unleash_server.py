@@ -44,7 +44,10 @@ def _install_unleash() -> Path:
     (INSTALL_DIR / "package.json").write_text(json.dumps({"name": "flagstream-unleash-server", "private": True}))
     result = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"unleash-server@{UNLEASH_VERSION}"],
-        cwd=INSTALL_DIR, capture_output=True, text=True, timeout=900,
+        cwd=INSTALL_DIR,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if result.returncode != 0:
         pytest.fail(f"npm install unleash-server@{UNLEASH_VERSION} failed: {result.stderr.strip()[-2000:]}")
@@ -53,8 +56,9 @@ def _install_unleash() -> Path:
 
 def _psql(sql: str) -> subprocess.CompletedProcess[str]:
     psql = require_binary("psql", "postgresql-client")
-    return subprocess.run([psql, f"{PG_DSN}/postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [psql, f"{PG_DSN}/postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True, timeout=60
+    )
 
 
 def _ensure_postgres() -> None:
@@ -65,8 +69,9 @@ def _ensure_postgres() -> None:
     deadline = time.monotonic() + 30
     while _psql("select 1").returncode != 0:
         if time.monotonic() > deadline:
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 (user postgres, trust) does not answer: "
-                        "install the Debian package postgresql")
+            pytest.fail(
+                "PostgreSQL on 127.0.0.1:5432 (user postgres, trust) does not answer: install the Debian package postgresql"
+            )
         time.sleep(0.2)
 
 
@@ -123,8 +128,9 @@ class UnleashServer:
         }
         self.log_path = INSTALL_DIR / f"unleash-{self.database}.log"
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([node, "start-for-tests.js"], cwd=INSTALL_DIR, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [node, "start-for-tests.js"], cwd=INSTALL_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         self._wait_healthy()
 
@@ -164,8 +170,11 @@ class UnleashServer:
         deadline = time.monotonic() + timeout
         while True:
             served = self.served_flag(flag)
-            if served is not None and served["enabled"] == enabled and (rollout is None or any(
-                    s["parameters"].get("rollout") == str(rollout) for s in served["strategies"])):
+            if (
+                served is not None
+                and served["enabled"] == enabled
+                and (rollout is None or any(s["parameters"].get("rollout") == str(rollout) for s in served["strategies"]))
+            ):
                 return
             if time.monotonic() > deadline:
                 pytest.fail(f"Unleash did not serve {flag} enabled={enabled} rollout={rollout} within {timeout} s")

@@ -23,9 +23,27 @@ def target() -> Iterator[RunningServer]:
 
 
 def run_loadtest(server: RunningServer, scenario: str, *extra: str, progress: bool = False) -> tuple[dict, str]:
-    args = [sys.executable, "-m", "sse_service.cli", "loadtest", scenario, "--url", server.url,
-            "--jwt-secret", server.jwt_secret, "--publish-token", server.publish_token,
-            "-c", "30", "-w", "2", "-d", "2", "--json", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "sse_service.cli",
+        "loadtest",
+        scenario,
+        "--url",
+        server.url,
+        "--jwt-secret",
+        server.jwt_secret,
+        "--publish-token",
+        server.publish_token,
+        "-c",
+        "30",
+        "-w",
+        "2",
+        "-d",
+        "2",
+        "--json",
+        *extra,
+    ]
     if not progress:
         args.append("--no-progress")
     result = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -49,7 +67,7 @@ def test_idle_holds_streams_and_reads_the_servers_memory(target: RunningServer) 
     assert report["published"] == 0
     assert report["server_rss_before_mib"] > 0 and report["memory_per_stream_kib"] is not None
     assert report["connect_rate"] > 0 and report["handshake_ms"]["p50"] > 0
-    assert "connect" in stderr                       # the progress bar
+    assert "connect" in stderr  # the progress bar
 
 
 def test_notify_delivers_every_accepted_notification_with_latencies(target: RunningServer) -> None:
@@ -61,8 +79,9 @@ def test_notify_delivers_every_accepted_notification_with_latencies(target: Runn
 
 
 def test_broadcast_reaches_every_stream(target: RunningServer) -> None:
-    report, _ = run_loadtest(target, "broadcast", "--count", "20", "--broadcast-rate", "50",
-                             "--server-pid", str(target.process.pid))
+    report, _ = run_loadtest(
+        target, "broadcast", "--count", "20", "--broadcast-rate", "50", "--server-pid", str(target.process.pid)
+    )
     assert_clean(report)
     assert report["server_cpu_us_per_delivery"] is not None and report["server_rss_after_mib"] > 0
     assert report["published"] == 20 and report["delivered"] == 20 * 30
@@ -77,16 +96,40 @@ def test_storm_reconnects_everyone_without_loss(target: RunningServer) -> None:
 def test_mixed_publishes_both_kinds(target: RunningServer) -> None:
     report, _ = run_loadtest(target, "mixed", "--rate", "200", "--broadcast-rate", "10")
     assert_clean(report)
-    assert report["delivered"] > report["published"]   # broadcasts fan out to every stream
+    assert report["delivered"] > report["published"]  # broadcasts fan out to every stream
 
 
 def test_streams_can_use_tokens_from_a_file(target: RunningServer, tmp_path) -> None:
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("".join(target.user_token(f"file-user-{i}") + "\n" for i in range(5)))
-    result = subprocess.run([sys.executable, "-m", "sse_service.cli", "loadtest", "notify", "--url", target.url,
-                             "--token-file", str(tokens), "--publish-token", target.publish_token,
-                             "-c", "5", "-w", "1", "-d", "1", "--rate", "50", "--json", "--no-progress"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sse_service.cli",
+            "loadtest",
+            "notify",
+            "--url",
+            target.url,
+            "--token-file",
+            str(tokens),
+            "--publish-token",
+            target.publish_token,
+            "-c",
+            "5",
+            "-w",
+            "1",
+            "-d",
+            "1",
+            "--rate",
+            "50",
+            "--json",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["connected"] == 5 and report["verification"]["lost"] == 0 and report["delivered"] > 0

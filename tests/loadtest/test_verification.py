@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from array import array
 
-from sse_service.loadtest.publisher import Accepted
-from sse_service.loadtest.report import percentiles_ms, verify
-from sse_service.loadtest.types import StreamTally
+from loadtest.publisher import Accepted
+from loadtest.report import percentiles_ms, verify
+from loadtest.types import StreamTally
 
 
 def tally(user: str, ns: list[int], broadcasts: list[int] = ()) -> StreamTally:
@@ -41,10 +41,22 @@ def test_percentiles_in_milliseconds() -> None:
 def test_payloads_parse_on_the_fast_path_and_in_any_other_json_layout() -> None:
     import json
 
-    from sse_service.loadtest.stream_slot import parse_payload
+    from loadtest.stream_slot import parse_payload
 
     assert parse_payload(json.dumps({"k": "u", "n": 7, "t": 1764.25}).encode()) == (b"u", 7, 1764.25)
     assert parse_payload(b'{"t":1.5,"n":3,"k":"b"}') == (b"b", 3, 1.5)
+
+
+def test_the_payload_fast_path_reads_the_servers_compact_json_without_json_loads(monkeypatch) -> None:
+    from loadtest import stream_slot
+    from sse_service import strict_json
+
+    def no_json(_: bytes) -> None:
+        raise AssertionError("took the slow path")
+
+    monkeypatch.setattr(stream_slot.json, "loads", no_json)
+    assert stream_slot.parse_payload(strict_json.encode({"k": "u", "n": 7, "t": 1764.25})) == (b"u", 7, 1764.25)
+    assert stream_slot.parse_payload(b'{"k": "b", "n": 3, "t": 1.5}') == (b"b", 3, 1.5)
 
 
 def test_losses_on_streams_that_reconnected_without_any_id_are_counted_apart() -> None:
@@ -60,11 +72,13 @@ def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> Non
     import asyncio
     import json
 
-    from sse_service.loadtest.stream_slot import StreamProtocol, StreamSlot, WorkerTotals
+    from loadtest.stream_slot import StreamProtocol, StreamSlot, WorkerTotals
     from sse_service.sse import ServerSentEvent
 
     def ours(seq: int, n: int) -> bytes:
-        return ServerSentEvent(data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"0123456789ab.5-{seq}.ba9876543210.0-0").encode()
+        return ServerSentEvent(
+            data=json.dumps({"k": "u", "n": n, "t": 1.0}), event="lt", id=f"0123456789ab.5-{seq}.ba9876543210.0-0"
+        ).encode()
 
     async def feed(chunks: list[bytes]) -> StreamSlot:
         slot = StreamSlot("u", "t", "127.0.0.1", 1, WorkerTotals(), asyncio.Semaphore(1), lambda s: None)
@@ -78,11 +92,15 @@ def test_a_write_of_only_our_events_and_a_mixed_write_are_tallied_alike() -> Non
     mixed = asyncio.run(feed([ours(1, 0) + ping + ours(2, 1)[:10], ours(2, 1)[10:] + ours(3, 2)]))
     for slot in (fast, mixed):
         assert list(slot.tally.user_ns) == [0, 1, 2]
-        assert slot.last_event_id == "0123456789ab.5-3.ba9876543210.0-0" and slot.totals.received == 3 and slot.tally.out_of_order_ids == 0
+        assert (
+            slot.last_event_id == "0123456789ab.5-3.ba9876543210.0-0"
+            and slot.totals.received == 3
+            and slot.tally.out_of_order_ids == 0
+        )
 
 
 def test_collapse_runs_need_the_newest_per_user_once_and_in_order() -> None:
-    from sse_service.loadtest.report import verify_latest
+    from loadtest.report import verify_latest
 
     accepted = Accepted(per_user={"a": [0, 1, 2, 3], "b": [0, 1], "c": [0, 1]})
     v = verify_latest([tally("a", [1, 3]), tally("b", [0]), tally("c", [1, 0, 1])], accepted)
@@ -91,8 +109,8 @@ def test_collapse_runs_need_the_newest_per_user_once_and_in_order() -> None:
 
 
 def test_the_fast_scan_reads_the_servers_compact_json_and_spaced_json() -> None:
+    from loadtest.stream_slot import OUR_EVENTS
     from sse_service import strict_json
-    from sse_service.loadtest.stream_slot import OUR_EVENTS
 
     compact = b"id: 1\nevent: lt\ndata: " + strict_json.encode({"k": "u", "n": 7, "t": 1.5})
     spaced = b'id: 2\nevent: lt\ndata: {"k": "b", "n": 8, "t": 2.5}'

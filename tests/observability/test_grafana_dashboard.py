@@ -18,9 +18,35 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "observability" / "grafana" / 
 # Exported by `flagstream rollout watch` on its own port (API.md metrics table).
 ROLLOUT_CONTROLLER_METRICS = {"rollout_phase", "rollout_percentage"}
 PROMQL_WORDS = {
-    "sum", "min", "max", "avg", "count", "rate", "irate", "increase", "histogram_quantile", "by", "without",
-    "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "vector", "offset", "bool",
-    "label_values", "abs", "clamp_min", "clamp_max", "topk", "bottomk", "time", "scalar",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "rate",
+    "irate",
+    "increase",
+    "histogram_quantile",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "vector",
+    "offset",
+    "bool",
+    "label_values",
+    "abs",
+    "clamp_min",
+    "clamp_max",
+    "topk",
+    "bottomk",
+    "time",
+    "scalar",
 }
 
 
@@ -52,7 +78,7 @@ def metric_names(expr: str) -> set[str]:
     names = set()
     for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
         word = match.group()
-        following = text[match.end():].lstrip()[:1]
+        following = text[match.end() :].lstrip()[:1]
         if word in PROMQL_WORDS or following == "(":
             continue
         names.add(word)

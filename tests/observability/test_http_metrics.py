@@ -11,8 +11,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 from quart import Quart, Response
 
-from observability.openmetrics import render_metrics
 from observability.http_metrics import HttpMetricsMiddleware
+from observability.openmetrics import render_metrics
 from observability.tracing import OtelTracing
 from observability.types import DESTINATION_USER
 
@@ -62,9 +62,7 @@ def build_app(registry: CollectorRegistry, tracing: OtelTracing | None = None) -
 
 
 def count(registry: CollectorRegistry, route: str, method: str, status: str) -> float | None:
-    return registry.get_sample_value(
-        "http_request_duration_seconds_count", {"route": route, "method": method, "status": status}
-    )
+    return registry.get_sample_value("http_request_duration_seconds_count", {"route": route, "method": method, "status": status})
 
 
 async def test_requests_are_counted_by_route_template_method_and_status():
@@ -80,9 +78,12 @@ async def test_requests_are_counted_by_route_template_method_and_status():
     assert count(registry, "/v1/items/<item_id>", "GET", "200") == 2
     assert count(registry, "other", "GET", "404") == 1
     assert count(registry, "other", "DELETE", "405") == 1
-    assert registry.get_sample_value(
-        "http_request_duration_seconds_sum", {"route": "/v1/items/<item_id>", "method": "GET", "status": "200"}
-    ) > 0
+    assert (
+        registry.get_sample_value(
+            "http_request_duration_seconds_sum", {"route": "/v1/items/<item_id>", "method": "GET", "status": "200"}
+        )
+        > 0
+    )
 
 
 async def test_unusual_methods_are_folded_into_other():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from observability.metrics import LATENCY_BUCKETS, LatencyHistogram, PrometheusMetrics
@@ -12,12 +13,22 @@ NAME = "sse_delivery_latency_seconds"
 
 def _series(registry: CollectorRegistry) -> dict[str, float]:
     lines = generate_latest(registry).decode().splitlines()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in lines if line.startswith(NAME) and "_created" not in line}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith(NAME) and "_created" not in line
+    }
 
 
-@given(st.lists(st.lists(st.sampled_from([0.0005, 0.001, 0.003, 0.2, 11.0]) | st.floats(min_value=0, max_value=20, allow_nan=False),
-                         max_size=50), max_size=10))
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from([0.0005, 0.001, 0.003, 0.2, 11.0]) | st.floats(min_value=0, max_value=20, allow_nan=False),
+            max_size=50,
+        ),
+        max_size=10,
+    )
+)
 def test_batched_observations_match_prometheus_client_histogram(batches: list[list[float]]) -> None:
     ours, theirs = CollectorRegistry(), CollectorRegistry()
     batched = LatencyHistogram(NAME, "doc", LATENCY_BUCKETS)

@@ -137,4 +137,3 @@ def test_noop_tracing_has_the_same_api_and_records_nothing():
 )
 def test_spans_leave_the_process_only_when_an_otlp_endpoint_is_set(environ, expected):
     assert otlp_configured(environ) is expected
-

@@ -25,14 +25,14 @@ class AnswerSwallowingRelay:
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
         except OSError:
-            writer.close()            # the server is down: the client sees the connection drop
+            writer.close()  # the server is down: the client sees the connection drop
             return
         swallow = self._to_swallow > 0
         self._to_swallow -= 1 if swallow else 0
         upstream = asyncio.create_task(_pipe(reader, up_writer))
         try:
             if swallow:
-                await up_reader.read(1)            # the server has answered: the request was handled
+                await up_reader.read(1)  # the server has answered: the request was handled
                 self.swallowed.set()
             else:
                 await _pipe(up_reader, writer)

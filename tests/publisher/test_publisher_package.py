@@ -31,10 +31,15 @@ def test_it_imports_nothing_of_the_server() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_its_own_wheel_holds_only_the_sdk(tmp_path: Path) -> None:
-    source = tmp_path / "source"              # built out of the tree: setuptools writes build/ beside the sources
+    source = tmp_path / "source"  # built out of the tree: setuptools writes build/ beside the sources
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(source)],
-                           capture_output=True, text=True, timeout=180, check=False)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = tmp_path.glob("flagstream_publisher-*.whl")
     packages = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist() if not name.endswith(".dist-info/")}

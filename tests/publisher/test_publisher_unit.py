@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+
 from flagstream_publisher import InvalidNotification, Notification, PublishRefused, PublishUnavailable, RetryPolicy, Unauthorized
 from flagstream_publisher.attempts import Attempts, Stored, Wait
 from flagstream_publisher.publisher import _Common
@@ -70,8 +71,11 @@ def test_ids_are_split_per_notification() -> None:
 
 def test_every_notification_gets_a_key_before_its_first_attempt_and_keeps_a_given_one() -> None:
     common = _Common("http://x", "t", max_batch=2)
-    batches = list(common.batches([Notification.to_user("u", 1), Notification.to_user("u", 2, idempotency_key="mine"),
-                                   Notification.to_user("u", 3)]))
+    batches = list(
+        common.batches(
+            [Notification.to_user("u", 1), Notification.to_user("u", 2, idempotency_key="mine"), Notification.to_user("u", 3)]
+        )
+    )
     assert [offset for offset, _ in batches] == [0, 2]
     keys = [n.idempotency_key for _, batch in batches for n in batch]
     assert keys[1] == "mine" and keys[0] and keys[2] and keys[0] != keys[2]

@@ -16,7 +16,7 @@ from rollout.types import Plan
 from tests.rollout.conftest import PLAN
 from tests.rollout.rollout_support import FakeClock, MemoryFlagAdmin, ScriptedSource, healthy
 
-STORY_PLAN = PLAN   # internal (allowlist) → five → half (needs approval) → all; failure_limit 3
+STORY_PLAN = PLAN  # internal (allowlist) → five → half (needs approval) → all; failure_limit 3
 
 QUIET = healthy(delivered=20, latency_count=20, published=10, connection_attempts=2)
 BROKEN = healthy(errors=40, latency_p99=0.4, overflow_disconnects=12)
@@ -57,18 +57,18 @@ async def play_story(store: StateStore, *, ends_at: float | None = None) -> Stor
 
     await controller.start("alice")
     story.started = clock.now()
-    story.passed += await _checks(controller, clock, 10)            # baked: advance to five
+    story.passed += await _checks(controller, clock, 10)  # baked: advance to five
     story.advanced_to_five = clock.now()
     source.then(*[QUIET] * 4)
-    story.no_data = await _checks(controller, clock, 4)             # too little traffic: hold
-    story.passed += await _checks(controller, clock, 6)             # baked again: half needs approval
+    story.no_data = await _checks(controller, clock, 4)  # too little traffic: hold
+    story.passed += await _checks(controller, clock, 6)  # baked again: half needs approval
     story.awaiting_approval = clock.now()
-    story.held = await _checks(controller, clock, 3)                # passing, but a human holds it
+    story.held = await _checks(controller, clock, 3)  # passing, but a human holds it
     clock.advance(30)
     await controller.approve("bob")
     story.approved = clock.now()
     story.passed += await _checks(controller, clock, 2)
     source.always(BROKEN)
-    story.failed = await _checks(controller, clock, 3)              # three failures: roll back
+    story.failed = await _checks(controller, clock, 3)  # three failures: roll back
     story.rolled_back = story.failed[-1]
     return story

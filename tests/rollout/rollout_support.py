@@ -22,7 +22,7 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         self.time += seconds
-        await asyncio.sleep(0)   # still let other tasks run, as a real sleep would
+        await asyncio.sleep(0)  # still let other tasks run, as a real sleep would
 
     def advance(self, seconds: float) -> None:
         self.time += seconds
@@ -64,9 +64,20 @@ class MemoryFlagAdmin:
 
 def healthy(**overrides: float) -> WindowSample:
     values = {
-        "window_seconds": 60.0, "delivered": 1000, "latency_count": 1000, "latency_p50": 0.004, "latency_p90": 0.01,
-        "latency_p99": 0.02, "published": 500, "errors": 0, "connection_attempts": 40, "rejected_by_health": 0,
-        "rejected_user_limit": 0, "overflow_disconnects": 0, "connections": 120, "users": 100,
+        "window_seconds": 60.0,
+        "delivered": 1000,
+        "latency_count": 1000,
+        "latency_p50": 0.004,
+        "latency_p90": 0.01,
+        "latency_p99": 0.02,
+        "published": 500,
+        "errors": 0,
+        "connection_attempts": 40,
+        "rejected_by_health": 0,
+        "rejected_user_limit": 0,
+        "overflow_disconnects": 0,
+        "connections": 120,
+        "users": 100,
         "users_with_many_connections": 0,
     }
     values.update(overrides)

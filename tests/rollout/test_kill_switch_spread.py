@@ -14,19 +14,19 @@ import httpx
 import pytest
 
 from flags import FileFlagAdmin
-from sse_service.client import BackoffPolicy, ClientOptions, NotificationClient
+from flagstream_client import BackoffPolicy, ClientOptions, NotificationClient
 from tests.support.server import start_server
 
 pytestmark = pytest.mark.slow
 
 USERS = 200
 POLL_INTERVAL = 2.0
-BUCKET = 0.1          # the peak rate is the busiest 100 ms, per second
+BUCKET = 0.1  # the peak rate is the busiest 100 ms, per second
 
 
 @dataclass(frozen=True)
 class KillSwitch:
-    last_disabled: float          # seconds from the flag file write to the last client polling
+    last_disabled: float  # seconds from the flag file write to the last client polling
     inbox_peak_per_second: float
     inbox_requests: int
 
@@ -36,23 +36,33 @@ async def kill_switch(tmp_path: Path, spread: float, jitter: float) -> KillSwitc
     admin = FileFlagAdmin(flags_file)
     await admin.set_rollout(100)
     await admin.enable()
-    server = await asyncio.to_thread(start_server, {
-        "FLAGSTREAM_FLAGS_FILE": str(flags_file), "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.05",
-        "FLAGSTREAM_DISABLE_SPREAD": str(spread), "FLAGSTREAM_LOG_LEVEL": "warning",
-    })
+    server = await asyncio.to_thread(
+        start_server,
+        {
+            "FLAGSTREAM_FLAGS_FILE": str(flags_file),
+            "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.05",
+            "FLAGSTREAM_DISABLE_SPREAD": str(spread),
+            "FLAGSTREAM_LOG_LEVEL": "warning",
+        },
+    )
     inbox: list[float] = []
 
     async def record(request: httpx.Request) -> None:
         if request.url.path == "/v1/notifications":
             inbox.append(time.monotonic())
 
-    options = ClientOptions(backoff=BackoffPolicy(minimum=0.5, maximum=5), poll_interval=POLL_INTERVAL,
-                            stream_retry_after=60, first_poll_jitter=jitter)
+    options = ClientOptions(
+        backoff=BackoffPolicy(minimum=0.5, maximum=5),
+        poll_interval=POLL_INTERVAL,
+        stream_retry_after=60,
+        first_poll_jitter=jitter,
+    )
     limits = httpx.Limits(max_connections=2 * USERS + 10)
     try:
         async with httpx.AsyncClient(limits=limits, event_hooks={"request": [record]}) as http:
-            clients = [NotificationClient(server.url, server.user_token(f"ks-{n}"), options=options, http=http)
-                       for n in range(USERS)]
+            clients = [
+                NotificationClient(server.url, server.user_token(f"ks-{n}"), options=options, http=http) for n in range(USERS)
+            ]
             tasks = [asyncio.create_task(_drain(client)) for client in clients]
             try:
                 await _until(lambda: all(c.stats.connects == 1 for c in clients), 60)
@@ -66,7 +76,7 @@ async def kill_switch(tmp_path: Path, spread: float, jitter: float) -> KillSwitc
                     now = time.monotonic()
                     polling_at.update({n: now for n, c in enumerate(clients) if c.mode == "polling" and n not in polling_at})
                     await asyncio.sleep(0.005)
-                await asyncio.sleep(jitter + POLL_INTERVAL)       # every first poll has happened
+                await asyncio.sleep(jitter + POLL_INTERVAL)  # every first poll has happened
             finally:
                 for task in tasks:
                     task.cancel()
@@ -96,9 +106,11 @@ async def _until(condition, timeout: float) -> None:  # type: ignore[no-untyped-
 async def test_a_kill_switch_spreads_disabled_and_first_polls_instead_of_a_stampede(tmp_path: Path) -> None:
     stampede = await kill_switch(tmp_path, spread=0, jitter=0)
     spread = await kill_switch(tmp_path, spread=3, jitter=POLL_INTERVAL)
-    print(f"\nkill switch, {USERS} streams: without spread: last disabled {stampede.last_disabled:.2f} s, "
-          f"inbox peak {stampede.inbox_peak_per_second:.0f} req/s ({stampede.inbox_requests} requests); "
-          f"DISABLE_SPREAD=3 + first-poll jitter {POLL_INTERVAL:g} s: last disabled {spread.last_disabled:.2f} s, "
-          f"inbox peak {spread.inbox_peak_per_second:.0f} req/s ({spread.inbox_requests} requests)")
+    print(
+        f"\nkill switch, {USERS} streams: without spread: last disabled {stampede.last_disabled:.2f} s, "
+        f"inbox peak {stampede.inbox_peak_per_second:.0f} req/s ({stampede.inbox_requests} requests); "
+        f"DISABLE_SPREAD=3 + first-poll jitter {POLL_INTERVAL:g} s: last disabled {spread.last_disabled:.2f} s, "
+        f"inbox peak {spread.inbox_peak_per_second:.0f} req/s ({spread.inbox_requests} requests)"
+    )
     assert spread.last_disabled <= 3 + 1.5, "every stream ended within the window (plus a flags refresh)"
     assert spread.inbox_peak_per_second * 3 <= stampede.inbox_peak_per_second

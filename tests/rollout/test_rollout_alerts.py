@@ -71,7 +71,10 @@ def alertmanager_config(tmp_path: Path, service_url: str, admin_token: str) -> P
 async def test_a_firing_burn_rate_alert_rolls_the_rollout_back_through_a_real_alertmanager(tmp_path: Path) -> None:
     plan, state = tmp_path / "rollout.toml", tmp_path / "state" / "rollout.json"
     plan.write_text(PLAN)
-    async with flagstream(tmp_path, FLAGSTREAM_ROLLOUT_PLAN=str(plan), FLAGSTREAM_ROLLOUT_STATE=str(state)) as (server, flags_file):
+    async with flagstream(tmp_path, FLAGSTREAM_ROLLOUT_PLAN=str(plan), FLAGSTREAM_ROLLOUT_STATE=str(state)) as (
+        server,
+        flags_file,
+    ):
         rollout = Rollout(tmp_path, server, PLAN, ["--flags-file", str(flags_file)])
         assert rollout.run("start", "--step", "half").returncode == 0
         config = alertmanager_config(tmp_path, server.url, server.admin_token)
@@ -79,8 +82,9 @@ async def test_a_firing_burn_rate_alert_rolls_the_rollout_back_through_a_real_al
             for not_routed in ("FlagstreamErrorBudgetBurnSlow", "FlagstreamFlagsStale"):
                 await asyncio.to_thread(fire, alertmanager, shipped_alert(not_routed))
             fired = time.time()
-            await asyncio.to_thread(fire, alertmanager, shipped_alert("FlagstreamErrorBudgetBurnFast"),
-                                    {"summary": "errors burn the budget fast"})
+            await asyncio.to_thread(
+                fire, alertmanager, shipped_alert("FlagstreamErrorBudgetBurnFast"), {"summary": "errors burn the budget fast"}
+            )
             await until(lambda: rollout.phase() == "rolled_back", 20, "the alert-driven rollback")
             receivers = await asyncio.to_thread(receivers_by_alert, alertmanager)
     assert receivers["FlagstreamErrorBudgetBurnFast"] == {"flagstream-rollback", "on-call"}
@@ -106,11 +110,17 @@ async def test_the_alert_receiver_wants_the_admin_token_and_names_bad_fields(tmp
             assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "alerts[0].labels"
             not_json = await client.post(url, content=b"{", headers=admin)
             assert not_json.status_code == 422 and not_json.json()["detail"][0]["field"] == "body"
-            resolved = await client.post(url, headers=admin, json={"alerts": [
-                {"status": "resolved", "labels": {"alertname": "FlagstreamErrorBudgetBurnFast"}}]})
+            resolved = await client.post(
+                url,
+                headers=admin,
+                json={"alerts": [{"status": "resolved", "labels": {"alertname": "FlagstreamErrorBudgetBurnFast"}}]},
+            )
             assert resolved.status_code == 200 and resolved.json()["rolled_back"] is False
-            no_plan = await client.post(url, headers=admin, json={"alerts": [
-                {"status": "firing", "labels": {"alertname": "FlagstreamErrorBudgetBurnFast"}}]})
+            no_plan = await client.post(
+                url,
+                headers=admin,
+                json={"alerts": [{"status": "firing", "labels": {"alertname": "FlagstreamErrorBudgetBurnFast"}}]},
+            )
             assert no_plan.status_code == 503 and "no rollout plan" in no_plan.json()["detail"]
 
 

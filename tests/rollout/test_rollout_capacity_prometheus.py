@@ -54,7 +54,9 @@ async def test_the_next_step_is_held_when_its_projected_connections_exceed_the_f
                 try:
                     assert rollout.run("start").returncode == 0
                     with rollout.watching() as log:
-                        await until(lambda: any(t["reason"].startswith("capacity") for t in _history(rollout)), 90, "the capacity hold")
+                        await until(
+                            lambda: any(t["reason"].startswith("capacity") for t in _history(rollout)), 90, "the capacity hold"
+                        )
                 finally:
                     for task in tasks:
                         task.cancel()

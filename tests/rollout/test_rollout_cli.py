@@ -72,7 +72,9 @@ def test_pause_resume_and_rollback_by_hand(files, capsys):
     assert code == 0 and "rolled_back" in out
     history = json.loads(run(capsys, rollout(files, "history", "--json", flags=False))[1])
     assert [(t["action"], t["reason"]) for t in history][1:] == [
-        ("pause", "ticket 42"), ("resume", "resumed"), ("rollback", "support calls")
+        ("pause", "ticket 42"),
+        ("resume", "resumed"),
+        ("rollback", "support calls"),
     ]
 
 
@@ -80,10 +82,13 @@ def test_advance_is_refused_while_a_gate_fails_and_forced_with_force(files, caps
     assert run(capsys, rollout(files, "start"))[0] == 0
     clock = FakeClock(start=10**10)
     controller = RolloutController(
-        load_plan(files["plan"]), FileStateStore(files["state"]), FileFlagAdmin(files["flags"]),
-        ScriptedSource(healthy(errors=500)), clock=clock,
+        load_plan(files["plan"]),
+        FileStateStore(files["state"]),
+        FileFlagAdmin(files["flags"]),
+        ScriptedSource(healthy(errors=500)),
+        clock=clock,
     )
-    asyncio.run(controller.tick())                            # one failing check recorded
+    asyncio.run(controller.tick())  # one failing check recorded
     code, out, err = run(capsys, rollout(files, "advance"))
     assert code == 1 and out == ""
     assert err == "flagstream rollout advance: refusing to advance: error_ratio failing; use --force to advance anyway\n"
@@ -105,8 +110,11 @@ def test_advance_is_refused_while_a_gate_fails_and_forced_with_force(files, caps
         (["watch", "--metrics-url", "http://127.0.0.1:1/metrics"], True, "cannot scrape http://127.0.0.1:1/metrics"),
         (["history", "--limit", "-1"], False, "--limit: must be 0 or more"),
         (["start", "--unleash-url", "http://127.0.0.1:1"], False, "flag admin: an Unleash admin API token is required"),
-        (["start", "--unleash-url", "http://127.0.0.1:1", "--unleash-admin-token", "t"], False,
-         "flag admin could not set the allowlist: Unleash at http://127.0.0.1:1/api unreachable"),
+        (
+            ["start", "--unleash-url", "http://127.0.0.1:1", "--unleash-admin-token", "t"],
+            False,
+            "flag admin could not set the allowlist: Unleash at http://127.0.0.1:1/api unreachable",
+        ),
     ],
 )
 def test_every_error_is_one_line_and_a_nonzero_exit(files, capsys, args, flags, message):
@@ -139,7 +147,7 @@ def test_report_summarises_each_step_and_suggests_with_evidence(files, capsys):
         await controller.start(actor="alice")
         for _ in range(10):
             clock.advance(60)
-            await controller.tick()                # healthy at "internal", then on to "five"
+            await controller.tick()  # healthy at "internal", then on to "five"
         source.always(healthy(overflow_disconnects=3, latency_p99=0.012, rejected_user_limit=4, connection_attempts=40))
         for _ in range(2):
             clock.advance(60)
@@ -149,8 +157,14 @@ def test_report_summarises_each_step_and_suggests_with_evidence(files, capsys):
     code, out, err = run(capsys, rollout(files, "report", flags=False))
     assert code == 0, err
     assert "internal" in out and "five" in out
-    assert "FLAGSTREAM_QUEUE_SIZE: raise it" in out and "6 slow-consumer disconnects (sse_connections_closed_total{reason=\"overflow\"}), 3.00/min at step five" in out
-    assert "FLAGSTREAM_MAX_CONNECTIONS_PER_USER" in out and "8 of 80 stream requests that reached the limits refused for user_limit" in out
+    assert (
+        "FLAGSTREAM_QUEUE_SIZE: raise it" in out
+        and '6 slow-consumer disconnects (sse_connections_closed_total{reason="overflow"}), 3.00/min at step five' in out
+    )
+    assert (
+        "FLAGSTREAM_MAX_CONNECTIONS_PER_USER" in out
+        and "8 of 80 stream requests that reached the limits refused for user_limit" in out
+    )
     code, out, _ = run(capsys, rollout(files, "report", "--json", flags=False))
     report = json.loads(out)
     assert [s["step"] for s in report["steps"]] == ["internal", "five"]
@@ -175,9 +189,21 @@ def test_the_public_surface_is_pinned():
     import rollout
 
     assert sorted(rollout.__all__) == [
-        "ControllerState", "Phase", "Plan", "PlanError", "RolloutController", "RolloutError", "RolloutObserver",
-        "RolloutOptions", "RolloutSnapshot", "add_commands", "load_plan", "parse_plan", "rollback_on_alert",
-        "rollout_status", "run_rollout_controller", "status_document", "timeline_document",
+        "ControllerState",
+        "Phase",
+        "Plan",
+        "PlanError",
+        "RolloutController",
+        "RolloutError",
+        "RolloutObserver",
+        "RolloutOptions",
+        "RolloutSnapshot",
+        "add_commands",
+        "load_plan",
+        "open_controller",
+        "parse_plan",
+        "status_document",
+        "timeline_document",
     ]
 
 
@@ -217,7 +243,7 @@ def test_watch_once_measures_one_interval_and_shows_the_gates(files, capsys):
     service = PrometheusMetrics(CollectorRegistry(), process_metrics=False)
 
     def scrape() -> str:
-        service.events_delivered(500, [0.003] * 500)     # traffic between any two scrapes
+        service.events_delivered(500, [0.003] * 500)  # traffic between any two scrapes
         return generate_latest(service.registry).decode()
 
     assert run(capsys, rollout(files, "start"))[0] == 0

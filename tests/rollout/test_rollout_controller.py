@@ -41,8 +41,8 @@ async def test_advances_only_after_the_bake_time_with_every_gate_passing(control
 
 
 async def test_no_data_holds_and_never_advances(controller, source, clock, admin):
-    source.then(None)                          # no baseline yet
-    source.always(healthy(delivered=99))       # then below min_traffic
+    source.then(None)  # no baseline yet
+    source.always(healthy(delivered=99))  # then below min_traffic
     await controller.start(actor="alice")
     state = await run_checks(controller, clock, 30)
     assert state.step == 0 and state.phase is Phase.PROGRESSING
@@ -53,7 +53,7 @@ async def test_no_data_holds_and_never_advances(controller, source, clock, admin
 
 async def test_rolls_back_to_the_previous_step_after_failure_limit(controller, source, clock, admin, store):
     await controller.start(actor="alice")
-    await run_checks(controller, clock, 10)              # now at "five"
+    await run_checks(controller, clock, 10)  # now at "five"
     source.always(healthy(latency_p99=0.9))
     state = await run_checks(controller, clock, 2)
     assert state.phase is Phase.PROGRESSING and state.consecutive_failures == 2
@@ -104,8 +104,8 @@ async def test_pause_stops_promotion_but_not_rollback(controller, source, clock)
 
 async def test_a_step_needing_approval_waits_for_a_human(controller, clock, admin, store):
     await controller.start(actor="alice")
-    await run_checks(controller, clock, 10)               # → five
-    state = await run_checks(controller, clock, 10)       # five baked; "half" needs approval
+    await run_checks(controller, clock, 10)  # → five
+    state = await run_checks(controller, clock, 10)  # five baked; "half" needs approval
     assert state.phase is Phase.AWAITING_APPROVAL and admin.percentage == 5
     state = await run_checks(controller, clock, 5)
     assert state.phase is Phase.AWAITING_APPROVAL and admin.percentage == 5
@@ -115,8 +115,12 @@ async def test_a_step_needing_approval_waits_for_a_human(controller, clock, admi
     assert state.phase is Phase.COMPLETED and admin.percentage == 100
     actions = [(t.actor, t.action) for t in await store.transitions()]
     assert actions == [
-        ("alice", "start"), ("controller", "advance"), ("controller", "await_approval"),
-        ("bob", "approve"), ("controller", "advance"), ("controller", "complete"),
+        ("alice", "start"),
+        ("controller", "advance"),
+        ("controller", "await_approval"),
+        ("bob", "approve"),
+        ("controller", "advance"),
+        ("controller", "complete"),
     ]
 
 
@@ -143,7 +147,7 @@ async def test_a_restarted_controller_continues_where_the_last_one_stopped(plan,
     first = RolloutController(plan, FileStateStore(store_path), admin, ScriptedSource(healthy()), clock=clock)
     await first.start(actor="alice")
     await run_checks(first, clock, 10)
-    await run_checks(first, clock, 4)                     # 4 minutes into "five"
+    await run_checks(first, clock, 4)  # 4 minutes into "five"
     second = RolloutController(plan, FileStateStore(store_path), admin, ScriptedSource(healthy()), clock=clock)
     state = await second.state()
     assert plan.steps[state.step].name == "five" and state.phase is Phase.PROGRESSING
@@ -158,7 +162,7 @@ async def test_a_second_controller_cannot_act_while_the_first_runs(controller, s
     stop = asyncio.Event()
     first = asyncio.create_task(controller.run(stop))
     deadline = asyncio.get_running_loop().time() + 10
-    while source.started == 0:                      # the first holds the lease once it has started its source
+    while source.started == 0:  # the first holds the lease once it has started its source
         assert asyncio.get_running_loop().time() < deadline, "the first controller never started"
         await asyncio.sleep(0.01)
     other_source = ScriptedSource(healthy())
@@ -215,7 +219,7 @@ async def test_a_window_measured_while_a_human_acted_is_not_judged(controller, s
 
     class PausingSource(ScriptedSource):
         async def sample(self, window_seconds, queries):  # type: ignore[no-untyped-def]
-            await controller.pause(actor="bob", reason="saw something")   # lands between measuring and judging
+            await controller.pause(actor="bob", reason="saw something")  # lands between measuring and judging
             return healthy(errors=1000)
 
     controller._source = PausingSource(None)

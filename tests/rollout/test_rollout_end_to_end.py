@@ -82,18 +82,31 @@ max = 6
 class Rollout:
     """The rollout CLI, run as a release manager would, against one plan and state file."""
 
-    def __init__(self, tmp_path: Path, server: RunningServer, plan: str, flag_admin: list[str],
-                 metrics: list[str] | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, server: RunningServer, plan: str, flag_admin: list[str], metrics: list[str] | None = None
+    ) -> None:
         self.plan = tmp_path / "rollout.toml"
         self.plan.write_text(plan)
         self.state = tmp_path / "state" / "rollout.json"
-        self.args = ["--plan", str(self.plan), "--state", str(self.state), *flag_admin,
-                     *(metrics or ["--metrics-url", f"{server.url}/metrics"])]
+        self.args = [
+            "--plan",
+            str(self.plan),
+            "--state",
+            str(self.state),
+            *flag_admin,
+            *(metrics or ["--metrics-url", f"{server.url}/metrics"]),
+        ]
         self.env = {**os.environ, "USER": "release-manager"}
 
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "sse_service.cli", "rollout", *command, *self.args],
-                              env=self.env, capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "sse_service.cli", "rollout", *command, *self.args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     def json(self, *command: str):  # type: ignore[no-untyped-def]
         done = self.run(*command, "--json")
@@ -105,8 +118,12 @@ class Rollout:
         log = self.state.parent / "watch.log"
         self.state.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
-            watch = subprocess.Popen([sys.executable, "-m", "sse_service.cli", "rollout", "watch", *self.args, *extra],
-                                     env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            watch = subprocess.Popen(
+                [sys.executable, "-m", "sse_service.cli", "rollout", "watch", *self.args, *extra],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
             yield log
         finally:
@@ -133,10 +150,15 @@ async def until(predicate: Callable[[], bool], timeout: float, what: str) -> Non
 @contextlib.asynccontextmanager
 async def flagstream(tmp_path: Path, **env: str) -> AsyncIterator[tuple[RunningServer, Path]]:
     flags_file = tmp_path / "flags.json"
-    await FileFlagAdmin(flags_file).disable()        # nobody in the rollout before it starts
-    server = await asyncio.to_thread(start_server, {
-        "FLAGSTREAM_FLAGS_FILE": str(flags_file), "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.1", **env,
-    })
+    await FileFlagAdmin(flags_file).disable()  # nobody in the rollout before it starts
+    server = await asyncio.to_thread(
+        start_server,
+        {
+            "FLAGSTREAM_FLAGS_FILE": str(flags_file),
+            "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.1",
+            **env,
+        },
+    )
     try:
         yield server, flags_file
     finally:
@@ -189,7 +211,7 @@ async def test_healthy_traffic_takes_the_flag_from_the_allowlist_to_everyone(tmp
 
         state = await FileFlagAdmin(flags_file).state()
         assert (state.enabled, state.percentage, state.allowlist) == (True, 100, ("alice",)), log.read_text()
-        history = [t for t in rollout.json("history") if t["action"] != "hold"]   # a no-data hold may come first
+        history = [t for t in rollout.json("history") if t["action"] != "hold"]  # a no-data hold may come first
         assert [(t["actor"], t["action"], t["to_step"]) for t in history] == [
             ("release-manager", "start", "internal"),
             ("controller", "advance", "half"),
@@ -219,8 +241,9 @@ async def test_a_slow_consumer_flood_rolls_back_and_users_who_left_get_disabled(
             leavers = [await streams.enter_async_context(open_stream(client, server.url, auth(u))) for u in ("carol", "dave")]
             for stream in [stayer, *leavers]:
                 assert (await stream.next(timeout=10)).event == "connected"
-            light = asyncio.create_task(publish_forever(
-                client, server, {"user_ids": ["alice", "carol", "dave"], "data": "light"}, 0.1))
+            light = asyncio.create_task(
+                publish_forever(client, server, {"user_ids": ["alice", "carol", "dave"], "data": "light"}, 0.1)
+            )
             with rollout.watching() as log:
                 blob = "x" * 60_000
                 for round_number in range(60):
@@ -230,8 +253,11 @@ async def test_a_slow_consumer_flood_rolls_back_and_users_who_left_get_disabled(
                     slow = f"slow-{round_number}"
                     await streams.enter_async_context(open_stream(client, server.url, auth(slow)))
                     for _ in range(10):
-                        r = await client.post(f"{server.url}/v1/notifications", headers=publish_headers,
-                                              json={"notifications": [{"user_id": slow, "data": blob}] * 20})
+                        r = await client.post(
+                            f"{server.url}/v1/notifications",
+                            headers=publish_headers,
+                            json={"notifications": [{"user_id": slow, "data": blob}] * 20},
+                        )
                         assert r.status_code == 202, r.text
                 await until(lambda: rollout.phase() == "rolled_back", 30, "the rollback")
             light.cancel()
@@ -241,11 +267,12 @@ async def test_a_slow_consumer_flood_rolls_back_and_users_who_left_get_disabled(
                 while event.event == "notification":
                     event = await leaver.next(timeout=10)
                 assert event.event == "disabled"
-            r = await client.post(f"{server.url}/v1/notifications", headers=publish_headers,
-                                  json={"user_id": "alice", "data": "still streaming"})
+            r = await client.post(
+                f"{server.url}/v1/notifications", headers=publish_headers, json={"user_id": "alice", "data": "still streaming"}
+            )
             [event_id] = r.json()["ids"]
             event = await stayer.next(timeout=10)
-            while event.data == '"light"':                # what was published before, still in order
+            while event.data == '"light"':  # what was published before, still in order
                 event = await stayer.next(timeout=10)
             assert (event.event, event.id) == ("notification", event_id)
 
@@ -264,13 +291,12 @@ async def test_a_slow_consumer_flood_rolls_back_and_users_who_left_get_disabled(
 async def test_the_service_runs_the_controller_itself_and_reports_it_in_admin_stats(tmp_path: Path) -> None:
     """FLAGSTREAM_ROLLOUT_CONTROLLER=true: the same controller, as a task of the serving lifecycle."""
     from rollout import RolloutOptions
-    from rollout.wiring import open_controller
+    from rollout.factory import open_controller
 
     plan = tmp_path / "rollout.toml"
     plan.write_text(HEALTHY_PLAN.replace('bake_time = "1.5s"', 'bake_time = "0.5s"'))
     state = tmp_path / "state.json"
-    env = {"FLAGSTREAM_ROLLOUT_PLAN": str(plan), "FLAGSTREAM_ROLLOUT_STATE": str(state),
-           "FLAGSTREAM_ROLLOUT_CONTROLLER": "true"}
+    env = {"FLAGSTREAM_ROLLOUT_PLAN": str(plan), "FLAGSTREAM_ROLLOUT_STATE": str(state), "FLAGSTREAM_ROLLOUT_CONTROLLER": "true"}
     async with flagstream(tmp_path, **env) as (server, flags_file):
         options = RolloutOptions(plan=str(plan), state=str(state), flags_file=str(flags_file))
         seen: dict[str, list[str]] = {}
@@ -303,8 +329,7 @@ async def test_the_controller_reads_a_real_prometheus(tmp_path: Path) -> None:
     plan = HEALTHY_PLAN.replace('interval = "0.5s"', 'interval = "3s"').replace('bake_time = "1.5s"', 'bake_time = "3s"')
     async with flagstream(tmp_path) as (server, flags_file):
         with prometheus_scraping([server.url.removeprefix("http://")], tmp_path) as prometheus_url:
-            rollout = Rollout(tmp_path, server, plan, ["--flags-file", str(flags_file)],
-                              ["--prometheus-url", prometheus_url])
+            rollout = Rollout(tmp_path, server, plan, ["--flags-file", str(flags_file)], ["--prometheus-url", prometheus_url])
             seen: dict[str, list[str]] = {}
             users = ["alice", "bob", "carol", "dave"]
             async with httpx.AsyncClient(timeout=30) as client:

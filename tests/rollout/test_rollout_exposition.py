@@ -60,8 +60,8 @@ def test_instances_are_summed():
     [
         (0.5, [(1.0, 0), (2.0, 10), (float("inf"), 10)], 1.5),
         (0.99, [(0.1, 50), (0.2, 100), (float("inf"), 100)], 0.198),
-        (0.99, [(0.1, 0), (float("inf"), 10)], 0.1),      # in the +Inf bucket: the highest finite bound
-        (0.5, [(0.1, 0), (float("inf"), 0)], None),       # nothing observed
+        (0.99, [(0.1, 0), (float("inf"), 10)], 0.1),  # in the +Inf bucket: the highest finite bound
+        (0.5, [(0.1, 0), (float("inf"), 0)], None),  # nothing observed
         (0.5, [], None),
     ],
 )

@@ -43,7 +43,9 @@ max = 6
 """
 
 
-async def flood_until_rolled_back(client: httpx.AsyncClient, server, rollout: Rollout, streams: contextlib.AsyncExitStack) -> float:  # type: ignore[no-untyped-def]
+async def flood_until_rolled_back(
+    client: httpx.AsyncClient, server, rollout: Rollout, streams: contextlib.AsyncExitStack
+) -> float:  # type: ignore[no-untyped-def]
     """Open never-read streams and overflow them until the rollout rolls back; returns when the fault began."""
     auth = lambda user: {"Authorization": f"Bearer {server.user_token(user)}"}
     publish = {"Authorization": f"Bearer {server.publish_token}"}
@@ -56,8 +58,9 @@ async def flood_until_rolled_back(client: httpx.AsyncClient, server, rollout: Ro
         await streams.enter_async_context(open_stream(client, server.url, auth(slow)))
         began = began or time.time()
         for _ in range(5):
-            r = await client.post(f"{server.url}/v1/notifications", headers=publish,
-                                  json={"notifications": [{"user_id": slow, "data": blob}] * 20})
+            r = await client.post(
+                f"{server.url}/v1/notifications", headers=publish, json={"notifications": [{"user_id": slow, "data": blob}] * 20}
+            )
             assert r.status_code == 202, r.text
         await asyncio.sleep(0.2)
     assert began is not None
@@ -110,12 +113,15 @@ async def test_abort_above_rolls_back_on_the_first_bad_reading(tmp_path: Path) -
     [rollback] = [t for t in rollout.json("history") if t["action"] == "rollback"]
     assert rollback["actor"] == "controller" and "abort_above" in rollback["reason"]
     checks = [c for c in rollout.checks() if c["time"] <= rollback["time"]]
-    assert checks[-1]["verdict"] == "fail" and all(c["verdict"] != "fail" for c in checks[:-1]), \
+    assert checks[-1]["verdict"] == "fail" and all(c["verdict"] != "fail" for c in checks[:-1]), (
         "rolled back at the first failing check, not the failure_limit-th"
+    )
     flag = await FileFlagAdmin(flags_file).state()
     assert (flag.percentage, flag.allowlist) == (0, ("alice",))
-    print(f"\nabort_above: fault → rollback decision {rollback['time'] - began:.2f} s; "
-          f"decision (flags file written) → bob's disabled {disabled_at - rollback['time']:.2f} s")
+    print(
+        f"\nabort_above: fault → rollback decision {rollback['time'] - began:.2f} s; "
+        f"decision (flags file written) → bob's disabled {disabled_at - rollback['time']:.2f} s"
+    )
 
 
 async def test_fault_to_rollback_decision_within_failure_limit_intervals_plus_one_second(tmp_path: Path) -> None:

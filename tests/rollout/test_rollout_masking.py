@@ -10,15 +10,18 @@ from rollout.masking import MaskingFilter, mask_text, mask_url
 from rollout.store import RedisStateStore
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("redis://:hunter2@cache:6379/0", "redis://:***@cache:6379/0"),
-    ("rediss://app:hunter2@cache.internal:6380/1", "rediss://app:***@cache.internal:6380/1"),
-    ("redis://cache:6379/0?password=hunter2&db=1", "redis://cache:6379/0?password=***&db=1"),
-    ("unix://:hunter2@/run/redis.sock?db=0", "unix://:***@/run/redis.sock?db=0"),
-    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
-    ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
-    ("http://user:pw@127.0.0.1:9000/hook?token=abc", "http://127.0.0.1:9000/…"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("rediss://app:hunter2@cache.internal:6380/1", "rediss://app:***@cache.internal:6380/1"),
+        ("redis://cache:6379/0?password=hunter2&db=1", "redis://cache:6379/0?password=***&db=1"),
+        ("unix://:hunter2@/run/redis.sock?db=0", "unix://:***@/run/redis.sock?db=0"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
+        ("http://user:pw@127.0.0.1:9000/hook?token=abc", "http://127.0.0.1:9000/…"),
+    ],
+)
 def test_mask_url_hides_the_secret_part(url: str, shown: str) -> None:
     assert mask_url(url) == shown
 

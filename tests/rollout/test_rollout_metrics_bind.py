@@ -35,9 +35,24 @@ def test_rollout_watch_binds_its_metrics_to_loopback_by_default(tmp_path: Path, 
     plan.write_text(PLAN)
     port = free_port()
     with text_server(lambda: "") as metrics_url:
-        argv = [sys.executable, "-m", "sse_service.cli", "rollout", "watch", "--plan", str(plan),
-                "--state", str(tmp_path / "state.json"), "--flags-file", str(tmp_path / "flags.json"),
-                "--metrics-url", metrics_url, "--metrics-port", str(port), *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "sse_service.cli",
+            "rollout",
+            "watch",
+            "--plan",
+            str(plan),
+            "--state",
+            str(tmp_path / "state.json"),
+            "--flags-file",
+            str(tmp_path / "flags.json"),
+            "--metrics-url",
+            metrics_url,
+            "--metrics-port",
+            str(port),
+            *extra,
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGSTREAM_")}
         watch = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:

@@ -33,12 +33,14 @@ async def test_the_timeline_says_who_did_what_and_which_checks_held(tmp_path: Pa
     timeline = timeline_document(snapshot)
     verdicts = {c["t"]: c["verdict"] for c in timeline["checks"]}
     assert [verdicts[t] for t in story.no_data] == ["no_data"] * 4
-    assert [verdicts[t] for t in story.held] == ["hold"] * 3          # passed while waiting for approval
+    assert [verdicts[t] for t in story.held] == ["hold"] * 3  # passed while waiting for approval
     assert [verdicts[t] for t in story.failed] == ["fail"] * 3
-    assert verdicts[story.awaiting_approval] == "pass"                # the check that asked for approval
+    assert verdicts[story.awaiting_approval] == "pass"  # the check that asked for approval
     assert [(e["kind"], e["actor"], e["action"]) for e in timeline["events"]] == [
-        ("manual", "alice", "start"), ("automatic", "controller", "advance"),
-        ("automatic", "controller", "await_approval"), ("manual", "bob", "approve"),
+        ("manual", "alice", "start"),
+        ("automatic", "controller", "advance"),
+        ("automatic", "controller", "await_approval"),
+        ("manual", "bob", "approve"),
         ("rollback", "controller", "rollback"),
     ]
     assert [s["percentage"] for s in timeline["steps"]] == [0, 5, 5, 50, 5]

@@ -34,9 +34,7 @@ def test_a_step_keeps_the_audience_it_does_not_restate():
         'flag = "f"\n[[steps]]\nallowlist = ["a", "b", "a"]\n[[steps]]\npercentage = 10\n'
         '[[steps]]\nallowlist = []\n[[steps]]\nallowlist = ["c"]\npercentage = 100\n'
     )
-    assert [(s.allowlist, s.percentage) for s in plan.steps] == [
-        (("a", "b"), 0), (("a", "b"), 10), ((), 10), (("c",), 100)
-    ]
+    assert [(s.allowlist, s.percentage) for s in plan.steps] == [(("a", "b"), 0), (("a", "b"), 10), ((), 10), (("c",), 100)]
 
 
 def test_durations_accept_seconds_and_units():
@@ -45,14 +43,16 @@ def test_durations_accept_seconds_and_units():
 
 
 def test_a_gate_with_a_measure_and_no_threshold_uses_the_default():
-    plan = parse_plan('flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nmeasure = "error_ratio"\n[[gates]]\nname = "q"\nquery = "up"\nmin = 1\n')
+    plan = parse_plan(
+        'flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nmeasure = "error_ratio"\n[[gates]]\nname = "q"\nquery = "up"\nmin = 1\n'
+    )
     assert [(g.name, g.max, g.min, g.query) for g in plan.gates] == [("error_ratio", 0.01, None, None), ("q", None, 1.0, "up")]
 
 
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[[steps]]\npercentage = 1', "flag: required"),
+        ("[[steps]]\npercentage = 1", "flag: required"),
         ('flag = "f"', "steps: required: at least one"),
         ('flag = "f"\nsteps = []', "steps: required: at least one"),
         ('flag = "f"\nfailur_limit = 2\n[[steps]]\npercentage = 1', "failur_limit: unknown key"),
@@ -71,8 +71,14 @@ def test_a_gate_with_a_measure_and_no_threshold_uses_the_default():
         ('flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nmax = 1', "gates[0]: give exactly one of measure or query"),
         ('flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nname = "q"\nquery = "up"', "gates[0]: give a threshold"),
         ('flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nquery = "up"\nmax = 1', "gates[0].name: required for a query gate"),
-        ('flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nmeasure = "error_ratio"\nmax = 1\nmin = 0', "gates[0]: give one threshold"),
-        ('flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nmeasure = "error_ratio"\nmax = "1%"', "gates[0].max: must be a number"),
+        (
+            'flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nmeasure = "error_ratio"\nmax = 1\nmin = 0',
+            "gates[0]: give one threshold",
+        ),
+        (
+            'flag = "f"\n[[steps]]\npercentage = 1\n[[gates]]\nmeasure = "error_ratio"\nmax = "1%"',
+            "gates[0].max: must be a number",
+        ),
         ('flag = "f"\ngates = []\n[[steps]]\npercentage = 1', "gates: must be one or more"),
         ('flag = "f"\n[[steps]\n', "not valid TOML"),
     ],

@@ -20,7 +20,7 @@ class Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.rows: list[list[str]] = []      # per .row: its figure and suggestion ids
+        self.rows: list[list[str]] = []  # per .row: its figure and suggestion ids
         self._depth = 0
         self._row_depth: int | None = None
 
@@ -60,7 +60,7 @@ def test_html_report_is_one_self_contained_page(story_files, capsys) -> None:
     files, _ = story_files
     assert flagstream(report(files, "--html", str(files["html"]))) == 0
     out, err = capsys.readouterr()
-    assert "suggestions:" in out and "half" in out            # the text report still prints
+    assert "suggestions:" in out and "half" in out  # the text report still prints
     assert f"wrote {files['html']}: 3 steps, 28 checks" in err
     page = Page()
     page.feed(files["html"].read_text())
@@ -70,8 +70,17 @@ def test_html_report_is_one_self_contained_page(story_files, capsys) -> None:
             value = attributes.get(name)
             assert value is None or value.startswith("#"), f"external reference {name}={value}"
     charts = {a.get("data-chart") for t, a in page.tags if t == "svg"}
-    assert {"overview", "deliveries", "latency", "overflow", "streams", "gate-error_ratio",
-            "gate-delivery_p99_seconds", "gate-rejection_ratio", "gate-slow_consumer_disconnects_per_minute"} <= charts
+    assert {
+        "overview",
+        "deliveries",
+        "latency",
+        "overflow",
+        "streams",
+        "gate-error_ratio",
+        "gate-delivery_p99_seconds",
+        "gate-rejection_ratio",
+        "gate-slow_consumer_disconnects_per_minute",
+    } <= charts
     sections = [a.get("id") for t, a in page.tags if t == "section" and a.get("id")]
     assert sections == ["step-internal", "step-five", "step-half"]
 
@@ -79,7 +88,7 @@ def test_html_report_is_one_self_contained_page(story_files, capsys) -> None:
 def test_each_suggestion_sits_next_to_the_chart_that_argues_for_it(story_files, capsys) -> None:
     files, _ = story_files
     assert flagstream(report(files, "--html", str(files["html"]), "--json")) == 0
-    suggestions = json.loads(capsys.readouterr().out)["suggestions"]     # --json stays, alongside --html
+    suggestions = json.loads(capsys.readouterr().out)["suggestions"]  # --json stays, alongside --html
     settings = {s["setting"] for s in suggestions}
     assert "QUEUE_SIZE" in settings
     page = Page()

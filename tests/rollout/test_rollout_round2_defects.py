@@ -45,7 +45,7 @@ async def test_rejection_ratio_leaves_not_in_rollout_out_of_its_denominator():
 def test_every_204_is_not_a_reconnect_so_a_partial_rollout_suggests_no_ping_change():
     """Hundreds of 204s per stream per hour are users outside the rollout, not idle proxies cutting streams."""
     plan = parse_plan(PLAN)
-    sample = healthy(connection_attempts=5000, connections=100, users=100)   # ~4900 of them 204s, no resumes
+    sample = healthy(connection_attempts=5000, connections=100, users=100)  # ~4900 of them 204s, no resumes
     checks = [CheckResult(time=1_800_000_000 + 60 * n, step=1, readings=(), sample=sample) for n in range(10)]
     advice = {s.setting: s for s in suggest(summarise(plan, checks))}
     assert "PING_INTERVAL" not in advice or "lower" not in advice["PING_INTERVAL"].change
@@ -57,10 +57,11 @@ def test_a_ping_suggestion_cites_the_reconnect_counter_and_the_checked_window():
     checks = [CheckResult(time=1_800_000_000 + 60 * n, step=1, readings=(), sample=sample) for n in range(10)]
     [ping] = [s for s in suggest(summarise(plan, checks)) if s.setting == "PING_INTERVAL"]
     assert "lower" in ping.change
-    assert "sse_reconnects_total" in ping.evidence and "2027-01-15" in ping.evidence   # a metric and a time range to check
+    assert "sse_reconnects_total" in ping.evidence and "2027-01-15" in ping.evidence  # a metric and a time range to check
 
 
 # -- release-manager friction (defect 6) ---------------------------------------------------------
+
 
 @pytest.fixture
 def files(tmp_path: Path, monkeypatch) -> dict[str, Path]:
@@ -99,7 +100,7 @@ def test_resume_and_approve_record_the_reason_given(files, capsys):
 
 
 async def test_a_hold_reaches_the_audit_log_once_not_on_every_check(plan, store, admin, clock):
-    source = ScriptedSource(healthy(delivered=3))                 # below min_traffic: holding
+    source = ScriptedSource(healthy(delivered=3))  # below min_traffic: holding
     controller = RolloutController(plan, store, admin, source, clock=clock)
     await controller.start(actor="alice")
     for _ in range(15):
@@ -129,8 +130,12 @@ def test_the_transition_log_line_names_step_and_percentage(plan, store, admin, c
 
 def test_the_watch_log_has_no_http_client_lines_and_names_the_step_and_percentage(tmp_path, capsys, caplog):
     plan = tmp_path / "fast.toml"
-    plan.write_text(PLAN.replace('bake_time = "10m"', 'bake_time = "0.1s"').replace('interval = "1m"', 'interval = "0.2s"')
-                    .replace("min_traffic = 100", "min_traffic = 0") + '[[gates]]\nmeasure = "error_ratio"\n')
+    plan.write_text(
+        PLAN.replace('bake_time = "10m"', 'bake_time = "0.1s"')
+        .replace('interval = "1m"', 'interval = "0.2s"')
+        .replace("min_traffic = 100", "min_traffic = 0")
+        + '[[gates]]\nmeasure = "error_ratio"\n'
+    )
     base = ["--plan", str(plan), "--state", str(tmp_path / "state.json"), "--flags-file", str(tmp_path / "flags.json")]
     assert flagstream(["rollout", "start", *base]) == 0
     caplog.set_level("INFO")

@@ -60,7 +60,7 @@ async def test_abort_above_rolls_back_on_the_first_reading_past_it(store, admin,
     source = ScriptedSource(healthy())
     controller = controller_for(store, admin, clock, source, gate="abort_above = 1.0")
     await controller.start(actor="alice", step_name="ten")
-    source.then(healthy(latency_p99=0.5))             # failing, not past abort: counts 1 of 3
+    source.then(healthy(latency_p99=0.5))  # failing, not past abort: counts 1 of 3
     assert (await checks(controller, clock, 1)).phase is Phase.PROGRESSING
     source.then(healthy(latency_p99=1.5))
     state = await checks(controller, clock, 1)
@@ -83,7 +83,7 @@ async def test_readings_between_warn_and_max_hold_without_counting_a_failure(sto
 
 
 async def test_a_dry_run_gate_is_recorded_but_never_decides(store, admin, clock):
-    source = ScriptedSource(healthy(errors=400))        # error_ratio far past its max
+    source = ScriptedSource(healthy(errors=400))  # error_ratio far past its max
     controller = controller_for(store, admin, clock, source, second="dry_run = true")
     await controller.start(actor="alice", step_name="ten")
     state = await checks(controller, clock, 10)
@@ -106,7 +106,7 @@ async def test_no_data_limit_ends_the_wait_as_the_plan_says(store, admin, clock,
 
 
 async def test_a_step_past_its_progress_deadline_pauses(store, admin, clock):
-    source = ScriptedSource(healthy(latency_p99=0.2))   # inconclusive forever: never advances
+    source = ScriptedSource(healthy(latency_p99=0.2))  # inconclusive forever: never advances
     controller = controller_for(store, admin, clock, source, gate="warn = 0.1", step='progress_deadline = "30m"')
     await controller.start(actor="alice", step_name="fifty")
     assert (await checks(controller, clock, 29)).phase is Phase.PROGRESSING
@@ -149,15 +149,18 @@ async def test_capacity_holds_with_the_arithmetic_in_the_reason(store, admin, cl
         "capacity: fifty (50%) projects 6000 connections = 1.20 connections per enabled user × 5000 users "
         "(1000 streaming at 10% × 50/10) > 4000 = sse_connections_limit 5000 × headroom 0.8"
     )
-    source.always(healthy(connections=1200, users=1000, connections_limit=8000))   # the fleet grew
+    source.always(healthy(connections=1200, users=1000, connections_limit=8000))  # the fleet grew
     assert (await checks(controller, clock, 1)).step == 2
 
 
-@pytest.mark.parametrize(("gate", "message"), [
-    ("warn = 0.5", "gates[0].warn: must be below max 0.25"),
-    ("abort_above = 0.1", "gates[0].abort_above: needs a max gate and must be at or above its max"),
-    ('dry_run = "yes"', "gates[0].dry_run: must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("gate", "message"),
+    [
+        ("warn = 0.5", "gates[0].warn: must be below max 0.25"),
+        ("abort_above = 0.1", "gates[0].abort_above: needs a max gate and must be at or above its max"),
+        ('dry_run = "yes"', "gates[0].dry_run: must be true or false"),
+    ],
+)
 def test_bad_safeguard_keys_are_one_line_naming_the_key(gate, message):
     with pytest.raises(PlanError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_plan(BASE.format(top="", step="", gate=gate, second=""))

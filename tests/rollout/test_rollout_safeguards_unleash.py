@@ -69,10 +69,15 @@ async def unleash_flag(unleash: UnleashServer) -> tuple[str, UnleashFlagAdmin]: 
 
 
 def serve_from_unleash(unleash: UnleashServer, flag: str, **env: str):  # noqa: F811  # type: ignore[no-untyped-def]
-    return start_server({
-        "FLAGSTREAM_UNLEASH_URL": unleash.url, "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.client_token,
-        "FLAGSTREAM_ROLLOUT_FLAG": flag, "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.2", **env,
-    })
+    return start_server(
+        {
+            "FLAGSTREAM_UNLEASH_URL": unleash.url,
+            "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.client_token,
+            "FLAGSTREAM_ROLLOUT_FLAG": flag,
+            "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.2",
+            **env,
+        }
+    )
 
 
 async def test_no_data_past_the_limit_pauses_and_tells_the_webhook(unleash: UnleashServer, tmp_path: Path) -> None:  # noqa: F811
@@ -80,8 +85,12 @@ async def test_no_data_past_the_limit_pauses_and_tells_the_webhook(unleash: Unle
     server = await asyncio.to_thread(serve_from_unleash, unleash, flag)
     receiver = Receiver()
     try:
-        rollout = Rollout(tmp_path, server, NO_DATA_PLAN.format(flag=flag),
-                          ["--unleash-url", unleash.url, "--unleash-admin-token", unleash.admin_token])
+        rollout = Rollout(
+            tmp_path,
+            server,
+            NO_DATA_PLAN.format(flag=flag),
+            ["--unleash-url", unleash.url, "--unleash-admin-token", unleash.admin_token],
+        )
         with webhook_receiver(receiver) as hook:
             assert rollout.run("start").returncode == 0
             started = time.time()
@@ -103,8 +112,12 @@ async def test_the_guard_window_after_completion_rolls_back_to_the_previous_step
     flag, admin = await unleash_flag(unleash)
     server = await asyncio.to_thread(serve_from_unleash, unleash, flag, FLAGSTREAM_MAX_CONNECTIONS_PER_USER="1")
     try:
-        rollout = Rollout(tmp_path, server, GUARD_PLAN.format(flag=flag),
-                          ["--unleash-url", unleash.url, "--unleash-admin-token", unleash.admin_token])
+        rollout = Rollout(
+            tmp_path,
+            server,
+            GUARD_PLAN.format(flag=flag),
+            ["--unleash-url", unleash.url, "--unleash-admin-token", unleash.admin_token],
+        )
         seen: dict[str, list[str]] = {}
         disabled_at: dict[str, float] = {}
         async with httpx.AsyncClient(timeout=30) as client:
@@ -130,16 +143,20 @@ async def test_the_guard_window_after_completion_rolls_back_to_the_previous_step
     finally:
         server.stop()
     history = rollout.json("history")
-    assert [t["action"] for t in history if t["action"] != "hold"] == ["start", "advance", "complete", "rollback"], log.read_text()
+    assert [t["action"] for t in history if t["action"] != "hold"] == ["start", "advance", "complete", "rollback"], (
+        log.read_text()
+    )
     rollback = history[-1]
     assert rollback["from_phase"] == "completed" and rollback["to_step"] == "internal"
     assert "guard window after completion" in rollback["reason"] and "rejection_ratio" in rollback["reason"]
     state = await admin.state()
     assert (state.enabled, state.percentage, state.allowlist) == (True, 0, ("alice",))
     assert "disabled" not in seen["alice"], "the previous step's audience keeps streaming"
-    print(f"\nguard window: decision → Unleash serves the change {served - rollback['time']:.2f} s (measured from "
-          f"{decided - rollback['time']:.2f} s after it); decision → last disabled "
-          f"{max(disabled_at.values()) - rollback['time']:.2f} s")
+    print(
+        f"\nguard window: decision → Unleash serves the change {served - rollback['time']:.2f} s (measured from "
+        f"{decided - rollback['time']:.2f} s after it); decision → last disabled "
+        f"{max(disabled_at.values()) - rollback['time']:.2f} s"
+    )
 
 
 async def _note_disabled(seen: dict[str, list[str]], disabled_at: dict[str, float]) -> None:

@@ -12,8 +12,8 @@ from observability.metrics import PrometheusMetrics
 from rollout.sources import PrometheusSource, ScrapeSource
 from rollout.types import RolloutError
 from tests.rollout.http_fixtures import text_server
-from tests.support.prometheus import prometheus_scraping
 from tests.rollout.rollout_support import FakeClock
+from tests.support.prometheus import prometheus_scraping
 
 
 def service_metrics() -> PrometheusMetrics:
@@ -22,7 +22,7 @@ def service_metrics() -> PrometheusMetrics:
 
 async def test_the_scrape_source_measures_what_happened_since_the_last_check():
     metrics, clock = service_metrics(), FakeClock()
-    metrics.events_delivered(500, [0.001] * 500)          # before the baseline: not counted
+    metrics.events_delivered(500, [0.001] * 500)  # before the baseline: not counted
     with text_server(lambda: generate_latest(metrics.registry).decode()) as url:
         source = ScrapeSource([url], clock)
         await source.start()
@@ -45,8 +45,10 @@ async def test_the_scrape_source_measures_what_happened_since_the_last_check():
 
 async def test_several_instances_are_added_up():
     a, b, clock = service_metrics(), service_metrics(), FakeClock()
-    with text_server(lambda: generate_latest(a.registry).decode()) as url_a, \
-            text_server(lambda: generate_latest(b.registry).decode()) as url_b:
+    with (
+        text_server(lambda: generate_latest(a.registry).decode()) as url_a,
+        text_server(lambda: generate_latest(b.registry).decode()) as url_b,
+    ):
         source = ScrapeSource([url_a, url_b], clock)
         await source.start()
         clock.advance(10)

@@ -67,9 +67,9 @@ async def test_a_redis_lock_expires_when_its_holder_dies(redis_url):
     flag = f"test-{uuid.uuid4().hex[:12]}"
     dead, alive = open_store(redis_url, flag), open_store(redis_url, flag)
     try:
-        await dead.lease("controller", expiry=0.5).acquire(wait=0)   # never renewed, never released
+        await dead.lease("controller", expiry=0.5).acquire(wait=0)  # never renewed, never released
         lease = alive.lease("controller", expiry=30)
-        await lease.acquire(wait=10)                                   # waits out the expiry
+        await lease.acquire(wait=10)  # waits out the expiry
         await lease.release()
     finally:
         await dead.close(), await alive.close()
@@ -85,7 +85,7 @@ async def test_a_torn_last_audit_line_is_skipped(tmp_path):
     store = FileStateStore(tmp_path / "state.json")
     await store.append_transition(Transition(1.0, "alice", "start", "pending", "progressing", None, "a", 0, "go"))
     with (tmp_path / "state.audit.jsonl").open("a") as handle:
-        handle.write('{"time": 2.0, "act')                         # a crash mid-write
+        handle.write('{"time": 2.0, "act')  # a crash mid-write
     assert [t.action for t in await store.transitions()] == ["start"]
 
 

@@ -44,15 +44,19 @@ async def test_the_controller_drives_a_real_unleash_from_allowlist_to_everyone(u
     admin = UnleashFlagAdmin(unleash.url, admin_token=unleash.admin_token, flag=flag)
     await admin.set_rollout(0)
     await admin.disable()
-    server = await asyncio.to_thread(start_server, {
-        "FLAGSTREAM_UNLEASH_URL": unleash.url,
-        "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.client_token,
-        "FLAGSTREAM_ROLLOUT_FLAG": flag,
-        "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.5",
-    })
+    server = await asyncio.to_thread(
+        start_server,
+        {
+            "FLAGSTREAM_UNLEASH_URL": unleash.url,
+            "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.client_token,
+            "FLAGSTREAM_ROLLOUT_FLAG": flag,
+            "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.5",
+        },
+    )
     try:
-        rollout = Rollout(tmp_path, server, PLAN.format(flag=flag),
-                          ["--unleash-url", unleash.url, "--unleash-admin-token", unleash.admin_token])
+        rollout = Rollout(
+            tmp_path, server, PLAN.format(flag=flag), ["--unleash-url", unleash.url, "--unleash-admin-token", unleash.admin_token]
+        )
         users = ["alice", "bob", "carol", "dave"]
         seen: dict[str, list[str]] = {}
         async with httpx.AsyncClient(timeout=30) as client:

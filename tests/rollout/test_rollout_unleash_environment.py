@@ -42,19 +42,22 @@ measure = "error_ratio"
 
 
 def test_a_controller_writing_to_another_environment_than_the_service_reads_refuses_to_start(
-        unleash: UnleashServer, tmp_path: Path):  # noqa: F811
+    unleash: UnleashServer, tmp_path: Path
+):  # noqa: F811
     plan = tmp_path / "rollout.toml"
     plan.write_text(PLAN.format(flag="sse-delivery"))
     try:
-        started = start_server({
-            "FLAGSTREAM_UNLEASH_URL": unleash.api_url,
-            "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.client_token,            # reads development
-            "FLAGSTREAM_UNLEASH_ADMIN_TOKEN": unleash.admin_token,
-            "FLAGSTREAM_UNLEASH_ENVIRONMENT": "production",                  # the controller would write production
-            "FLAGSTREAM_ROLLOUT_CONTROLLER": "true",
-            "FLAGSTREAM_ROLLOUT_PLAN": str(plan),
-            "FLAGSTREAM_ROLLOUT_STATE": str(tmp_path / "state.json"),
-        })
+        started = start_server(
+            {
+                "FLAGSTREAM_UNLEASH_URL": unleash.api_url,
+                "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.client_token,  # reads development
+                "FLAGSTREAM_UNLEASH_ADMIN_TOKEN": unleash.admin_token,
+                "FLAGSTREAM_UNLEASH_ENVIRONMENT": "production",  # the controller would write production
+                "FLAGSTREAM_ROLLOUT_CONTROLLER": "true",
+                "FLAGSTREAM_ROLLOUT_PLAN": str(plan),
+                "FLAGSTREAM_ROLLOUT_STATE": str(tmp_path / "state.json"),
+            }
+        )
     except RuntimeError as failed:
         message = str(failed)
     else:
@@ -66,10 +69,9 @@ def test_a_controller_writing_to_another_environment_than_the_service_reads_refu
     assert unleash.secret not in message
 
 
-async def test_the_in_service_controller_drives_the_environment_it_is_configured_for(
-        unleash: UnleashServer, tmp_path: Path):  # noqa: F811
+async def test_the_in_service_controller_drives_the_environment_it_is_configured_for(unleash: UnleashServer, tmp_path: Path):  # noqa: F811
     from rollout import RolloutOptions
-    from rollout.wiring import open_controller
+    from rollout.factory import open_controller
 
     flag = f"sse-delivery-{uuid.uuid4().hex[:8]}"
     production = UnleashFlagAdmin(unleash.url, admin_token=unleash.admin_token, flag=flag, environment="production")
@@ -80,21 +82,29 @@ async def test_the_in_service_controller_drives_the_environment_it_is_configured
     await development.disable()
     plan, state = tmp_path / "rollout.toml", tmp_path / "state.json"
     plan.write_text(PLAN.format(flag=flag))
-    server = await asyncio.to_thread(start_server, {
-        "FLAGSTREAM_UNLEASH_URL": unleash.api_url,
-        "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.production_client_token,
-        "FLAGSTREAM_UNLEASH_ADMIN_TOKEN": unleash.admin_token,
-        "FLAGSTREAM_UNLEASH_ENVIRONMENT": "production",
-        "FLAGSTREAM_ROLLOUT_FLAG": flag,
-        "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.5",
-        "FLAGSTREAM_ROLLOUT_CONTROLLER": "true",
-        "FLAGSTREAM_ROLLOUT_PLAN": str(plan),
-        "FLAGSTREAM_ROLLOUT_STATE": str(state),
-    })
+    server = await asyncio.to_thread(
+        start_server,
+        {
+            "FLAGSTREAM_UNLEASH_URL": unleash.api_url,
+            "FLAGSTREAM_UNLEASH_API_TOKEN": unleash.production_client_token,
+            "FLAGSTREAM_UNLEASH_ADMIN_TOKEN": unleash.admin_token,
+            "FLAGSTREAM_UNLEASH_ENVIRONMENT": "production",
+            "FLAGSTREAM_ROLLOUT_FLAG": flag,
+            "FLAGSTREAM_FLAGS_REFRESH_INTERVAL": "0.5",
+            "FLAGSTREAM_ROLLOUT_CONTROLLER": "true",
+            "FLAGSTREAM_ROLLOUT_PLAN": str(plan),
+            "FLAGSTREAM_ROLLOUT_STATE": str(state),
+        },
+    )
     # The admin URL the controller uses is the service's UNLEASH_URL minus /api.
     try:
-        options = RolloutOptions(plan=str(plan), state=str(state), unleash_url=unleash.url,
-                                 unleash_admin_token=unleash.admin_token, unleash_environment="production")
+        options = RolloutOptions(
+            plan=str(plan),
+            state=str(state),
+            unleash_url=unleash.url,
+            unleash_admin_token=unleash.admin_token,
+            unleash_environment="production",
+        )
         seen: dict[str, list[str]] = {}
         admin_headers = {"Authorization": f"Bearer {server.admin_token}"}
         async with httpx.AsyncClient(timeout=30) as client:

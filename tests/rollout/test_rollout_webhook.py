@@ -10,8 +10,15 @@ from rollout.webhook import WebhookNotifier
 from tests.rollout.http_fixtures import Receiver, webhook_receiver
 
 ROLLBACK = Transition(
-    time=1_800_000_000.0, actor="controller", action="rollback", from_phase="progressing", to_phase="rolled_back",
-    from_step="half", to_step="five", percentage=5, reason="2 consecutive failed checks",
+    time=1_800_000_000.0,
+    actor="controller",
+    action="rollback",
+    from_phase="progressing",
+    to_phase="rolled_back",
+    from_step="half",
+    to_step="five",
+    percentage=5,
+    reason="2 consecutive failed checks",
     gates=(GateReading("error_ratio", 0.2, "<= 0.01", 500, Verdict.FAIL),),
 )
 
@@ -52,7 +59,7 @@ async def test_notify_never_waits_even_when_nothing_answers():
     notifier = WebhookNotifier("http://127.0.0.1:1/hook", "sse-delivery", first_delay=10, queue_size=2)
     notifier.start()
     for _ in range(5):
-        notifier.notify(ROLLBACK)          # returns at once; the oldest pending are dropped
+        notifier.notify(ROLLBACK)  # returns at once; the oldest pending are dropped
     assert notifier.failed >= 2
     await notifier.close(grace=0.1)
 

@@ -21,9 +21,9 @@ def test_a_remembered_token_still_stops_working_when_it_expires() -> None:
     v = verifier()
     token = mint_token(SECRET, "u", ttl=1)
     assert v.user(token).subject == "u"
-    assert v.user(token).subject == "u"                    # served from memory now
+    assert v.user(token).subject == "u"  # served from memory now
     deadline = time.monotonic() + 5
-    while True:                                            # wall-clock expiry: poll for it
+    while True:  # wall-clock expiry: poll for it
         try:
             v.user(token)
         except AuthError as exc:
@@ -53,7 +53,7 @@ def test_rs256_tokens_verify_with_a_public_key(tmp_path) -> None:
     token = jwt.encode({"sub": "r", "aud": "notify", "exp": int(time.time()) + 60}, key, algorithm="RS256")
     assert v.user(token).subject == "r"
     with pytest.raises(AuthError):
-        v.user(mint_token(SECRET, "r", aud="notify"))       # HS256 is not accepted once a public key is set
+        v.user(mint_token(SECRET, "r", aud="notify"))  # HS256 is not accepted once a public key is set
 
 
 def test_publisher_needs_the_static_token_or_the_publish_scope() -> None:
@@ -64,9 +64,16 @@ def test_publisher_needs_the_static_token_or_the_publish_scope() -> None:
         v.publisher(mint_token(SECRET, "svc", scope="admin"))
 
 
-@pytest.mark.parametrize("header, query, expected", [
-    ("Bearer abc", None, "abc"), ("bearer abc ", None, "abc"), (None, "q", "q"), ("Basic x", "q", None), (None, None, None),
-])
+@pytest.mark.parametrize(
+    "header, query, expected",
+    [
+        ("Bearer abc", None, "abc"),
+        ("bearer abc ", None, "abc"),
+        (None, "q", "q"),
+        ("Basic x", "q", None),
+        (None, None, None),
+    ],
+)
 def test_bearer_token_sources(header, query, expected) -> None:
     assert bearer_token(header, query) == expected
 

@@ -4,14 +4,18 @@ ValueError, never another exception; ids this service issues always read back.""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sse_service.client_input import MAX_EVENT_ID_LENGTH, parse_event_id, parse_limit
 from sse_service.types import EPOCH_LENGTH, EventId, Offset, StreamPosition
 
 DIGITS_OF_EVERY_SCRIPT = st.characters(categories=["Nd", "No"])
-HOSTILE = st.text() | st.text(alphabet=DIGITS_OF_EVERY_SCRIPT | st.sampled_from("-0123456789 "), max_size=60) \
+HOSTILE = (
+    st.text()
+    | st.text(alphabet=DIGITS_OF_EVERY_SCRIPT | st.sampled_from("-0123456789 "), max_size=60)
     | st.integers(min_value=0, max_value=6000).map(lambda n: "9" * n)
+)
 
 
 @given(HOSTILE)

@@ -17,7 +17,11 @@ def test_the_environment_a_client_token_reads():
 
 
 def test_a_controller_writing_to_another_environment_than_the_service_reads_is_refused():
-    env = {**UNLEASH, "FLAGSTREAM_UNLEASH_API_TOKEN": "default:development.s3cret", "FLAGSTREAM_UNLEASH_ENVIRONMENT": "production"}
+    env = {
+        **UNLEASH,
+        "FLAGSTREAM_UNLEASH_API_TOKEN": "default:development.s3cret",
+        "FLAGSTREAM_UNLEASH_ENVIRONMENT": "production",
+    }
     with pytest.raises(ConfigError) as refused:
         load_settings(env=env)
     message = str(refused.value)

@@ -13,8 +13,9 @@ BEPOCH = "ba9876543210"
 
 
 def conn(queue_size: int = 10, window: float = 0.0) -> Connection:
-    return Connection("a", queue_size=queue_size, ping_interval=30, batch_window=0, expires_at=None, now=0.0,
-                      collapse_window=window)
+    return Connection(
+        "a", queue_size=queue_size, ping_interval=30, batch_window=0, expires_at=None, now=0.0, collapse_window=window
+    )
 
 
 def user_event(n: int, key: str | None = None) -> StoredEvent:
@@ -41,7 +42,7 @@ async def test_user_and_broadcast_events_with_one_key_do_not_replace_each_other(
 
 async def test_collapsing_events_never_overflow_the_queue() -> None:
     c = conn(queue_size=3)
-    c.sending = True                 # even behind a blocked write
+    c.sending = True  # even behind a blocked write
     assert all(c.offer(user_event(n, "k")) for n in range(1, 100))
     assert [i.data_json for i in await c.take()] == ["99"]
 
@@ -59,7 +60,7 @@ async def test_a_written_event_is_not_replaced_and_the_cursor_skips_nothing() ->
         c.offer(item)
     for item in await c.take():
         moved = advance(cursor, item)
-        assert moved is not None          # never "already written": nothing is dropped
+        assert moved is not None  # never "already written": nothing is dropped
         cursor = moved
         written.append(item.data_json)
     assert written == ["1", "2", "3", "4", "b1"]

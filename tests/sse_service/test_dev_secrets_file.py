@@ -24,7 +24,7 @@ def test_a_preexisting_world_writable_tmp_file_does_not_lend_its_mode(tmp_path) 
     settings = with_dev_secrets(load_settings(env={}, overrides={"state_dir": str(tmp_path)}))
     assert settings.admin_token
     assert mode(tmp_path / "dev-secrets.json") == 0o600
-    assert planted.read_text() == "{}"                     # not written through
+    assert planted.read_text() == "{}"  # not written through
 
 
 def test_the_secrets_directory_is_private_when_created(tmp_path) -> None:
@@ -45,8 +45,13 @@ def test_the_cli_refuses_a_readable_secrets_file_with_one_line(tmp_path) -> None
     with_dev_secrets(load_settings(env={}, overrides={"state_dir": str(tmp_path)}))
     os.chmod(tmp_path / "dev-secrets.json", 0o644)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGSTREAM_")}
-    result = subprocess.run([sys.executable, "-m", "sse_service.cli", "token", "--user", "u"], capture_output=True,
-                            text=True, env={**env, "FLAGSTREAM_STATE_DIR": str(tmp_path)}, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "sse_service.cli", "token", "--user", "u"],
+        capture_output=True,
+        text=True,
+        env={**env, "FLAGSTREAM_STATE_DIR": str(tmp_path)},
+        timeout=30,
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "FLAGSTREAM_STATE_DIR" in result.stderr
     assert result.stdout == ""

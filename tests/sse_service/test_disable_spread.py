@@ -56,7 +56,7 @@ async def test_a_user_back_in_the_rollout_before_their_moment_keeps_streaming() 
     disabled_users = {"stay", "leave"}
     disabler = SpreadDisabler(hub, lambda user: user in disabled_users, window=0.05)
     disabler.disable([stay, leave])
-    disabled_users.discard("stay")                         # the flag came back on for this user
+    disabled_users.discard("stay")  # the flag came back on for this user
     await asyncio.wait_for(ended([leave], lambda c: c.closing is not None), 5)
     await asyncio.wait_for(ended([stay], lambda c: disabler.pending == 0), 5)
     assert stay.closing is None and leave.closing.reason == "disabled"

@@ -34,7 +34,7 @@ async def test_registry_counts_users_and_connections() -> None:
     assert snap.users_by_connection_count == {"1": 1, "2": 1, "3": 0, "4": 0, "5+": 0}
     assert hub.top_users(1) == [{"user_id": "a", "connections": 2}]
     assert hub.unregister(a1, "client") is False and hub.unregister(a2, "client") is True
-    assert hub.unregister(a2, "client") is False          # twice is harmless
+    assert hub.unregister(a2, "client") is False  # twice is harmless
     assert (hub.connection_count, hub.user_count) == (1, 1)
 
 
@@ -64,7 +64,7 @@ async def test_full_queue_ends_only_that_connection_with_overflow() -> None:
     hub = Hub(HubLimits(10, 1000), NoopMetrics(), clock)
     slow, other = connection("a", clock, queue_size=2), connection("a", clock, queue_size=100)
     hub.register(slow), hub.register(other)
-    slow.sending = other.sending = True      # their writers are blocked on sockets that do not drain
+    slow.sending = other.sending = True  # their writers are blocked on sockets that do not drain
     for seq in range(1, 4):
         hub.dispatch(event(seq, "a"))
     assert slow.closing is not None and slow.closing.reason == "overflow"
@@ -85,7 +85,7 @@ async def test_tick_sends_due_pings_and_reauth_on_expiry() -> None:
     clock.now += 3
     hub.tick()
     [ping] = await pinged.take()
-    assert ping.startswith(b"event: ping\ndata: {\"server_time\"")
+    assert ping.startswith(b'event: ping\ndata: {"server_time"')
 
 
 async def test_draining_gives_each_connection_its_own_retry() -> None:
@@ -115,9 +115,9 @@ async def test_a_slow_consumer_cut_is_counted_when_decided_not_when_its_writer_l
     hub.register(slow)
     slow.sending = True
     hub.dispatch(event(1, "a"))
-    hub.dispatch(event(2, "a"))          # full: the hub decides `overflow` now
+    hub.dispatch(event(2, "a"))  # full: the hub decides `overflow` now
     assert metrics.closed == ["overflow"]
-    hub.unregister(slow, "client")       # the writer ends later (a stuck write takes seconds)
+    hub.unregister(slow, "client")  # the writer ends later (a stuck write takes seconds)
     assert metrics.closed == ["overflow"]
 
 
@@ -127,8 +127,8 @@ async def test_every_ending_is_counted_once_whoever_decides_it() -> None:
     left, disabled, drained = connection("a", clock), connection("b", clock), connection("c", clock)
     for c in (left, disabled, drained):
         hub.register(c)
-    left.close(Closing("client", b""))   # the client went away: counted when its stream ends
-    hub.close(left, "overflow")          # too late: it is already ending
+    left.close(Closing("client", b""))  # the client went away: counted when its stream ends
+    hub.close(left, "overflow")  # too late: it is already ending
     hub.close(disabled, "disabled")
     hub.close(disabled, "overflow")
     hub.start_draining()

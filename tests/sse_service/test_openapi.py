@@ -6,12 +6,11 @@ import re
 
 import pytest
 
-from sse_service.publish_endpoint import PUBLISH_PATH
-
 from sse_service.app import STREAM_PATH, create_app
+from sse_service.publish_endpoint import PUBLISH_PATH
 from tests.support.inprocess import server_settings
 
-IGNORED_METHODS = {"HEAD", "OPTIONS"}       # added by Quart to every GET rule
+IGNORED_METHODS = {"HEAD", "OPTIONS"}  # added by Quart to every GET rule
 
 
 def served_routes(app) -> set[tuple[str, str]]:

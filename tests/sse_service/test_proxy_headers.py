@@ -15,8 +15,12 @@ async def _seen(peer: str, headers: dict[str, str], trusted: str = "10.0.0.0/8, 
     async def app(scope, receive, send) -> None:
         seen.update(client=scope["client"][0], scheme=scope["scheme"])
 
-    scope = {"type": "http", "scheme": "http", "client": (peer, 5555),
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "client": (peer, 5555),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
     await TrustedProxyHeaders(app, parse_networks(trusted))(scope, None, None)
     return seen
 

@@ -3,8 +3,14 @@ import sse_service
 
 def test_the_public_surface_is_pinned() -> None:
     assert sorted(sse_service.__all__) == [
-        "ConfigError", "EventId", "Notification", "ServerSentEvent", "Settings", "StoredEvent",
-        "create_app", "load_settings",
+        "ConfigError",
+        "EventId",
+        "Notification",
+        "ServerSentEvent",
+        "Settings",
+        "StoredEvent",
+        "create_app",
+        "load_settings",
     ]
     for name in sse_service.__all__:
         assert getattr(sse_service, name) is not None

@@ -7,16 +7,17 @@ from __future__ import annotations
 import json
 import math
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sse_service.publishing import PublishInvalid, parse_publish
 
 MAX_DEPTH = 4
-ANY_TEXT = st.text(alphabet=st.characters(codec=None, categories=None), max_size=8)   # surrogates too
-SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(min_value=2**64, max_value=2**90)
-           | st.floats() | ANY_TEXT)
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
-                      max_leaves=12)
+ANY_TEXT = st.text(alphabet=st.characters(codec=None, categories=None), max_size=8)  # surrogates too
+SCALARS = st.none() | st.booleans() | st.integers() | st.integers(min_value=2**64, max_value=2**90) | st.floats() | ANY_TEXT
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3), max_leaves=12
+)
 NOTIFICATION = st.fixed_dictionaries(
     {"user_id": st.text(min_size=1, max_size=10), "data": VALUES},
     optional={"event": st.sampled_from(["n", "order.shipped", "bad event"]), "idempotency_key": ANY_TEXT},
@@ -47,7 +48,7 @@ def parse(body: bytes):
 
 def assert_refusal_is_well_formed(exc: PublishInvalid) -> None:
     assert exc.status in (413, 422) and exc.problems
-    json.dumps(exc.body(), ensure_ascii=False).encode()        # no lone surrogate in any message
+    json.dumps(exc.body(), ensure_ascii=False).encode()  # no lone surrogate in any message
     assert all(p.field and len(p.field) < 100 for p in exc.problems)
 
 
@@ -63,7 +64,7 @@ def test_any_document_is_accepted_as_the_same_json_or_refused_naming_fields(docu
         return
     for notification, item in zip(notifications, items, strict=True):
         assert not is_poison(item["data"]) and not _surrogate(item.get("idempotency_key", ""))
-        notification.data_json.encode()                              # valid UTF-8 text
+        notification.data_json.encode()  # valid UTF-8 text
         assert json.loads(notification.data_json) == item["data"]
 
 
@@ -94,8 +95,11 @@ def test_any_bytes_are_notifications_or_a_refusal(body: bytes) -> None:
 @settings(max_examples=20, deadline=None)
 def test_nesting_at_any_depth_is_refused_naming_the_notification_s_data(depth: int, batch: bool) -> None:
     data = b"[" * depth + b"]" * depth
-    body = (b'{"notifications": [{"user_id": "u", "data": 1}, {"user_id": "u", "data": ' + data + b"}]}") if batch \
+    body = (
+        (b'{"notifications": [{"user_id": "u", "data": 1}, {"user_id": "u", "data": ' + data + b"}]}")
+        if batch
         else (b'{"user_id": "u", "data": ' + data + b"}")
+    )
     try:
         parse(body)
     except PublishInvalid as exc:

@@ -9,8 +9,7 @@ from sse_service.types import Offset, StoredEvent
 
 
 def conn(queue_size: int = 4, max_bytes: int = 1 << 20) -> Connection:
-    return Connection("a", queue_size=queue_size, ping_interval=30, batch_window=0, expires_at=None, now=0.0,
-                      max_bytes=max_bytes)
+    return Connection("a", queue_size=queue_size, ping_interval=30, batch_window=0, expires_at=None, now=0.0, max_bytes=max_bytes)
 
 
 def event(n: int, data: str = "{}") -> StoredEvent:
@@ -43,11 +42,11 @@ async def test_the_timer_cuts_a_stream_that_made_no_progress_for_queue_max_delay
     hub = Hub(HubLimits(10, 1000, queue_max_delay=30), NoopMetrics(), lambda: now[0])
     stuck, idle = conn(), conn()
     hub.register(stuck), hub.register(idle)
-    stuck.sending = True                  # a write that never completes
+    stuck.sending = True  # a write that never completes
     hub.tick()
     now[0] += 30
     hub.tick()
-    assert stuck.closing is None          # not longer than the limit yet
+    assert stuck.closing is None  # not longer than the limit yet
     now[0] += 1.5
     hub.tick()
     assert stuck.closing is not None and stuck.closing.reason == "overflow"
@@ -62,7 +61,7 @@ async def test_a_completed_write_restarts_the_clock() -> None:
     c.offer(event(1))
     hub.tick()
     now[0] += 20
-    await c.take()                        # the writer wrote it
+    await c.take()  # the writer wrote it
     c.offer(event(2))
     hub.tick()
     now[0] += 20

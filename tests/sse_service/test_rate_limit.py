@@ -9,7 +9,7 @@ import redis
 
 from sse_service.rate_limit import MemoryRateLimiter, RateDecision, RateLimits, TokenBucket
 from sse_service.rate_limit_redis import RedisRateLimiter, bucket_key
-from tests.support.redis_server import new_prefix, delete_prefix
+from tests.support.redis_server import delete_prefix, new_prefix
 
 RULE = TokenBucket(rate=2.0, burst=3)
 
@@ -31,7 +31,7 @@ async def test_a_full_bucket_allows_the_burst_then_refuses_with_the_wait_until_o
     clock.now += 0.5
     assert (await limiter.take("p", RULE)).allowed
     assert not (await limiter.take("p", RULE)).allowed
-    assert (await limiter.take("other", RULE)).allowed          # buckets are independent
+    assert (await limiter.take("other", RULE)).allowed  # buckets are independent
 
 
 async def test_refills_never_exceed_the_burst() -> None:
@@ -47,7 +47,7 @@ async def test_full_buckets_are_forgotten_so_many_names_do_not_grow_memory() -> 
     limiter = MemoryRateLimiter(clock)
     for i in range(5000):
         await limiter.take(f"user-{i}", RULE)
-        clock.now += 1.0            # every earlier bucket is full again
+        clock.now += 1.0  # every earlier bucket is full again
     assert len(limiter) <= 2048
 
 

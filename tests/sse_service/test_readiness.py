@@ -29,7 +29,7 @@ async def test_a_hanging_check_answers_timeout_with_the_last_known_state_and_is_
     broker.release.clear()
     first, second = await probe.readiness(), await probe.readiness()
     assert (first.state, first.last_known) == ("timeout", "ok") and "within 0.05 s" in (first.problem or "")
-    assert second.state == "timeout" and broker.checks == 2          # the hanging check is shared, not piled up
+    assert second.state == "timeout" and broker.checks == 2  # the hanging check is shared, not piled up
     broker.problem = "redis unreachable"
     broker.release.set()
     recovered = await probe.readiness()

@@ -7,7 +7,7 @@ import pytest
 from rollout.observer import RolloutSnapshot
 from rollout.types import ControllerState, Phase, RolloutError
 from sse_service.config import ConfigError, load_settings
-from sse_service.rollout_wiring import RolloutStatusCache
+from sse_service.rollout_status import RolloutStatusCache
 
 
 class ScriptedObserver:

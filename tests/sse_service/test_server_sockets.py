@@ -12,10 +12,10 @@ from tests.support.inprocess import server_settings
 pytestmark = pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux socket options")
 
 
-@pytest.mark.parametrize(("dead_peer_timeout", "idle", "interval", "user_timeout_ms"),
-                         [(60, 60, 10, 60_000), (3, 3, 1, 3000)])
-def test_accepted_connections_carry_keepalive_and_a_write_timeout(dead_peer_timeout: float, idle: int, interval: int,
-                                                                 user_timeout_ms: int) -> None:
+@pytest.mark.parametrize(("dead_peer_timeout", "idle", "interval", "user_timeout_ms"), [(60, 60, 10, 60_000), (3, 3, 1, 3000)])
+def test_accepted_connections_carry_keepalive_and_a_write_timeout(
+    dead_peer_timeout: float, idle: int, interval: int, user_timeout_ms: int
+) -> None:
     sockets = hypercorn_config(server_settings(dead_peer_timeout=dead_peer_timeout)).create_sockets()
     [listener] = sockets.insecure_sockets
     listener.setblocking(True)

@@ -16,7 +16,9 @@ SPARKLINE = Path(__file__).resolve().parents[2] / "sse_service" / "static" / "sp
 
 def run_js(body: str) -> object:
     node = require_binary("node", "nodejs")
-    script = f"import * as s from {json.dumps(SPARKLINE.as_uri())};\nconsole.log(JSON.stringify(await (async () => {{ {body} }})()));"
+    script = (
+        f"import * as s from {json.dumps(SPARKLINE.as_uri())};\nconsole.log(JSON.stringify(await (async () => {{ {body} }})()));"
+    )
     result = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

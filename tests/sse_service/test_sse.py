@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sse_service.sse import ServerSentEvent, escape_unicode_breaks
 
@@ -40,11 +41,18 @@ def test_any_text_payload_round_trips_as_one_event(payload: str) -> None:
     assert event == {"event": "notification", "id": "1-2", "data": expected}
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=20,
+    )
+)
 def test_any_json_payload_arrives_unchanged(value) -> None:
     text = json.dumps(value, ensure_ascii=False)
-    [event] = parse(ServerSentEvent(data=text, event="n", id="3-4").encode() + ServerSentEvent(data="{}", event="next").encode())[:1]
+    [event] = parse(ServerSentEvent(data=text, event="n", id="3-4").encode() + ServerSentEvent(data="{}", event="next").encode())[
+        :1
+    ]
     assert json.loads(event["data"]) == value
 
 

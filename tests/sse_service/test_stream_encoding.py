@@ -34,19 +34,21 @@ def test_encoding_matches_the_cursor_model_on_random_batches() -> None:
         for _ in range(rng.randint(0, 12)):
             if rng.random() < 0.5:
                 u += rng.randint(1, 2)
-                events.append(StoredEvent("a", U, Offset(5, u), "n", str(u), 0.0, None,
-                                          StreamPosition(B, Offset(5, b))))
+                events.append(StoredEvent("a", U, Offset(5, u), "n", str(u), 0.0, None, StreamPosition(B, Offset(5, b))))
             else:
                 b += 1
                 events.append(StoredEvent(None, B, Offset(5, b), "n", f"b{b}", 0.0))
         items: list = list(events)
-        for _ in range(rng.randint(0, 3)):               # repeats of already-queued events and pings
+        for _ in range(rng.randint(0, 3)):  # repeats of already-queued events and pings
             if events and rng.random() < 0.6:
                 items.insert(rng.randint(0, len(items)), rng.choice(events))
             else:
                 items.insert(rng.randint(0, len(items)), b"event: ping\n\n")
-        start_choices = [None, EventId(StreamPosition(U, Offset(5, rng.randint(0, 3))), StreamPosition(B, Offset(5, rng.randint(0, 3)))),
-                         EventId(StreamPosition("111111111111", Offset(1, 0)), StreamPosition(B, Offset(0, 0)))]
+        start_choices = [
+            None,
+            EventId(StreamPosition(U, Offset(5, rng.randint(0, 3))), StreamPosition(B, Offset(5, rng.randint(0, 3)))),
+            EventId(StreamPosition("111111111111", Offset(1, 0)), StreamPosition(B, Offset(0, 0))),
+        ]
         start = rng.choice(start_choices)
         c = Connection("a", queue_size=10, ping_interval=30, batch_window=0, expires_at=None, now=0.0)
         c.cursor = start

@@ -40,8 +40,9 @@ def test_jwks_urls_must_be_https_unless_on_loopback(url: str) -> None:
         load_settings(env={}, overrides={"jwks_url": url, "jwt_audience": "a"})
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9999/jwks", "http://localhost/jwks", "http://[::1]:80/jwks",
-                                 "https://id.example/jwks"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9999/jwks", "http://localhost/jwks", "http://[::1]:80/jwks", "https://id.example/jwks"]
+)
 def test_loopback_http_and_https_jwks_urls_are_accepted(url: str) -> None:
     assert load_settings(env={}, overrides={"jwks_url": url, "jwt_audience": "a"}).jwks_url == url
 
@@ -66,18 +67,31 @@ def test_a_missing_public_key_file_is_a_config_error() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env, name", [
-    ({"FLAGSTREAM_JWT_PUBLIC_KEY": "/nonexistent/key.pem", "FLAGSTREAM_JWT_AUDIENCE": "a"}, "FLAGSTREAM_JWT_PUBLIC_KEY"),
-    ({"FLAGSTREAM_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n",
-      "FLAGSTREAM_JWT_AUDIENCE": "a"}, "FLAGSTREAM_JWT_PUBLIC_KEY"),
-    ({"FLAGSTREAM_JWKS_URL": "https://id.example/jwks.json"}, "FLAGSTREAM_JWT_AUDIENCE"),
-    ({"FLAGSTREAM_JWT_SECRET": "too-short"}, "FLAGSTREAM_JWT_SECRET"),
-    ({"FLAGSTREAM_DEV_MODE": "true", "FLAGSTREAM_HOST": "0.0.0.0"}, "FLAGSTREAM_DEV_MODE"),
-])
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"FLAGSTREAM_JWT_PUBLIC_KEY": "/nonexistent/key.pem", "FLAGSTREAM_JWT_AUDIENCE": "a"}, "FLAGSTREAM_JWT_PUBLIC_KEY"),
+        (
+            {
+                "FLAGSTREAM_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n",
+                "FLAGSTREAM_JWT_AUDIENCE": "a",
+            },
+            "FLAGSTREAM_JWT_PUBLIC_KEY",
+        ),
+        ({"FLAGSTREAM_JWKS_URL": "https://id.example/jwks.json"}, "FLAGSTREAM_JWT_AUDIENCE"),
+        ({"FLAGSTREAM_JWT_SECRET": "too-short"}, "FLAGSTREAM_JWT_SECRET"),
+        ({"FLAGSTREAM_DEV_MODE": "true", "FLAGSTREAM_HOST": "0.0.0.0"}, "FLAGSTREAM_DEV_MODE"),
+    ],
+)
 def test_flagstream_serve_refuses_unsafe_settings_with_one_line(env, name, tmp_path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLAGSTREAM_")}
-    result = subprocess.run([sys.executable, "-m", "sse_service.cli", "serve"], capture_output=True, text=True,
-                            env={**clean, **env, "FLAGSTREAM_STATE_DIR": str(tmp_path), "FLAGSTREAM_PORT": "0"}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sse_service.cli", "serve"],
+        capture_output=True,
+        text=True,
+        env={**clean, **env, "FLAGSTREAM_STATE_DIR": str(tmp_path), "FLAGSTREAM_PORT": "0"},
+        timeout=60,
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0], result.stderr
@@ -89,15 +103,17 @@ def public_pem() -> str:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-@pytest.mark.parametrize("env, name", [
-    ({"FLAGSTREAM_HEADER_TIMEOUT": "100"}, "FLAGSTREAM_HEADER_TIMEOUT"),     # past the 75 s keep-alive
-    ({"FLAGSTREAM_HEADER_TIMEOUT": "0"}, "FLAGSTREAM_HEADER_TIMEOUT"),
-    ({"FLAGSTREAM_JWKS_REFRESH_INTERVAL": "0.5"}, "FLAGSTREAM_JWKS_REFRESH_INTERVAL"),   # would hammer the IdP
-])
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"FLAGSTREAM_HEADER_TIMEOUT": "100"}, "FLAGSTREAM_HEADER_TIMEOUT"),  # past the 75 s keep-alive
+        ({"FLAGSTREAM_HEADER_TIMEOUT": "0"}, "FLAGSTREAM_HEADER_TIMEOUT"),
+        ({"FLAGSTREAM_JWKS_REFRESH_INTERVAL": "0.5"}, "FLAGSTREAM_JWKS_REFRESH_INTERVAL"),  # would hammer the IdP
+    ],
+)
 def test_security_timers_are_bounded(env, name) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings(env=env)

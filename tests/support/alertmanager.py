@@ -21,10 +21,17 @@ def alertmanager_running(config: Path, directory: Path) -> Iterator[str]:
     port = free_port()
     log_path = directory / "alertmanager.log"
     log = log_path.open("wb")
-    process = subprocess.Popen([
-        binary, f"--config.file={config}", f"--storage.path={directory / 'alertmanager-data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-    ], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={directory / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

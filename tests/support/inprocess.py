@@ -26,8 +26,15 @@ ADMIN = "test-admin-token"
 
 
 def server_settings(**changes: Any) -> Settings:
-    base = {"jwt_secret": SECRET, "publish_token": PUBLISH, "admin_token": ADMIN, "port": free_port(),
-            "ping_interval": 30, "shutdown_grace": 2, "log_level": "warning"}
+    base = {
+        "jwt_secret": SECRET,
+        "publish_token": PUBLISH,
+        "admin_token": ADMIN,
+        "port": free_port(),
+        "ping_interval": 30,
+        "shutdown_grace": 2,
+        "log_level": "warning",
+    }
     base.update(changes)
     return load_settings(env={}, overrides=base)
 
@@ -99,6 +106,7 @@ class Stream:
                 event = await self._events.__anext__()
                 if not (skip_pings and event.event == "ping"):
                     return event
+
         return await asyncio.wait_for(read(), timeout)
 
     async def take(self, n: int, timeout: float = 5.0) -> list[ServerSentEvent]:
@@ -106,6 +114,8 @@ class Stream:
 
 
 @contextlib.asynccontextmanager
-async def open_stream(client: httpx.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str] | None = None) -> AsyncIterator[Stream]:
+async def open_stream(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str] | None = None
+) -> AsyncIterator[Stream]:
     async with client.stream("GET", f"{url}/v1/stream", headers=headers, params=params) as response:
         yield Stream(response)

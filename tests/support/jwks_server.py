@@ -37,7 +37,7 @@ class JwksServer:
     def __init__(self) -> None:
         self.keys: list[SigningKey] = []
         self.requests = 0
-        self.waiting = threading.Semaphore(0)   # released once per request that is being held
+        self.waiting = threading.Semaphore(0)  # released once per request that is being held
         self.held = 0
         self._slow = False
         self._answer = threading.Event()
@@ -76,7 +76,7 @@ class JwksServer:
                     self.end_headers()
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass                           # flagstream gave up waiting (its fetch timeout)
+                    pass  # flagstream gave up waiting (its fetch timeout)
 
             def log_message(self, *args: Any) -> None:
                 pass

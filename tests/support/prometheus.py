@@ -16,21 +16,30 @@ from tests.support.requirements import require_binary
 
 
 @contextmanager
-def prometheus_scraping(targets: list[str], directory: Path, rule_files: Sequence[Path] = (),
-                        exemplars: bool = False) -> Iterator[str]:
+def prometheus_scraping(
+    targets: list[str], directory: Path, rule_files: Sequence[Path] = (), exemplars: bool = False
+) -> Iterator[str]:
     """Prometheus scraping ``targets`` (host:port, path /metrics) every second as job
     `flagstream`, evaluating ``rule_files``; yields its URL once it is ready."""
     binary = require_binary("prometheus", "prometheus")
     config = directory / "prometheus.yml"
-    config.write_text(json.dumps({          # JSON is YAML
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(path) for path in rule_files],
-        "scrape_configs": [{"job_name": "flagstream", "static_configs": [{"targets": list(targets)}]}],
-    }))
+    config.write_text(
+        json.dumps(
+            {  # JSON is YAML
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(path) for path in rule_files],
+                "scrape_configs": [{"job_name": "flagstream", "static_configs": [{"targets": list(targets)}]}],
+            }
+        )
+    )
     port = free_port()
     log = (directory / "prometheus.log").open("wb")
-    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
-               f"--web.listen-address=127.0.0.1:{port}"]
+    command = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={directory / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     if exemplars:
         command.append("--enable-feature=exemplar-storage")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

@@ -16,7 +16,7 @@ import redis
 from .requirements import require_binary
 
 
-def require_replicas(cluster: "LocalCluster") -> bool:
+def require_replicas(cluster: LocalCluster) -> bool:
     # after a failover test killed a master, its promoted replica has none: that is fine
     return len(cluster.alive()) == len(cluster.ports)
 
@@ -52,11 +52,18 @@ class LocalCluster:
 
     def _replicas_online(self, port: int) -> bool:
         """A master's replicas finished their first sync (WAIT can count them)."""
-        info = self.client(port).info("replication")
+        client = self.client(port)
+        info = client.info("replication")
         if info.get("role") != "master":
-            return True
+            # a replica is in sync when its link is up and no full sync is running
+            return info.get("master_link_status") == "up" and not info.get("master_sync_in_progress")
         slaves = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
-        return all(s.get("state") == "online" for s in slaves) and (info.get("connected_slaves", 0) > 0 or not require_replicas(self))
+        if not all(s.get("state") == "online" for s in slaves):
+            return False
+        if not slaves:
+            return not require_replicas(self)
+        # WAIT: every replica acknowledged the master's offset (the first publish's WAIT then succeeds)
+        return int(client.execute_command("WAIT", len(slaves), 1000)) >= len(slaves)
 
     def restart(self, port: int) -> None:
         """Bring a killed node back (same port, same nodes.conf): it rejoins as a replica."""
@@ -75,8 +82,9 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if all(b"cluster_state:ok" in self.client(p).execute_command("CLUSTER", "INFO") for p in self.alive()) \
-                        and all(self._replicas_online(p) for p in self.alive()):
+                if all(b"cluster_state:ok" in self.client(p).execute_command("CLUSTER", "INFO") for p in self.alive()) and all(
+                    self._replicas_online(p) for p in self.alive()
+                ):
                     return
             except redis.RedisError:
                 pass
@@ -102,10 +110,30 @@ def _free_node_port() -> int:
 
 def _start_node(binary: str, port: int, directory: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-         "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", "1000",
-         "--dir", directory, "--save", "", "--appendonly", "no", "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            f"nodes-{port}.conf",
+            "--cluster-node-timeout",
+            "1000",
+            "--dir",
+            directory,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @contextmanager
@@ -131,8 +159,12 @@ def local_cluster() -> Iterator[LocalCluster]:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"redis-server (cluster node) did not start: {exc}") from None
                     time.sleep(0.05)
-        subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in cluster.ports),
-                        "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in cluster.ports), "--cluster-replicas", "1", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         cluster.wait_until_healthy()
         yield cluster
     finally:

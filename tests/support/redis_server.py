@@ -40,8 +40,11 @@ def redis_url() -> Iterator[str]:
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
     binary = require_binary("redis-server", "redis-server")
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10
     while not _answers(url):
@@ -75,8 +78,8 @@ def delete_prefix(url: str, prefix: str) -> None:
             for key in list(client.scan_iter(match=prefix + "*", count=1000)):
                 try:
                     client.delete(key)
-                except redis.ResponseError:          # MOVED: a replica lists its master's keys
+                except redis.ResponseError:  # MOVED: a replica lists its master's keys
                     pass
             client.close()
-        except redis.ConnectionError:                # a node a failover test killed
+        except redis.ConnectionError:  # a node a failover test killed
             continue

@@ -37,8 +37,9 @@ class RunningServer:
         return mint_token(self.jwt_secret, user_id, ttl=ttl)
 
     def publish(self, body: dict) -> list[str]:
-        r = httpx.post(f"{self.url}/v1/notifications", json=body, timeout=10,
-                       headers={"Authorization": f"Bearer {self.publish_token}"})
+        r = httpx.post(
+            f"{self.url}/v1/notifications", json=body, timeout=10, headers={"Authorization": f"Bearer {self.publish_token}"}
+        )
         assert r.status_code == 202, r.text
         return r.json()["ids"]
 
@@ -76,12 +77,16 @@ def start_server(env: dict[str, str] | None = None, wait_ready: bool = True) -> 
     }
     log_path = os.path.join(state_dir, "server.log")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, *SERVE_ARGS], env=full_env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    server = RunningServer(f"http://127.0.0.1:{port}", process, full_env, log_path=log_path,
-                           jwt_secret=full_env["FLAGSTREAM_JWT_SECRET"],
-                           publish_token=full_env["FLAGSTREAM_PUBLISH_TOKEN"],
-                           admin_token=full_env["FLAGSTREAM_ADMIN_TOKEN"])
+        process = subprocess.Popen([sys.executable, *SERVE_ARGS], env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    server = RunningServer(
+        f"http://127.0.0.1:{port}",
+        process,
+        full_env,
+        log_path=log_path,
+        jwt_secret=full_env["FLAGSTREAM_JWT_SECRET"],
+        publish_token=full_env["FLAGSTREAM_PUBLISH_TOKEN"],
+        admin_token=full_env["FLAGSTREAM_ADMIN_TOKEN"],
+    )
     deadline = time.monotonic() + 30
     path = "/readyz" if wait_ready else "/healthz"
     while True:

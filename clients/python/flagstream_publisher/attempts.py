@@ -27,10 +27,11 @@ class Wait:
 
 
 class Attempts:
-    def __init__(self, policy: RetryPolicy, *, offset: int, published: list[list[str]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, policy: RetryPolicy, *, offset: int, published: list[list[str]], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._policy = policy
-        self._offset = offset              # index of the batch's first notification in the caller's list
+        self._offset = offset  # index of the batch's first notification in the caller's list
         self._published = published
         self._clock = clock
         self._started = clock()
@@ -56,8 +57,12 @@ class Attempts:
         wait = self._policy.delay(self.failures, retry_after)
         elapsed = self._clock() - self._started
         if self.failures >= self._policy.attempts or elapsed + wait > self._policy.deadline:
-            raise PublishUnavailable(f"gave up after {self.failures} attempts in {elapsed:.1f}s; last: {what}",
-                                     attempts=self.failures, last_status=status, published=self._published)
+            raise PublishUnavailable(
+                f"gave up after {self.failures} attempts in {elapsed:.1f}s; last: {what}",
+                attempts=self.failures,
+                last_status=status,
+                published=self._published,
+            )
         return Wait(wait)
 
     def _refusal(self, status: int, body: dict[str, Any]) -> PublishRefused:
@@ -65,7 +70,8 @@ class Attempts:
         detail = body.get("detail")
         problems = tuple(
             FieldProblem(self._renumber(str(item.get("field", ""))), str(item.get("message", "")))
-            for item in (detail if isinstance(detail, list) else []) if isinstance(item, dict)
+            for item in (detail if isinstance(detail, list) else [])
+            if isinstance(item, dict)
         )
         kind = {401: Unauthorized, 403: Unauthorized, 413: PayloadTooLarge, 422: InvalidNotification}.get(status, PublishRefused)
         return kind(status, error, problems, detail if not problems else None, published=self._published)

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class FieldProblem:
-    field: str          # e.g. "notifications[1203].event", numbered over everything given to publish_many
+    field: str  # e.g. "notifications[1203].event", numbered over everything given to publish_many
     message: str
 
 
@@ -27,8 +27,14 @@ class PublishError(Exception):
 class PublishRefused(PublishError):
     """A 4xx answer: retrying the same request cannot help."""
 
-    def __init__(self, status: int, error: str, problems: tuple[FieldProblem, ...] = (), detail: Any = None,
-                 published: list[list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        problems: tuple[FieldProblem, ...] = (),
+        detail: Any = None,
+        published: list[list[str]] | None = None,
+    ) -> None:
         described = "; ".join(f"{p.field}: {p.message}" for p in problems) or (str(detail) if detail else error)
         super().__init__(f"{status} {error}: {described}", published=published)
         self.status = status
@@ -52,8 +58,7 @@ class Unauthorized(PublishRefused):
 class PublishUnavailable(PublishError):
     """Every attempt failed with 429/5xx or no answer, until the retry policy gave up."""
 
-    def __init__(self, message: str, *, attempts: int, last_status: int | None,
-                 published: list[list[str]] | None = None) -> None:
+    def __init__(self, message: str, *, attempts: int, last_status: int | None, published: list[list[str]] | None = None) -> None:
         super().__init__(message, published=published)
         self.attempts = attempts
         self.last_status = last_status

@@ -13,12 +13,13 @@ from .attempts import Attempts, Stored, Wait
 from .retry import RetryPolicy
 from .types import Notification
 
-DEFAULT_MAX_BATCH = 1000        # the server's MAX_BATCH default; set it to the server's value
+DEFAULT_MAX_BATCH = 1000  # the server's MAX_BATCH default; set it to the server's value
 
 
 class _Common:
-    def __init__(self, url: str, token: str, *, max_batch: int = DEFAULT_MAX_BATCH,
-                 retry: RetryPolicy | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, token: str, *, max_batch: int = DEFAULT_MAX_BATCH, retry: RetryPolicy | None = None, timeout: float = 10.0
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.endpoint = url.rstrip("/") + "/v1/notifications"
@@ -31,7 +32,7 @@ class _Common:
         """Keyed notifications in batches of at most max_batch, with the first one's index."""
         keyed = [n.with_key() for n in notifications]
         for offset in range(0, len(keyed), self.max_batch):
-            yield offset, keyed[offset:offset + self.max_batch]
+            yield offset, keyed[offset : offset + self.max_batch]
 
     def conversation(self, notifications: Iterable[Notification]) -> Generator[dict[str, Any] | Wait, Any, list[list[str]]]:
         """Every publish, without I/O: yields a body to POST (and is sent back the response
@@ -61,7 +62,7 @@ class _Common:
         """The flat ids of a batch, one list per notification."""
         result, start = [], 0
         for notification in batch:
-            result.append(ids[start:start + notification.id_count])
+            result.append(ids[start : start + notification.id_count])
             start += notification.id_count
         return result
 

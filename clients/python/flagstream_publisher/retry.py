@@ -13,10 +13,10 @@ RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 8               # in all, the first included
-    initial_delay: float = 0.2      # seconds; the ceiling doubles per failure
+    attempts: int = 8  # in all, the first included
+    initial_delay: float = 0.2  # seconds; the ceiling doubles per failure
     max_delay: float = 10.0
-    deadline: float = 60.0          # give up when the next wait would end after this many seconds
+    deadline: float = 60.0  # give up when the next wait would end after this many seconds
 
     def delay(self, failures: int, retry_after: float | None, rng: random.Random | None = None) -> float:
         """The wait after `failures` failed attempts (1 for the first)."""

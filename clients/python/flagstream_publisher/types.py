@@ -20,8 +20,9 @@ class Notification:
         return cls(data, (user_id,), event=event, idempotency_key=idempotency_key)
 
     @classmethod
-    def to_users(cls, user_ids: list[str] | tuple[str, ...], data: Any, *, event: str = "notification",
-                 idempotency_key: str | None = None) -> Notification:
+    def to_users(
+        cls, user_ids: list[str] | tuple[str, ...], data: Any, *, event: str = "notification", idempotency_key: str | None = None
+    ) -> Notification:
         return cls(data, tuple(user_ids), event=event, idempotency_key=idempotency_key)
 
     @classmethod

@@ -35,6 +35,7 @@ class Received:
             while not predicate():
                 self.changed.clear()
                 await self.changed.wait()
+
         await asyncio.wait_for(loop(), timeout)
 
 
@@ -44,8 +45,16 @@ def make_broker(kind: str, request: pytest.FixtureRequest, size: int = 5):
     if kind == "redis":
         return RedisBroker(request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix"), size, 3600, 30)
     from sse_service.broker.redis_cluster import RedisClusterBroker
-    return RedisClusterBroker(request.getfixturevalue("redis_cluster_url"), request.getfixturevalue("redis_prefix"),
-                              size, 3600, 30, wait_replicas=1, wait_timeout_ms=2000)
+
+    return RedisClusterBroker(
+        request.getfixturevalue("redis_cluster_url"),
+        request.getfixturevalue("redis_prefix"),
+        size,
+        3600,
+        30,
+        wait_replicas=1,
+        wait_timeout_ms=2000,
+    )
 
 
 @pytest.fixture(params=["memory", "redis", pytest.param("redis-cluster", marks=pytest.mark.redis_cluster)])
@@ -69,8 +78,8 @@ async def test_ids_are_cursors_that_name_each_stream(broker) -> None:
     assert len(set(map(str, ids))) == 4
     first_a, broadcast, b_id, second_a = ids
     assert first_a.user.epoch == second_a.user.epoch and first_a.user.offset < second_a.user.offset
-    assert second_a.broadcast == broadcast.broadcast          # published after the broadcast, stamped with it
-    assert b_id.user.epoch != first_a.user.epoch               # every user has a stream (and an epoch) of its own
+    assert second_a.broadcast == broadcast.broadcast  # published after the broadcast, stamped with it
+    assert b_id.user.epoch != first_a.user.epoch  # every user has a stream (and an epoch) of its own
 
 
 async def test_history_merges_own_and_broadcast_events_oldest_first(broker) -> None:
@@ -84,7 +93,7 @@ async def test_history_merges_own_and_broadcast_events_oldest_first(broker) -> N
     assert [str(i) for i in after_first.ids] == [str(i) for i in page.ids[1:]]
     limited = await b.history("a", None, 2)
     assert [e.data_json for e in limited.events] == ["1", "2"]
-    rest = await b.history("a", limited.ids[-1], 100)        # every page's last id resumes exactly
+    rest = await b.history("a", limited.ids[-1], 100)  # every page's last id resumes exactly
     assert [e.data_json for e in rest.events] == ["3"]
 
 
@@ -97,7 +106,7 @@ async def test_history_is_bounded_and_an_old_cursor_resets(broker) -> None:
     assert lost.reset and [e.data_json for e in lost.events] == ["3", "4", "5", "6", "7"]
     assert not (await b.history("a", EventId.parse(accepted.ids[3][0]), 100)).reset
     foreign = EventId.parse("abcdefabcdef.1-0." + accepted.ids[3][0].split(".", 2)[2])
-    assert (await b.history("a", foreign, 100)).reset                     # another epoch: another store
+    assert (await b.history("a", foreign, 100)).reset  # another epoch: another store
 
 
 async def test_idempotency_key_is_per_publisher(broker) -> None:
@@ -149,7 +158,7 @@ async def test_subscribed_events_are_fanned_out_in_order(broker) -> None:
     accepted = await b.append("p", [note("a", data="1"), note("zzz"), note(data="2")])
     await received.wait_for(lambda: len([e for e in received.events if e.user_id in ("a", None)]) >= 2)
     mine = [str(e.id) for e in received.events if e.user_id in ("a", None)]
-    if b.name == "redis-cluster":       # two shards: each stream in order, the two not interleaved in order
+    if b.name == "redis-cluster":  # two shards: each stream in order, the two not interleaved in order
         mine.sort(key=lambda i: i != accepted.ids[0][0])
     assert mine == [accepted.ids[0][0], accepted.ids[2][0]]
     await b.unsubscribe("a")
@@ -163,7 +172,7 @@ async def test_position_is_a_cursor_after_everything_stored(broker) -> None:
     assert page.events == [] and not page.reset
     await b.append("p", [note("pos", data="3")])
     assert [e.data_json for e in (await b.history("pos", now, 100)).events] == ["3"]
-    fresh = await b.position("never-published")            # a real epoch even before any event
+    fresh = await b.position("never-published")  # a real epoch even before any event
     assert not (await b.history("never-published", fresh, 100)).reset
     await b.append("p", [note("never-published", data="4")])
     assert [e.data_json for e in (await b.history("never-published", fresh, 100)).events] == ["4"]
@@ -199,6 +208,7 @@ async def test_regression_a_cursor_from_before_a_wipe_resets_even_when_it_looks_
         await b.start(Received().listeners())
     else:
         from tests.support.redis_server import delete_prefix
+
         url = request.getfixturevalue("redis_cluster_url" if b.name == "redis-cluster" else "redis_url")
         delete_prefix(url, request.getfixturevalue("redis_prefix"))
     await b.append("p", [note("w", data=str(i)) for i in range(3, 8)])

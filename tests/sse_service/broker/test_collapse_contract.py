@@ -14,8 +14,15 @@ def keyed(*users: str, data: str, collapse: str | None = None, idem: str | None 
 
 async def test_history_returns_only_the_latest_event_per_collapse_key(broker) -> None:  # noqa: F811
     b, _ = broker
-    await b.append("p", [keyed("a", data="1", collapse="progress"), keyed("a", data="x"),
-                         keyed("a", data="2", collapse="progress"), keyed("a", data="y", collapse="other")])
+    await b.append(
+        "p",
+        [
+            keyed("a", data="1", collapse="progress"),
+            keyed("a", data="x"),
+            keyed("a", data="2", collapse="progress"),
+            keyed("a", data="y", collapse="other"),
+        ],
+    )
     await b.append("p", [keyed("a", data="3", collapse="progress")])
     page = await b.history("a", None, 100)
     assert [e.data_json for e in page.events] == ["x", "y", "3"]
@@ -41,7 +48,7 @@ async def test_a_cursor_before_a_replaced_event_reads_the_replacement_once_and_n
     # Resuming from every id of the page gives exactly the rest of it.
     for i, event_id in enumerate(page.ids):
         rest = await b.history("a", event_id, 100)
-        assert [e.data_json for e in rest.events] == [e.data_json for e in page.events[i + 1:]]
+        assert [e.data_json for e in rest.events] == [e.data_json for e in page.events[i + 1 :]]
         assert not rest.reset
 
 
@@ -71,7 +78,7 @@ async def test_a_retried_collapsed_notification_is_not_stored_again(broker) -> N
 
 
 async def test_collapsing_keeps_more_distinct_events_within_the_history_size(broker) -> None:  # noqa: F811
-    b, _ = broker        # history size 5
+    b, _ = broker  # history size 5
     for i in range(20):
         await b.append("p", [keyed("a", data=str(i), collapse="k")])
     await b.append("p", [keyed("a", data="last")])

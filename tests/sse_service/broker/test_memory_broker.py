@@ -34,4 +34,4 @@ async def test_idempotency_records_are_capped_oldest_first(monkeypatch) -> None:
         await broker.append("p", [Notification(("u",), "n", str(i), f"k{i}")])
     assert len(broker._idempotency) <= 6
     again = await broker.append("p", [Notification(("u",), "n", "7", "k7")])
-    assert again.duplicates == 1                 # the newest are kept
+    assert again.duplicates == 1  # the newest are kept

@@ -41,6 +41,11 @@ async def test_keys_of_one_user_share_one_cluster_slot(redis_prefix) -> None:
     from redis.crc import key_slot
 
     keys = user_keys("any:{user}")
-    names = [keys.history(redis_prefix), keys.meta(redis_prefix), keys.leases(redis_prefix),
-             keys.channel(redis_prefix), keys.idempotency(redis_prefix, "d" * 32)]
+    names = [
+        keys.history(redis_prefix),
+        keys.meta(redis_prefix),
+        keys.leases(redis_prefix),
+        keys.channel(redis_prefix),
+        keys.idempotency(redis_prefix, "d" * 32),
+    ]
     assert len({key_slot(k.encode()) for k in names}) == 1

@@ -1,0 +1,32 @@
+"""How many streams of this instance listen on each pub/sub channel: shared by the Redis
+pub/sub (`redis_pubsub.py`) and the sharded cluster pub/sub (`redis_shards.py`), which
+subscribe on a channel's first stream and unsubscribe after its last."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class ChannelCounts:
+    """Channel → how many streams hold it, whose user it carries, and its pending confirmation."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, str | None] = {}  # channel → user (None: broadcasts)
+        self._counts: dict[str, int] = {}
+        self._pending: dict[str, asyncio.Future[None]] = {}  # done once Redis confirmed
+
+    def _hold(self, channel: str, user_id: str | None) -> None:
+        """One more stream on ``channel``."""
+        self._counts[channel] = self._counts.get(channel, 0) + 1
+        self._users[channel] = user_id
+
+    def _release(self, channel: str) -> bool:
+        """One stream fewer on ``channel``; True when it was the last (the channel is forgotten)."""
+        count = self._counts.get(channel, 0) - 1
+        if count > 0:
+            self._counts[channel] = count
+            return False
+        self._counts.pop(channel, None)
+        self._users.pop(channel, None)
+        self._pending.pop(channel, None)
+        return True
