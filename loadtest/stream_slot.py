@@ -15,6 +15,7 @@ from collections.abc import Callable
 import h11
 
 from flagstream_client.backoff import Backoff, retry_after_seconds
+from flagstream_client.reconnect_policy import Rule, delay_seconds, rule_for, situation_of_ending, situation_of_status
 from flagstream_client.types import BackoffPolicy
 
 from .types import StreamTally
@@ -26,7 +27,9 @@ OUR_PAYLOAD = rb'\{"k": ?"(\w)", ?"n": ?(\d+), ?"t": ?([0-9.e+-]+)\}'
 OUR_EVENTS = re.compile(rb"id: ([^\n]+)\nevent: lt\ndata: " + OUR_PAYLOAD)
 _PAYLOAD = re.compile(OUR_PAYLOAD)
 STORM_BACKOFF = BackoffPolicy(minimum=0.5, maximum=10.0, factor=2.0)
-GIVE_UP_STATUSES = (204, 401, 403, 404, 422)
+# The generator reads no inbox: where the shared policy says "poll", it waits this long (a
+# client's poll round) and tries the stream again.
+POLL_ROUND = STORM_BACKOFF.maximum
 
 
 class WorkerTotals:
@@ -205,11 +208,22 @@ class StreamSlot:
         if status == 200:
             return
         self.totals.count(self.totals.rejections, status)
-        if status in GIVE_UP_STATUSES:
-            self.failed = True
-        else:
-            self.next_delay = self.backoff.next_delay(retry_after_seconds(retry_after))
+        self.follow(rule_for(situation_of_status(status)), retry_after_seconds(retry_after))
         self._settle_handshake(False)
+
+    def follow(self, rule: Rule, told: float = 0.0) -> None:
+        """Do what the shared reconnect policy says, as far as a generator can (`told`: Retry-After or retry:).
+
+        It holds one fixed token and reads no inbox: where the policy asks for a fresh token
+        it stops; where it asks to poll it waits a poll round; where it drops the cursor it
+        reconnects without one (what was published meanwhile is then counted lost)."""
+        if rule.action == "refresh-token-then-reconnect":
+            self.failed = True
+            return
+        if rule.action == "drop-cursor-and-refetch-inbox":
+            self.last_event_id = None
+        delay = delay_seconds(rule, self.backoff, told=told, poll_jitter_window=POLL_ROUND)
+        self.next_delay = max(delay, POLL_ROUND) if rule.action == "poll" else delay
 
     def on_block(self, block: bytes, now: float) -> None:
         event = data = event_id = retry = None
@@ -235,18 +249,18 @@ class StreamSlot:
         elif event == b"reset":
             self.tally.resets += 1
         else:
-            self.totals.count(self.totals.closes, event.decode())
-            if event == b"shutdown" and retry:
-                self.next_delay = int(retry) / 1000
-            else:
-                self.next_delay = self.backoff.next_delay()
+            name = event.decode()
+            self.totals.count(self.totals.closes, name)
+            retry_ms = int(retry) if retry else None
+            self.follow(rule_for(situation_of_ending(name, retry_ms) or "stream-ended"), (retry_ms or 0) / 1000)
 
     def _connected(self) -> None:
         self.connected = True
         self.tally.connects += 1
         self.totals.connected += 1
         self.totals.handshakes.append(time.monotonic() - self._opened_at)
-        self.backoff.succeeded()
+        if rule_for("connected").resets_backoff:
+            self.backoff.succeeded()
         self._settle_handshake(True)
         self.on_connected(self)
 

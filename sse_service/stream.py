@@ -3,7 +3,7 @@
 It bypasses Quart's request stack on purpose: a stream needs only its headers and the
 raw ASGI `send`, and holding ten thousand of them is cheaper without a request context
 (and without Quart's response timeout, which would silently end them).
-The life of one stream: authenticate → rollout → limits → register → subscribe →
+The life of one stream: `stream_admission.admit` (no socket there) → register → subscribe →
 `connected` → replay → live writes until a `Closing`, then unregister in `finally`.
 """
 
@@ -17,17 +17,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from .asgi_responses import STREAM_HEADERS, Send, send_json
-from .auth import AuthError, bearer_token
-from .client_input import parse_event_id
 from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
 from .errors import error_body
-from .rate_limit import refusal as rate_limited
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
-from .stream_cookie import cookie_token
+from .stream_admission import RESET, Refuse, admit, retry_after_seconds
 from .stream_encoding import encode, latency_runs, rfc3339, with_id
-from .stream_tuning import StreamTuning
-from .types import EventId, PublishRefused, is_legacy_id
+from .types import EventId, PublishRefused
 
 if TYPE_CHECKING:
     from .services import Services
@@ -42,92 +38,21 @@ class StreamEndpoint:
         self._reconnects = ReconnectCounter()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        s = self._s
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        token = bearer_token(headers.get("authorization"), _first(query, "access_token"))
-        if token is None and s.settings.stream_cookie:
-            token = cookie_token(headers.get("cookie"))
-        try:
-            identity = s.verifier.user(token)
-        except AuthError as exc:
-            s.metrics.connection_rejected("unauthorized")
-            await send_json(send, 401, error_body("unauthorized", str(exc)), {"www-authenticate": "Bearer"})
+        answer = await admit(self._s, headers, query)
+        # This frame lives as long as the stream: drop the request's parsed pieces now
+        # rather than hold them for hours per stream.
+        del headers, query
+        if isinstance(answer, Refuse):
+            await send_json(send, answer.status, answer.body, answer.headers)
             return
-        user_id = identity.subject
-        if not s.flags.is_enabled(user_id):
-            s.metrics.connection_rejected("not_in_rollout")
-            await send_json(send, 204, None)
-            return
-        decision = await s.rate_limits.allow_stream(user_id)
-        if not decision.allowed:
-            s.metrics.connection_rejected("rate_limited")
-            body, refusal_headers = rate_limited(decision, "stream attempts for this user")
-            await send_json(send, 429, body, refusal_headers)
-            return
-        refusal = s.hub.refusal()
-        if refusal is not None:
-            s.metrics.connection_rejected(refusal)
-            await send_json(send, 503, error_body(refusal), {"retry-after": _retry_after(s.settings.retry_ms)})
-            return
-        last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
-        after: EventId | str | None = None
-        if last_id_text:
-            try:
-                after = parse_event_id(last_id_text)
-            except ValueError:
-                if not is_legacy_id(last_id_text):
-                    await send_json(
-                        send,
-                        422,
-                        error_body(
-                            "invalid",
-                            [{"field": "Last-Event-ID", "message": "not an event id issued by this service"}],
-                        ),
-                    )
-                    return
-                after = RESET  # an id of the scheme before epochs: answered with `reset`, never misread
-        tuning = StreamTuning.resolve(s.settings, s.flags.knobs(user_id))
-        connection = Connection(
-            user_id,
-            queue_size=s.settings.queue_size,
-            max_bytes=s.settings.queue_max_bytes,
-            ping_interval=tuning.ping_interval,
-            batch_window=tuning.batch_window,
-            collapse_window=tuning.collapse_window,
-            expires_at=identity.expires_at,
-            key_id=identity.key_id,
-            now=time.time(),
-        )
-        per_user = tuning.max_connections_per_user
-        try:
-            lease = await s.broker.acquire_lease(user_id, connection.id, per_user, s.settings.user_limit_policy == "evict_oldest")
-        except Exception as exc:  # the broker is unusable: not this client's fault
-            s.metrics.error("lease")
-            await send_json(
-                send,
-                503,
-                error_body("unavailable", f"{type(exc).__name__}"),
-                {"retry-after": _retry_after(s.settings.retry_ms)},
-            )
-            return
-        if not lease.granted:
-            s.metrics.connection_rejected("user_limit")
-            await send_json(
-                send,
-                429,
-                error_body("user_limit", f"at most {per_user} streams per user"),
-                {"retry-after": _retry_after(s.settings.retry_ms)},
-            )
-            return
-        await self._evict(user_id, lease.evicted)
-        reconnect = self._reconnects.kind(user_id, resumed=after is not None)
+        connection = answer.connection
+        await self._evict(connection.user_id, answer.evicted)
+        reconnect = self._reconnects.kind(connection.user_id, resumed=answer.after is not None)
         if reconnect is not None:
-            s.metrics.reconnected(reconnect)
-        # This frame lives as long as the stream: drop the request's parsed pieces (header
-        # and query dicts, token, claims) now rather than hold them for hours per stream.
-        del headers, query, token, identity, tuning, lease, last_id_text
-        await self._serve(connection, after, receive, send)
+            self._s.metrics.reconnected(reconnect)
+        await self._serve(connection, answer.after, receive, send)
 
     async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
         for connection_id in connection_ids:
@@ -154,7 +79,7 @@ class StreamEndpoint:
                     send,
                     503,
                     error_body("unavailable", "broker unavailable"),
-                    {"retry-after": _retry_after(s.settings.retry_ms)},
+                    {"retry-after": retry_after_seconds(s.settings.retry_ms)},
                 )
                 reason = "error"
                 return
@@ -243,7 +168,6 @@ class StreamEndpoint:
         await send({"type": "http.response.body", "body": RESET_EVENT, "more_body": True})
 
 
-RESET = "reset"
 RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
@@ -308,12 +232,3 @@ async def _quietly(awaitable: Any) -> None:
         await awaitable
     except Exception:
         log.debug("cleanup step failed", exc_info=True)
-
-
-def _first(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[0] if values else None
-
-
-def _retry_after(retry_ms: int) -> str:
-    return str(max(1, round(retry_ms / 1000)))

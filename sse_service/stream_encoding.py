@@ -16,17 +16,9 @@ from .sse import ServerSentEvent
 from .types import EventId, StoredEvent, StreamPosition
 
 
-def wire(event: StoredEvent) -> bytes:
-    """The event's SSE block without its `id:` line, encoded once however many streams
-    carry it; each stream prepends its own id (the cursor right after the event)."""
-    encoded = event._wire
-    if encoded is None:
-        encoded = event._wire = ServerSentEvent(data=event.data_json, event=event.event).encode()
-    return encoded
-
-
 def with_id(event_id: EventId, event: StoredEvent) -> bytes:
-    return b"id: " + str(event_id).encode() + b"\n" + (event._wire or wire(event))
+    """The event's block (`StoredEvent.wire`, encoded once for every stream) after its `id:`."""
+    return b"id: " + str(event_id).encode() + b"\n" + event.wire
 
 
 class Batch:
@@ -75,17 +67,17 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
             if event.epoch == b_epoch and (offset.ms < b_ms or (offset.ms == b_ms and offset.n <= b_n)):
                 continue
             b_epoch, b_ms, b_n = event.epoch, offset.ms, offset.n
-            b_text, b_last = event._cursor_part or event.cursor_part, event
+            b_text, b_last = event.cursor_part, event
             if u_text is None:
                 u_text = str(user).encode()
         else:
             if event.epoch == u_epoch and (offset.ms < u_ms or (offset.ms == u_ms and offset.n <= u_n)):
                 continue
             u_epoch, u_ms, u_n = event.epoch, offset.ms, offset.n
-            u_text, u_last = event._cursor_part or event.cursor_part, event
+            u_text, u_last = event.cursor_part, event
             if b_text is None:
                 b_text = str(broadcast).encode()
-        chunks.append(b"id: " + u_text + b"." + b_text + b"\n" + (event._wire or wire(event)))
+        chunks.append(b"id: " + u_text + b"." + b_text + b"\n" + (event.wire))
         sent.append(event)
         if event.trace is not None:
             batch.carriers.append(event.trace)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from .sse import ServerSentEvent
+
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 COLLAPSE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _U64 = 2**64  # both parts of an offset are 64-bit, as in Redis stream ids
@@ -117,15 +119,16 @@ class Notification:
         return not self.user_ids
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False)
 class StoredEvent:
     """An event as stored and fanned out: `user_id` is None for a broadcast.
 
     `epoch`/`offset` place it in its own history stream. A user event also carries
     `broadcast_at`, the broadcast stream's position when it was published: it orders the
     event among broadcasts on replay, and makes its publish id (`id`) the id it gets in
-    the stream and the inbox in the common case. `_wire` caches the SSE block without its
-    `id:` line, so a broadcast is encoded once per process, not once per connection.
+    the stream and the inbox in the common case. `wire` is the SSE block without its `id:`
+    line, encoded once where the event is made (so a broadcast is encoded once per process,
+    not once per connection); the value never changes after that.
     A `collapse_key` event replaces an older one of its stream with the same key: in the
     history (a read returns only the latest per key) and in every connection queue.
     """
@@ -139,21 +142,19 @@ class StoredEvent:
     trace: dict[str, str] | None = None
     broadcast_at: StreamPosition | None = None
     collapse_key: str | None = None
-    _wire: bytes | None = field(default=None, repr=False)
-    _cursor_part: bytes | None = field(default=None, repr=False)  # b"<epoch>.<ms>-<n>", made once
+    wire: bytes = field(init=False, repr=False)
+    # Its position as it appears in an id (`<epoch>.<ms>-<n>`), once however many streams carry it.
+    cursor_part: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The one place a frozen value's derived fields are set: while it is being made.
+        wire = ServerSentEvent(data=self.data_json, event=self.event).encode()
+        object.__setattr__(self, "wire", wire)
+        object.__setattr__(self, "cursor_part", f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode())
 
     @property
     def position(self) -> StreamPosition:
         return StreamPosition(self.epoch, self.offset)
-
-    @property
-    def cursor_part(self) -> bytes:
-        """Its position as it appears in an id (`<epoch>.<ms>-<n>`), encoded once however
-        many streams carry it."""
-        part = self._cursor_part
-        if part is None:
-            part = self._cursor_part = f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode()
-        return part
 
     @property
     def id(self) -> EventId:

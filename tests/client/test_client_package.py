@@ -45,3 +45,4 @@ def test_its_own_wheel_holds_only_the_client(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"flagstream_client"}
     assert "flagstream_client/notifications.py" in names and "flagstream_client/pyproject.toml" not in names
+    assert "flagstream_client/reconnect-policy.json" in names  # the shared table, through the link

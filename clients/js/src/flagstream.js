@@ -12,7 +12,7 @@ import { Backoff } from './backoff.js';
 import { watchConnectivity } from './connectivity.js';
 import { InboxReader } from './inbox-reader.js';
 import { LeaderSession } from './leader-session.js';
-import { nextStepAfter } from './reconnect-policy.js';
+import { nextStepAfter, ruleFor } from './reconnect-policy.js';
 import { SeenIds } from './seen-ids.js';
 import { openStream, parseData } from './stream-transports.js';
 import { TabGroup, shareKeyFor } from './tab-group.js';
@@ -201,7 +201,7 @@ export class FlagstreamClient {
     if (session.halted) return { kind: 'aborted' };
     this._setState({ status: 'connecting', retryInMs: null });
     const attempt = session.beginAttempt();
-    Object.assign(session, { ending: null, openedAt: null });
+    Object.assign(session, { ending: null });
     const outcome = await openStream({
       transport: this.options.transport,
       fetch: this._fetch,
@@ -219,7 +219,6 @@ export class FlagstreamClient {
     });
     clearTimeout(this._watchdog);
     await session.queue; // let queued deliveries (e.g. an inbox refetch) finish first
-    if (session.openedAt !== null) this._backoff.noteConnectionLasted(Date.now() - session.openedAt);
     return outcome;
   }
 
@@ -235,7 +234,7 @@ export class FlagstreamClient {
       const info = parseData(wire.data) ?? {};
       const reconnects = this.state.reconnects + (this._everConnected ? 1 : 0);
       this._everConnected = true;
-      session.openedAt = Date.now();
+      if (ruleFor('connected').resets_backoff) this._backoff.reset();
       session.pingInterval = Number(info.ping_interval) || null;
       // A fresh stream's `connected` carries `id:`, its starting point: a client that has
       // not received any event yet resumes from there, so nothing published meanwhile is lost.
@@ -284,6 +283,11 @@ export class FlagstreamClient {
     if (step.action === 'poll') {
       await this._pollUntilStreamRetry(session, step.delay);
       return 0;
+    }
+    if (step.action === 'refetch') {
+      // The server does not know our Last-Event-ID (422): resuming from it can never work.
+      this._setState({ lastEventId: null });
+      await this._refetchInbox(session);
     }
     if (step.refreshToken) this._token = null;
     return step.delay;

@@ -1,9 +1,11 @@
 """`NotificationClient`: every notification of one user, over SSE when it can, by polling when not.
 
-It follows the contract in API.md: resume with `Last-Event-ID`, back off with full
-jitter, honour `Retry-After` on 429/503, poll the inbox on 204 or `disabled` and try
-the stream again later, fetch a fresh token on `reauth` or 401, refetch the inbox on
-`reset`, and drop a stream that stays silent for twice its ping interval.
+It follows the contract in API.md: resume with `Last-Event-ID`, and after each way a
+stream can end do what the shared table reconnect-policy.json says (the browser client and
+the load generator follow the same one): back off with full jitter, honour `Retry-After`,
+poll the inbox on 204, `disabled` or `evicted`, fetch a fresh token on `reauth` or 401,
+refetch the inbox on `reset` or a 422; and drop a stream that stays silent for twice its
+ping interval.
 
 Example::
 
@@ -19,7 +21,6 @@ import asyncio
 import contextlib
 import inspect
 import json
-import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ import httpx
 from httpx_sse import EventSource
 
 from .backoff import Backoff, retry_after_seconds
+from .reconnect_policy import Rule, delay_seconds, rule_for, situation_of_ending, situation_of_status
 from .types import AuthenticationFailed, ClientOptions, ClientStats, Notification, TokenProvider
 
 SEEN_IDS_KEPT = 4096  # enough to drop the overlap between a stream and an inbox refetch
@@ -47,7 +49,7 @@ class _Poll:
 
 @dataclass(frozen=True, slots=True)
 class _Reauth:
-    pass
+    delay: float = 0.0
 
 
 _Outcome = _Reconnect | _Poll | _Reauth
@@ -116,13 +118,13 @@ class NotificationClient:
                     response = await opened.enter_async_context(
                         http.stream("GET", f"{self.url}/v1/stream", headers=headers, timeout=timeout)
                     )
-                refusal = self._refusal(response)
-                if refusal is not None:
-                    if response.status_code == 422:  # our Last-Event-ID is not one it knows
+                if response.status_code != 200:
+                    rule = self._refused(response.status_code)
+                    if rule.action == "drop-cursor-and-refetch-inbox":  # a Last-Event-ID it does not know
                         self.last_event_id = None
                         async for item in self._refetch_inbox(http):
                             yield item
-                    yield refusal
+                    yield self._outcome(rule, retry_after_seconds(response.headers.get("retry-after")))
                     return
                 events = EventSource(response).aiter_sse()
                 while True:
@@ -133,20 +135,24 @@ class NotificationClient:
                             sse = await anext(events)
                     except StopAsyncIteration:
                         self.stats.network_errors += 1  # ended without a final event
-                        yield _Reconnect(self._backoff.next_delay())
+                        yield self._outcome(rule_for("stream-ended"))
                         return
                     except TimeoutError:
                         self.stats.watchdog_timeouts += 1
-                        yield _Reconnect(self._backoff.next_delay())
+                        yield self._outcome(rule_for("network-error"))
                         return
                     name = sse.event
                     if name in FINAL_EVENTS:
                         self.stats.endings[name] = self.stats.endings.get(name, 0) + 1
+                        ending = rule_for(situation_of_ending(name, sse.retry) or "stream-ended")
+                        yield self._outcome(ending, max(sse.retry or 0, 0) / 1000)
+                        return
                     if name == "connected":
                         details = json.loads(sse.data)
                         watchdog = 2 * float(details.get("ping_interval", self.options.default_ping_interval))
                         self.stats.connects += 1
-                        self._backoff.succeeded()
+                        if rule_for("connected").resets_backoff:
+                            self._backoff.succeeded()
                         self._auth_failures = 0
                         if sse.id and self.last_event_id is None:
                             # A fresh stream names its starting point: resume from there.
@@ -157,56 +163,41 @@ class NotificationClient:
                         self.stats.resets += 1
                         async for item in self._refetch_inbox(http):
                             yield item
-                    elif name == "disabled":
-                        # A kill switch ends every stream at about the same time: do not
-                        # all hit the inbox in the same second.
-                        yield _Poll(self._disabled_poll_delay())
-                        return
-                    elif name == "reauth":
-                        yield _Reauth()
-                        return
-                    elif name == "shutdown":
-                        # The server jitters this `retry` per connection: come back when told.
-                        yield _Reconnect(max(sse.retry or 0, 0) / 1000)
-                        return
-                    elif name == "overflow":
-                        yield _Reconnect(self._backoff.next_delay())
-                        return
-                    elif name == "evicted":
-                        # A newer stream of this user took the slot: reconnecting at once
-                        # would push it out in turn, so poll and try the stream later.
-                        yield _Poll()
-                        return
                     elif sse.id:
                         notification = self._accept(sse.id, name, sse.data, "stream")
                         if notification is not None:
                             yield notification
         except (httpx.TransportError, json.JSONDecodeError, TimeoutError):
             self.stats.network_errors += 1
-            yield _Reconnect(self._backoff.next_delay())
+            yield self._outcome(rule_for("network-error"))
 
-    def _refusal(self, response: httpx.Response) -> _Outcome | None:
-        status = response.status_code
-        if status == 200:
-            return None
+    def _refused(self, status: int) -> Rule:
         self.stats.rejections[status] = self.stats.rejections.get(status, 0) + 1
-        if status == 204:
-            return _Poll()
-        if status == 401:
-            return _Reauth()
-        if status in (429, 503):
-            return _Reconnect(self._backoff.next_delay(retry_after_seconds(response.headers.get("retry-after"))))
-        return _Reconnect(self._backoff.next_delay())
+        return rule_for(situation_of_status(status))
 
-    def _disabled_poll_delay(self) -> float:
+    def _outcome(self, rule: Rule, told: float = 0.0) -> _Outcome:
+        """What the table's rule means for this client (`told`: the server's Retry-After or retry:)."""
         window = self.options.first_poll_jitter
-        return random.uniform(0, self.options.poll_interval if window is None else window)
+        delay = delay_seconds(
+            rule,
+            self._backoff,
+            told=told,
+            unauthorized_streak=self._auth_failures + 1,
+            poll_jitter_window=self.options.poll_interval if window is None else window,
+        )
+        if rule.action == "poll":
+            return _Poll(delay)
+        if rule.action == "refresh-token-then-reconnect":
+            return _Reauth(delay)
+        return _Reconnect(delay)
 
     async def _after(self, outcome: _Outcome) -> None:
         if isinstance(outcome, _Poll):
             self.mode = "polling"
             self._first_poll_delay = outcome.first_delay
         elif isinstance(outcome, _Reauth):
+            if outcome.delay > 0:
+                await asyncio.sleep(outcome.delay)
             await self._refresh_token()
         elif outcome.delay > 0:
             await asyncio.sleep(outcome.delay)
