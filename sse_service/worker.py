@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from observability.types import Metrics, Tracing
 
 from .broker.base import Broker
-from .types import Notification
+from .types import IdempotencyConflict, Notification, UnusableUserId
 
 
 class NotificationWorker:
@@ -30,6 +30,8 @@ class NotificationWorker:
                 notifications = [dataclasses.replace(n, trace=carrier) for n in notifications]
             try:
                 accepted = await self._broker.append(publisher, notifications)
+            except (IdempotencyConflict, UnusableUserId):
+                raise  # the request's fault (409/422), not the service's
             except Exception:
                 self._metrics.error("publish")
                 raise

@@ -71,3 +71,19 @@ def test_a_refused_append_is_raised_and_nothing_of_it_is_counted_as_published() 
     with pytest.raises(IdempotencyConflict):
         asyncio.run(scenario())
     assert published(registry, "user") == 1
+
+
+def test_a_publisher_s_conflicting_idempotency_key_is_not_a_service_error() -> None:
+    """A 409 is the publisher's mistake: `sse_errors_total{stage="publish"}` (which should be
+    zero most of the time) counts only the store failing, never a refusal of the request."""
+    registry = CollectorRegistry()
+    broker = MemoryBroker(100, 3600)
+    worker = NotificationWorker(broker, PrometheusMetrics(registry, process_metrics=False), NoopTracing())
+
+    async def scenario() -> None:
+        await worker.publish("p", [to("a", key="k1", data="1")])
+        await worker.publish("p", [to("a", key="k1", data="2")])
+
+    with pytest.raises(IdempotencyConflict):
+        asyncio.run(scenario())
+    assert (registry.get_sample_value("sse_errors_total", {"stage": "publish"}) or 0.0) == 0.0
