@@ -53,6 +53,9 @@ def broker_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
             "broker": "redis-cluster",
             "redis_url": request.getfixturevalue("redis_cluster_url"),
             "redis_prefix": request.getfixturevalue("redis_prefix"),
+            # Six local nodes on two loaded CI cores can lag a replica's ack past the 500 ms
+            # default; a refused publish here would be the machine, not the code under test.
+            "redis_cluster_wait_timeout_ms": 5000,
         }
     url = request.getfixturevalue("redis_url")
     return {"broker": "redis", "redis_url": url, "redis_prefix": request.getfixturevalue("redis_prefix")}
