@@ -19,7 +19,7 @@ def mask_url(url: str) -> str:
 
     >>> mask_url("redis://:hunter2@cache:6379/0")
     'redis://:***@cache:6379/0'
-    >>> mask_url("https://hooks.slack.com/services/T0/B0/XXXX")
+    >>> mask_url("https://hooks.slack.com/services/T0/B0/not-a-real-secret")
     'https://hooks.slack.com/…'
     """
     if url.lower().startswith(("http://", "https://")):

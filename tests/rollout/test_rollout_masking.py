@@ -18,7 +18,7 @@ from rollout.store import RedisStateStore
         ("redis://cache:6379/0?password=hunter2&db=1", "redis://cache:6379/0?password=***&db=1"),
         ("unix://:hunter2@/run/redis.sock?db=0", "unix://:***@/run/redis.sock?db=0"),
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
-        ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
+        ("https://hooks.slack.com/services/T0/B0/not-a-real-secret", "https://hooks.slack.com/…"),
         ("http://user:pw@127.0.0.1:9000/hook?token=abc", "http://127.0.0.1:9000/…"),
     ],
 )
