@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from .types import EventId, StoredEvent
 
-QueueItem = StoredEvent | bytes
 ABORT_STUCK_WRITE_AFTER = 2.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 EVENT_OVERHEAD = 64  # bytes counted per queued event beyond its data (name, id line, framing)
@@ -18,6 +17,16 @@ EVENT_OVERHEAD = 64  # bytes counted per queued event beyond its data (name, id 
 def new_connection_id() -> str:
     # Time first, so that sorting ids sorts connections by age (the Redis lease script relies on it).
     return f"{time.time_ns() // 1000:016x}{os.urandom(4).hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A keep-alive the hub's timer queues: the stream's own control item, never raw bytes."""
+
+    wire: bytes  # its SSE block, encoded once per tick for every stream (stream_encoding.ping)
+
+
+QueueItem = StoredEvent | Ping
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +66,7 @@ class Connection:
         "cursor",
         "closing",
         "sending",
-        "task",
+        "write_deadline",
         "_queue",
         "_limit",
         "_waiter",
@@ -91,8 +100,10 @@ class Connection:
         self.collapse_window = collapse_window
         self.cursor: EventId | None = None  # where the client stands (both streams)
         self.closing: Closing | None = None
-        self.sending = False
-        self.task: asyncio.Task[object] | None = None
+        self.sending = False  # the writer is in a write (set and cleared by the writer)
+        # The writer's own deadline around its writes (an asyncio.timeout it entered): closing
+        # a stream whose write is stuck brings it forward, and only that write is aborted.
+        self.write_deadline: asyncio.Timeout | None = None
         self._queue: list[QueueItem] = []
         self._limit = queue_size
         self._bytes = 0
@@ -108,10 +119,12 @@ class Connection:
         """Queue an item; False when the queue is full (the caller ends the connection)."""
         if self.closing is not None:
             return True
-        if item.__class__ is not bytes and item.collapse_key is not None:  # type: ignore[union-attr]
-            self._collapse(item)  # type: ignore[arg-type]
-        size = len(item) if item.__class__ is bytes else len(item.data_json) + EVENT_OVERHEAD  # type: ignore[union-attr]
-        self._bytes += size
+        if type(item) is StoredEvent:
+            if item.collapse_key is not None:
+                self._collapse(item)
+            self._bytes += len(item.data_json) + EVENT_OVERHEAD
+        else:
+            self._bytes += len(item.wire)
         if self._bytes > self._max_bytes or (self.sending and len(self._queue) >= self._limit):
             return False
         self._queue.append(item)
@@ -124,9 +137,9 @@ class Connection:
         keyed = self._keyed
         if keyed is None:
             keyed = self._keyed = {}
-        key = (event.user_id is None, event.collapse_key)
-        replaced = keyed.get(key)  # type: ignore[arg-type]
-        keyed[key] = event  # type: ignore[index]
+        key = (event.user_id is None, event.collapse_key or "")
+        replaced = keyed.get(key)
+        keyed[key] = event
         if replaced is not None:
             self._queue.remove(replaced)  # identity: StoredEvent has no __eq__
             self._bytes -= len(replaced.data_json) + EVENT_OVERHEAD
@@ -142,14 +155,11 @@ class Connection:
             self._keyed = None
             self._bytes = 0
             self._wake()
-            if self.sending:
-                # The writer is stuck on a socket that does not drain (a slow or vanished
-                # client): give the write a moment, then cancel it.
-                asyncio.get_running_loop().call_later(ABORT_STUCK_WRITE_AFTER, self._abort_stuck_write)
-
-    def _abort_stuck_write(self) -> None:
-        if self.sending and self.task is not None:
-            self.task.cancel()
+            deadline = self.write_deadline
+            if self.sending and deadline is not None:
+                # The writer may be stuck on a socket that does not drain (a slow or vanished
+                # client): its write gets a moment more, then its own deadline aborts it.
+                deadline.reschedule(asyncio.get_running_loop().time() + ABORT_STUCK_WRITE_AFTER)
 
     async def take(self) -> list[QueueItem]:
         """Wait for something to write and return all of it (one write per wake)."""

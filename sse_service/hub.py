@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from observability.types import HubSnapshot, Metrics
 
-from .connection import Closing, Connection
+from .connection import Closing, Connection, Ping
 from .stream_encoding import FINAL_EVENTS, final_event, ping_event
 from .types import StoredEvent
 
@@ -139,7 +139,7 @@ class Hub:
         """Send due pings, end streams whose token expired and streams too far behind; run
         about once a second."""
         now = self._clock()
-        ping: bytes | None = None
+        ping: Ping | None = None
         max_delay = self._limits.queue_max_delay
         for connection in list(self.connections()):
             if connection.closing is not None:

@@ -16,10 +16,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .asgi_responses import Send, send_json
 from .auth import AuthError, Identity, bearer_token
-from .errors import error_body
+from .errors import error_body, unavailable
 from .publishing import PublishInvalid, parse_publish_request
 from .rate_limit import refusal
-from .types import IdempotencyConflict, PublishRefused, UnusableUserId
+from .types import BrokerUnavailable, IdempotencyConflict, UnusableUserId
 
 if TYPE_CHECKING:
     from .services import Services
@@ -106,13 +106,8 @@ class PublishEndpoint:
         except UnusableUserId:
             await send_json(send, 422, error_body("invalid", [{"field": "user_id", "message": "not a valid user id"}]))
             return
-        except PublishRefused:
-            await send_json(
-                send,
-                503,
-                error_body("unavailable", "the notification store is unavailable; retry later"),
-                {"retry-after": "1"},
-            )
+        except BrokerUnavailable:
+            await send_json(send, 503, *unavailable(s.settings.retry_ms))
             return
         await send_json(send, 202, {"ids": ids})
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import error_body
+from .errors import error_body, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -147,4 +147,4 @@ def refusal(decision: RateDecision, what: str) -> tuple[dict[str, object], dict[
     """The 429's JSON body and headers: `Retry-After` computed from the bucket."""
     seconds = decision.retry_after_seconds
     body = error_body("rate_limited", f"too many {what}; retry after {seconds} s", retry_after=seconds)
-    return body, {"Retry-After": str(seconds)}
+    return body, retry_after(decision.retry_after)

@@ -10,6 +10,7 @@ The life of one stream: `stream_admission.admit` (no socket there) → register 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -18,12 +19,12 @@ from urllib.parse import parse_qs
 
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
-from .errors import error_body
+from .errors import unavailable
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
-from .stream_admission import RESET, Refuse, admit, retry_after_seconds
+from .stream_admission import RESET, Refuse, admit
 from .stream_encoding import encode, latency_runs, rfc3339, with_id
-from .types import EventId, PublishRefused
+from .types import BrokerUnavailable, EventId
 
 if TYPE_CHECKING:
     from .services import Services
@@ -63,7 +64,6 @@ class StreamEndpoint:
 
     async def _serve(self, connection: Connection, after: EventId | str | None, receive: Any, send: Send) -> None:
         s = self._s
-        connection.task = asyncio.current_task()
         s.hub.register(connection)
         watcher: asyncio.Task[None] | None = None
         reason = "client"
@@ -73,40 +73,20 @@ class StreamEndpoint:
                 # anything was stored while the subscription became live, it is replayed.
                 start = await s.broker.position(connection.user_id) if after is None else None
                 await s.broker.subscribe(connection.user_id)
-            except PublishRefused:
+            except BrokerUnavailable:
                 s.metrics.error("subscribe")
-                await send_json(
-                    send,
-                    503,
-                    error_body("unavailable", "broker unavailable"),
-                    {"retry-after": retry_after_seconds(s.settings.retry_ms)},
-                )
+                await send_json(send, 503, *unavailable(s.settings.retry_ms))
                 reason = "error"
                 return
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
             await send({"type": "http.response.body", "body": self._connected(connection, start), "more_body": True})
             watcher = asyncio.create_task(_watch_disconnect(receive, connection))
-            if after is RESET:
-                await self._reset(connection, send)
-            elif isinstance(after, EventId):
-                await self._replay(connection, after, send)
-            elif start is not None:
-                if await s.broker.position(connection.user_id) != start:
-                    await self._replay(connection, start, send)
-                else:
-                    connection.cursor = start
-            await _write_until_closed(connection, send, s)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if connection.closing is None or task is None:
-                raise
-            task.uncancel()  # we cancelled a stuck write ourselves (Connection.close)
-            connection.sending = False
-            # The aborted write's bytes are already queued on the transport: the final event
-            # goes behind them, so a client that reads again learns why its stream ended.
-            await _write_final_event(connection, send)
+            await self._write(connection, after, start, send)
         except OSError:
             reason = "client"
+        except BrokerUnavailable:
+            s.metrics.error("stream")  # the client resumes from its cursor when it reconnects
+            reason = "error"
         except Exception:
             s.metrics.error("stream")
             log.exception("stream of a connection failed")
@@ -116,8 +96,38 @@ class StreamEndpoint:
                 watcher.cancel()
             s.hub.unregister(connection, reason)
             self._reconnects.stream_ended(connection.user_id)
-            await _quietly(s.broker.unsubscribe(connection.user_id))
-            await _quietly(s.broker.release_lease(connection.user_id, connection.id))
+            await s.broker.unsubscribe(connection.user_id)
+            with contextlib.suppress(BrokerUnavailable):  # the lease expires by itself
+                await s.broker.release_lease(connection.user_id, connection.id)
+
+    async def _write(self, connection: Connection, after: EventId | str | None, start: EventId | None, send: Send) -> None:
+        """Replay, then live writes until the stream closes, then its final event.
+
+        Every write runs under the writer's own deadline (`connection.write_deadline`): when
+        the hub closes a stream whose write is stuck on a socket that does not drain, the
+        deadline comes forward and aborts that write, and the final event goes behind the
+        bytes already queued on the transport, so a client that reads again learns why."""
+        try:
+            async with asyncio.timeout(None) as deadline:
+                connection.write_deadline = deadline
+                if after is RESET:
+                    await self._reset(connection, send)
+                elif isinstance(after, EventId):
+                    await self._replay(connection, after, send)
+                elif start is not None:
+                    if await self._s.broker.position(connection.user_id) != start:
+                        await self._replay(connection, start, send)
+                    else:
+                        connection.cursor = start
+                await _write_until_closed(connection, send, self._s)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            log.debug("aborted a stuck write of a closed stream")
+        finally:
+            connection.write_deadline = None
+            connection.sending = False
+        await _write_final_event(connection, send)
 
     def _connected(self, connection: Connection, start: EventId | None) -> bytes:
         """`retry` + `connected`. A fresh stream's block carries `id: <start>`, so that
@@ -191,7 +201,6 @@ async def _write_until_closed(connection: Connection, send: Send, s: Services) -
                     if batch.carriers:
                         traced(batch.carriers, len(sent))
         if closing is not None:
-            await _write_final_event(connection, send)
             return
 
 
@@ -225,10 +234,3 @@ async def _watch_disconnect(receive: Any, connection: Connection) -> None:
         if message["type"] == "http.disconnect":
             connection.close(Closing("client", b""))
             return
-
-
-async def _quietly(awaitable: Any) -> None:
-    try:
-        await awaitable
-    except Exception:
-        log.debug("cleanup step failed", exc_info=True)

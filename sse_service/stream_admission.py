@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from .auth import AuthError, bearer_token
 from .client_input import parse_event_id
 from .connection import Connection
-from .errors import error_body
+from .errors import error_body, retry_after, unavailable
 from .rate_limit import refusal as rate_limited
 from .stream_cookie import cookie_token
 from .stream_tuning import StreamTuning
-from .types import EventId, is_legacy_id
+from .types import BrokerUnavailable, EventId, is_legacy_id
 
 if TYPE_CHECKING:
     from .services import Services
@@ -61,11 +61,11 @@ async def admit(s: Services, headers: Mapping[str, str], query: Mapping[str, lis
         s.metrics.connection_rejected("rate_limited")
         body, refusal_headers = rate_limited(decision, "stream attempts for this user")
         return Refuse(429, body, refusal_headers)
-    retry_after = {"retry-after": retry_after_seconds(s.settings.retry_ms)}
+    wait = retry_after(s.settings.retry_ms / 1000)
     refusal = s.hub.refusal()
     if refusal is not None:
         s.metrics.connection_rejected(refusal)
-        return Refuse(503, error_body(refusal), retry_after)
+        return Refuse(503, error_body(refusal), wait)
     last_id_text = headers.get("last-event-id") or _first(query, "last_event_id")
     after: EventId | str | None = None
     if last_id_text:
@@ -91,19 +91,16 @@ async def admit(s: Services, headers: Mapping[str, str], query: Mapping[str, lis
     per_user = tuning.max_connections_per_user
     try:
         lease = await s.broker.acquire_lease(user_id, connection.id, per_user, s.settings.user_limit_policy == "evict_oldest")
-    except Exception as exc:  # the broker is unusable: not this client's fault
+    except BrokerUnavailable:  # not this client's fault
         s.metrics.error("lease")
-        return Refuse(503, error_body("unavailable", f"{type(exc).__name__}"), retry_after)
+        body, wait = unavailable(s.settings.retry_ms)
+        return Refuse(503, body, wait)
     if not lease.granted:
         s.metrics.connection_rejected("user_limit")
-        return Refuse(429, error_body("user_limit", f"at most {per_user} streams per user"), retry_after)
+        return Refuse(429, error_body("user_limit", f"at most {per_user} streams per user"), wait)
     return Open(connection, after, lease.evicted)
 
 
 def _first(query: Mapping[str, list[str]], name: str) -> str | None:
     values = query.get(name)
     return values[0] if values else None
-
-
-def retry_after_seconds(retry_ms: int) -> str:
-    return str(max(1, round(retry_ms / 1000)))

@@ -11,7 +11,7 @@ import json
 import time
 from typing import cast
 
-from .connection import Connection, QueueItem
+from .connection import Connection, Ping, QueueItem
 from .sse import ServerSentEvent
 from .types import EventId, StoredEvent, StreamPosition
 
@@ -41,11 +41,10 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
     chunks, sent = batch.chunks, batch.sent
     cursor = connection.cursor
     if cursor is None:  # no position yet: the first event's own id is the start
-        first = next((i for i in items if i.__class__ is not bytes), None)
-        if first is None:
-            chunks.extend(items)  # type: ignore[arg-type]
+        start = next((i for i in items if type(i) is StoredEvent), None)
+        if start is None:
+            chunks.extend(cast(Ping, i).wire for i in items)
             return batch
-        start = cast(StoredEvent, first)
         cursor = EventId(
             _before(start.id.user) if start.user_id is not None else start.id.user,
             _before(start.id.broadcast) if start.user_id is None else start.id.broadcast,
@@ -57,11 +56,10 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
     b_text: bytes | None = None
     u_last: StoredEvent | None = None
     b_last: StoredEvent | None = None
-    for item in items:
-        if item.__class__ is bytes:
-            chunks.append(item)
+    for event in items:
+        if type(event) is not StoredEvent:
+            chunks.append(cast(Ping, event).wire)
             continue
-        event: StoredEvent = item  # type: ignore[assignment]
         offset = event.offset
         if event.user_id is None:
             if event.epoch == b_epoch and (offset.ms < b_ms or (offset.ms == b_ms and offset.n <= b_n)):
@@ -125,8 +123,8 @@ FINAL_EVENTS = {
 }
 
 
-def ping_event(now: float) -> bytes:
-    return ServerSentEvent(data=json.dumps({"server_time": rfc3339(now)}), event="ping").encode()
+def ping_event(now: float) -> Ping:
+    return Ping(ServerSentEvent(data=json.dumps({"server_time": rfc3339(now)}), event="ping").encode())
 
 
 def rfc3339(ts: float) -> str:

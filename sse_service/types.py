@@ -208,14 +208,10 @@ class LeaseResult:
     evicted: tuple[str, ...] = ()
 
 
-class PublishRefused(Exception):
-    """The store cannot accept notifications right now (e.g. Redis is down).
-
-    The message is generic and safe to return; details go to the log only."""
-
-
-class BrokerUnavailable(PublishRefused):
-    """The broker failed a read or a write (every Redis error becomes this)."""
+class BrokerUnavailable(Exception):
+    """The broker's one error: its store failed a read or a write (every Redis error becomes
+    this; nothing was acknowledged). The message is generic and safe to return; the cause,
+    credentials masked, goes to the log only. Answered 503 with `Retry-After`."""
 
 
 class IdempotencyConflict(Exception):

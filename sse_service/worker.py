@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from observability.types import Metrics, Tracing
 
 from .broker.base import Broker
-from .types import IdempotencyConflict, Notification, UnusableUserId
+from .types import BrokerUnavailable, IdempotencyConflict, Notification, UnusableUserId
 
 
 class NotificationWorker:
@@ -32,7 +32,7 @@ class NotificationWorker:
                 accepted = await self._broker.append(publisher, notifications)
             except (IdempotencyConflict, UnusableUserId):
                 raise  # the request's fault (409/422), not the service's
-            except Exception:
+            except BrokerUnavailable:
                 self._metrics.error("publish")
                 raise
         by_kind = {"user": 0, "broadcast": 0}

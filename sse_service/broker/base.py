@@ -35,6 +35,10 @@ class Accepted:
 
 
 class Broker(Protocol):
+    """Every method raises `BrokerUnavailable` when the store fails, and no other store
+    error (tests/sse_service/broker/test_broker_error_contract.py); `unsubscribe` and
+    `close` never raise."""
+
     name: str
 
     async def start(self, listeners: BrokerListeners) -> None: ...
@@ -45,7 +49,7 @@ class Broker(Protocol):
 
         `publisher` is the publisher's identity (idempotency keys are scoped to it).
         Raises IdempotencyConflict (a key reused with another notification),
-        UnusableUserId, or BrokerUnavailable (a PublishRefused: nothing was acknowledged).
+        UnusableUserId, or BrokerUnavailable.
         """
         ...
 

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -44,6 +44,29 @@ log = logging.getLogger(__name__)
 # RedisError, an OSError, or (mid-reconnect) an AttributeError from its connection.
 OURS = (IdempotencyConflict, BrokerUnavailable)
 UNAVAILABLE = "the notification store is unavailable; retry later"
+
+
+class StoreFailures:
+    """`with broker.failures("lease"): …`: any store error inside becomes `BrokerUnavailable`.
+
+    The broker's one error contract (docs/broker.md): callers catch `BrokerUnavailable` and
+    nothing else. The cause, credentials masked, goes to the log; the message is generic.
+    """
+
+    __slots__ = ("_url", "_what")
+
+    def __init__(self, url: str, what: str) -> None:
+        self._url = url
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> Literal[False]:
+        if exc is None or isinstance(exc, OURS) or not isinstance(exc, Exception):
+            return False
+        log.warning("redis %s failed (%s): %s", self._what, masked(self._url), masked(str(exc)))
+        raise BrokerUnavailable(UNAVAILABLE) from exc
 
 
 class RedisBroker:
@@ -82,21 +105,16 @@ class RedisBroker:
         await self._subscriptions.stop()
         await self._redis.aclose()
 
-    def _unavailable(self, what: str, exc: BaseException) -> BrokerUnavailable:
-        log.warning("redis %s failed (%s): %s", what, masked(self._url), masked(str(exc)))
-        return BrokerUnavailable(UNAVAILABLE)
+    def failures(self, what: str) -> StoreFailures:
+        return StoreFailures(self._url, what)
 
     # -- publishing -------------------------------------------------------------------
     async def append(self, publisher: str, notifications: Sequence[Notification]) -> Accepted:
         check_user_ids(list(notifications))
         ids: list[list[str]] = [[""] * len(n.user_ids or (None,)) for n in notifications]
         events = []
-        try:
+        with self.failures("append"):
             results = await self._append_targets(publisher, notifications, targets_of(notifications))
-        except OURS:
-            raise
-        except Exception as exc:
-            raise self._unavailable("append", exc) from exc
         fresh = set()
         for target, event_id, event in results:
             ids[target.index][target.slot] = event_id
@@ -132,19 +150,13 @@ class RedisBroker:
         async def read(user_after: StreamPosition, broadcast_after: StreamPosition, count: int) -> tuple[StreamRead, StreamRead]:
             return await self._read_both(user_id, user_after, broadcast_after, count)
 
-        try:
+        with self.failures("history"):
             return await read_history(read, after, limit)
-        except OURS:
-            raise
-        except Exception as exc:
-            raise self._unavailable("history", exc) from exc
 
     async def position(self, user_id: str) -> EventId:
         nowhere = StreamPosition("", ZERO)
-        try:
+        with self.failures("position"):
             user, broadcast = await self._read_both(user_id, nowhere, nowhere, 0)
-        except Exception as exc:
-            raise self._unavailable("position", exc) from exc
         return EventId(user.position, broadcast.position)
 
     async def _read_both(
@@ -165,10 +177,15 @@ class RedisBroker:
 
     # -- fan-out ----------------------------------------------------------------------
     async def subscribe(self, user_id: str) -> None:
-        await self._subscriptions.add(user_keys(user_id).channel(self._p), user_id)
+        with self.failures("subscribe"):
+            await self._subscriptions.add(user_keys(user_id).channel(self._p), user_id)
 
     async def unsubscribe(self, user_id: str) -> None:
-        await self._subscriptions.remove(user_keys(user_id).channel(self._p))
+        """Never raises: a store that is gone has dropped the subscription anyway."""
+        try:
+            await self._subscriptions.remove(user_keys(user_id).channel(self._p))
+        except Exception as exc:  # noqa: BLE001 — cleanup after a stream; the log says why
+            log.debug("redis unsubscribe failed: %s", masked(str(exc)))
 
     def dispatch(self, user_id: str | None, data: str) -> None:
         """A message on a user's channel (an event or an eviction) or the broadcast one."""
@@ -187,29 +204,33 @@ class RedisBroker:
     # -- leases -----------------------------------------------------------------------
     async def acquire_lease(self, user_id: str, connection_id: str, limit: int, evict_oldest: bool) -> LeaseResult:
         now = int(time.time() * 1000)
-        try:
+        with self.failures("lease"):
             result = await self._scripts["ACQUIRE_LEASE"](
                 keys=[user_keys(user_id).leases(self._p)],
                 args=[now, now + self._lease_ms, connection_id, limit, "1" if evict_oldest else "0"],
             )
-        except Exception as exc:
-            raise self._unavailable("lease", exc) from exc
         return LeaseResult(bool(int(result[0])), tuple(result[1:]))
 
     async def release_lease(self, user_id: str, connection_id: str) -> None:
-        await self._redis.zrem(user_keys(user_id).leases(self._p), connection_id)
+        with self.failures("lease release"):
+            await self._redis.zrem(user_keys(user_id).leases(self._p), connection_id)
 
     async def renew_leases(self, leases: Sequence[tuple[str, str]]) -> None:
-        expiry = int(time.time() * 1000) + self._lease_ms
+        with self.failures("lease renewal"):
+            await self._renew(leases, int(time.time() * 1000) + self._lease_ms)
+
+    async def _renew(self, leases: Sequence[tuple[str, str]], expiry: int) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for key, connections in _by_user(leases, self._p).items():
                 await self._scripts["RENEW_LEASES"](keys=[key], args=[expiry, *connections], client=pipe)
             await pipe.execute()
 
     async def evict(self, user_id: str, connection_id: str) -> None:
-        await self._redis.execute_command(
-            self.publish_command, user_keys(user_id).channel(self._p), json.dumps({"evict": connection_id})
-        )
+        with self.failures("evict"):
+            await self._send_evict(user_keys(user_id).channel(self._p), json.dumps({"evict": connection_id}))
+
+    async def _send_evict(self, channel: str, message: str) -> None:
+        await self._redis.execute_command(self.publish_command, channel, message)
 
     async def check(self) -> str | None:
         try:

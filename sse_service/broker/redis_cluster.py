@@ -12,7 +12,6 @@ touches one shard; `redis_shards.ShardedSubscriptions` resubscribes when slots m
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +22,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, SlotNotCoveredError
+from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..types import ZERO as _ZERO
@@ -83,7 +82,7 @@ class RedisClusterBroker(RedisBroker):
     async def start(self, listeners: Any) -> None:
         try:
             await self.cluster.initialize()
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             log.warning("redis cluster unreachable at start (%s); retrying in the background", masked(str(exc)))
         await super().start(listeners)
 
@@ -241,17 +240,13 @@ class RedisClusterBroker(RedisBroker):
         return _stream_read(await self._read_call(self._redis, keys, after, count), user_id)
 
     # -- leases and evictions -----------------------------------------------------------
-    async def renew_leases(self, leases: Sequence[tuple[str, str]]) -> None:
-        from time import time
-
-        expiry = int(time() * 1000) + self._lease_ms
+    async def _renew(self, leases: Sequence[tuple[str, str]], expiry: int) -> None:
         for key, connections in _by_user(leases, self._p).items():
             await self._scripts["RENEW_LEASES"](keys=[key], args=[expiry, *connections])
 
-    async def evict(self, user_id: str, connection_id: str) -> None:
-        channel = user_keys(user_id).channel(self._p)
+    async def _send_evict(self, channel: str, message: str) -> None:
         node = await self.master_of(channel)
-        await self.node_client(node).execute_command("SPUBLISH", channel, json.dumps({"evict": connection_id}))  # type: ignore[no-untyped-call]
+        await self.node_client(node).execute_command("SPUBLISH", channel, message)  # type: ignore[no-untyped-call]
 
 
 class _Retry(Exception):

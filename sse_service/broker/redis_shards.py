@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from ..types import BrokerUnavailable
 from .channel_counts import ChannelCounts
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .redis_cluster import RedisClusterBroker
 
 log = logging.getLogger(__name__)
+# What a cluster call can fail with (RedisClusterException is not a RedisError).
+STORE_ERRORS = (TimeoutError, RedisError, RedisClusterException, OSError)
 CHECK_OWNERS_EVERY = 5.0  # seconds: compare each subscription's node with the slot map
 
 
@@ -52,7 +54,7 @@ class ShardedSubscriptions(ChannelCounts):
         try:
             await self._subscribe(channel)
             self.problem = None
-        except (TimeoutError, RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             self._mark_lost(exc)
 
     async def stop(self) -> None:
@@ -72,7 +74,7 @@ class ShardedSubscriptions(ChannelCounts):
                 confirmed = self._pending.get(channel)
                 if confirmed is not None:
                     await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
-        except (TimeoutError, RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             await self.remove(channel)
             log.warning("redis cluster subscribe failed: %s", masked(repr(exc)))
             raise BrokerUnavailable("subscription failed") from exc
@@ -109,7 +111,7 @@ class ShardedSubscriptions(ChannelCounts):
         while True:
             try:
                 message = await shard.pubsub.get_message(timeout=1.0)
-            except (RedisError, OSError) as exc:
+            except STORE_ERRORS as exc:
                 self._drop(shard)
                 self._mark_lost(exc)
                 return
@@ -151,7 +153,7 @@ class ShardedSubscriptions(ChannelCounts):
         try:
             await self._broker.refresh()
             current = {channel: (await self._broker.master_of(channel)).name for channel in self._owner}
-        except (TimeoutError, RedisError, OSError):
+        except STORE_ERRORS:
             return
         moved = [channel for channel, owner in self._owner.items() if current.get(channel, owner) != owner]
         for channel in moved:
@@ -176,7 +178,7 @@ class ShardedSubscriptions(ChannelCounts):
                 await self._broker.refresh()
                 for channel in [c for c in self._users if c not in self._owner]:
                     await self._subscribe(channel)
-            except (TimeoutError, RedisError, OSError) as exc:
+            except STORE_ERRORS as exc:
                 log.info("redis cluster resubscription failed (%s); retrying", masked(str(exc)))
                 for shard in list(self._shards.values()):
                     if shard.reader is not None and shard.reader.done():

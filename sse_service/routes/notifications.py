@@ -7,7 +7,8 @@ from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 
 from ..client_input import parse_event_id, parse_limit
-from ..types import EventId, is_legacy_id
+from ..errors import STORE_UNAVAILABLE, retry_after
+from ..types import BrokerUnavailable, EventId, is_legacy_id
 from . import authenticate, error, services
 
 blueprint = Blueprint("notifications", __name__)
@@ -37,9 +38,9 @@ async def inbox() -> ResponseReturnValue:
         return error(422, "invalid", problems)
     try:
         page = await services().broker.history(user.subject, after, limit)
-    except Exception:
+    except BrokerUnavailable:
         services().metrics.error("inbox")
-        return error(503, "unavailable", "the notification store is unavailable; retry later", {"Retry-After": "1"})
+        return error(503, "unavailable", STORE_UNAVAILABLE, retry_after(services().settings.retry_ms / 1000))
     items = [event.as_inbox_item(event_id) for event, event_id in zip(page.events, page.ids)]
     body: dict[str, object] = {"notifications": items, "next": items[-1]["id"] if items else None}
     if page.reset or legacy:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from sse_service.broker.cursors import advance
-from sse_service.connection import Connection
+from sse_service.connection import Connection, Ping
 from sse_service.types import EventId, Offset, StoredEvent, StreamPosition
+
+PING = Ping(b"event: ping\ndata: {}\n\n")
 
 EPOCH = "0123456789ab"
 BEPOCH = "ba9876543210"
@@ -28,9 +30,9 @@ def broadcast(n: int, key: str | None = None) -> StoredEvent:
 
 async def test_a_newer_event_with_the_same_key_replaces_the_queued_one_and_goes_last() -> None:
     c = conn()
-    for item in (user_event(1, "k"), user_event(2), broadcast(1), user_event(3, "k"), b"ping"):
+    for item in (user_event(1, "k"), user_event(2), broadcast(1), user_event(3, "k"), PING):
         assert c.offer(item)
-    assert [getattr(i, "data_json", i) for i in await c.take()] == ["2", "b1", "3", b"ping"]
+    assert [getattr(i, "data_json", i) for i in await c.take()] == ["2", "b1", "3", PING]
 
 
 async def test_user_and_broadcast_events_with_one_key_do_not_replace_each_other() -> None:

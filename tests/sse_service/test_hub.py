@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from observability.metrics import NoopMetrics
-from sse_service.connection import Closing, Connection
+from sse_service.connection import Closing, Connection, Ping
 from sse_service.hub import Hub, HubLimits
 from sse_service.types import Offset, StoredEvent
 
@@ -85,7 +85,7 @@ async def test_tick_sends_due_pings_and_reauth_on_expiry() -> None:
     clock.now += 3
     hub.tick()
     [ping] = await pinged.take()
-    assert ping.startswith(b'event: ping\ndata: {"server_time"')
+    assert isinstance(ping, Ping) and ping.wire.startswith(b'event: ping\ndata: {"server_time"')
 
 
 async def test_draining_gives_each_connection_its_own_retry() -> None:

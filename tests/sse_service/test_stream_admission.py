@@ -44,7 +44,7 @@ def test_a_draining_instance_refuses_503_with_retry_after() -> None:
     s = services(retry_ms=3000)
     s.hub.draining = True
     refused = answer(s, bearer("u1"))
-    assert isinstance(refused, Refuse) and refused.status == 503 and refused.headers == {"retry-after": "3"}
+    assert isinstance(refused, Refuse) and refused.status == 503 and refused.headers == {"Retry-After": "3"}
 
 
 def test_a_last_event_id_it_never_issued_is_a_422_naming_the_header() -> None:
@@ -73,7 +73,7 @@ def test_one_stream_too_many_for_the_user_is_a_429_user_limit() -> None:
     assert isinstance(answer(s, bearer("u1")), Open)  # it holds the lease
     refused = answer(s, bearer("u1"))
     assert isinstance(refused, Refuse) and refused.status == 429 and refused.body is not None
-    assert refused.body["error"] == "user_limit" and "retry-after" in refused.headers
+    assert refused.body["error"] == "user_limit" and "Retry-After" in refused.headers
 
 
 def test_under_evict_oldest_the_new_stream_opens_and_names_the_one_it_replaces() -> None:

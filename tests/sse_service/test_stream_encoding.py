@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from sse_service.broker.cursors import advance
-from sse_service.connection import Connection
+from sse_service.connection import Connection, Ping
 from sse_service.stream_encoding import encode, with_id
 from sse_service.types import EventId, Offset, StoredEvent, StreamPosition
 
@@ -16,8 +16,8 @@ U, B = "0123456789ab", "ba9876543210"
 def reference(cursor: EventId | None, items: list) -> tuple[list[bytes], EventId | None]:
     chunks = []
     for item in items:
-        if isinstance(item, bytes):
-            chunks.append(item)
+        if isinstance(item, Ping):
+            chunks.append(item.wire)
             continue
         moved = advance(cursor, item) if cursor is not None else item.id
         if moved is not None:
@@ -43,7 +43,7 @@ def test_encoding_matches_the_cursor_model_on_random_batches() -> None:
             if events and rng.random() < 0.6:
                 items.insert(rng.randint(0, len(items)), rng.choice(events))
             else:
-                items.insert(rng.randint(0, len(items)), b"event: ping\n\n")
+                items.insert(rng.randint(0, len(items)), Ping(b"event: ping\n\n"))
         start_choices = [
             None,
             EventId(StreamPosition(U, Offset(5, rng.randint(0, 3))), StreamPosition(B, Offset(5, rng.randint(0, 3)))),
