@@ -56,6 +56,14 @@ class ServerSentEvent:
         return ("\n".join(lines) + "\n\n").encode()
 
 
+def event_block(event: str, data_json: str) -> bytes:
+    """`ServerSentEvent(data=data_json, event=event).encode()`, without building the value
+    when neither can hold a line break (the common case: a printable ASCII payload)."""
+    if data_json.isascii() and data_json.isprintable() and event.isprintable():
+        return b"event: " + event.encode() + b"\ndata: " + data_json.encode() + b"\n\n"
+    return ServerSentEvent(data=data_json, event=event).encode()
+
+
 def escape_unicode_breaks(json_text: str) -> str:
     """``json_text`` with every non-CR/LF line break written as a JSON ``\\uXXXX`` escape.
 

@@ -19,11 +19,12 @@ from urllib.parse import parse_qs
 
 from .asgi_responses import STREAM_HEADERS, Send, send_json
 from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
+from .delivery_ledger import DeliveryLedger
 from .errors import unavailable
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
 from .stream_admission import RESET, Refuse, admit
-from .stream_encoding import encode, latency_runs, rfc3339, with_id
+from .stream_encoding import encode, rfc3339, with_id
 from .types import BrokerUnavailable, EventId
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class StreamEndpoint:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._reconnects = ReconnectCounter()
+        self._ledger = DeliveryLedger(services.metrics, services.tracing)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -119,7 +121,7 @@ class StreamEndpoint:
                         await self._replay(connection, start, send)
                     else:
                         connection.cursor = start
-                await _write_until_closed(connection, send, self._s)
+                await _write_until_closed(connection, send, self._ledger)
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -181,9 +183,7 @@ class StreamEndpoint:
 RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
-async def _write_until_closed(connection: Connection, send: Send, s: Services) -> None:
-    delivered = s.metrics.events_delivered_runs
-    traced = s.tracing.delivered
+async def _write_until_closed(connection: Connection, send: Send, ledger: DeliveryLedger) -> None:
     while True:
         items = await connection.take()
         closing = connection.closing
@@ -193,26 +193,10 @@ async def _write_until_closed(connection: Connection, send: Send, s: Services) -
                 connection.sending = True
                 await send({"type": "http.response.body", "body": b"".join(batch.chunks), "more_body": True})
                 connection.sending = False
-            sent = batch.sent
-            if sent:
-                now = time.time()
-                if await _reached_an_open_socket(connection):
-                    delivered(len(sent), latency_runs(now, sent))
-                    if batch.carriers:
-                        traced(batch.carriers, len(sent))
+            if batch.sent:
+                ledger.wrote(connection, batch.sent, time.time(), batch.carriers)
         if closing is not None:
             return
-
-
-async def _reached_an_open_socket(connection: Connection) -> bool:
-    """Whether the write just made went into a connection that was still open.
-
-    Hypercorn swallows the ConnectionError of a write into a reset connection and queues
-    `http.disconnect` instead; one turn of the loop lets the disconnect watcher see it.
-    """
-    await asyncio.sleep(0)
-    closing = connection.closing
-    return closing is None or closing.reason != "client"
 
 
 async def _write_final_event(connection: Connection, send: Send) -> None:

@@ -88,20 +88,6 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
     return batch
 
 
-def latency_runs(now: float, events: list[StoredEvent]) -> list[tuple[float, int]]:
-    """(latency, count) per run of events published together (one `created_at`)."""
-    runs: list[tuple[float, int]] = []
-    created = events[0].created_at
-    times = 0
-    for event in events:
-        if event.created_at != created:
-            runs.append((now - created, times))
-            created, times = event.created_at, 0
-        times += 1
-    runs.append((now - created, times))
-    return runs
-
-
 def _before(position: StreamPosition) -> StreamPosition:
     """A position just before `position` in its stream (so the event at it is written)."""
     from .types import ZERO

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from .sse import ServerSentEvent
+from .sse import event_block
 
 EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 COLLAPSE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -148,8 +148,7 @@ class StoredEvent:
 
     def __post_init__(self) -> None:
         # The one place a frozen value's derived fields are set: while it is being made.
-        wire = ServerSentEvent(data=self.data_json, event=self.event).encode()
-        object.__setattr__(self, "wire", wire)
+        object.__setattr__(self, "wire", event_block(self.event, self.data_json))
         object.__setattr__(self, "cursor_part", f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode())
 
     @property

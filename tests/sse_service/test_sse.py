@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sse_service.sse import ServerSentEvent, escape_unicode_breaks
+from sse_service.sse import ServerSentEvent, escape_unicode_breaks, event_block
 
 
 def parse(stream: bytes) -> list[dict[str, str]]:
@@ -103,3 +103,14 @@ def test_a_comment_never_becomes_a_field_for_either_reader(comment: str) -> None
 def test_unicode_line_breaks_in_event_or_id_are_refused(field: str, bad: str) -> None:
     with pytest.raises(ValueError):
         ServerSentEvent(data="x", **{field: f"a{bad}b"}).encode()
+
+
+@given(event=st.text(min_size=1, max_size=20), data=st.text(max_size=60))
+def test_the_event_block_shortcut_writes_exactly_what_the_value_object_writes(event: str, data: str) -> None:
+    try:
+        expected = ServerSentEvent(data=data, event=event).encode()
+    except ValueError:  # a line break in the event name: refused either way
+        with pytest.raises(ValueError):
+            event_block(event, data)
+        return
+    assert event_block(event, data) == expected

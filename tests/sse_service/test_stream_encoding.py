@@ -63,10 +63,3 @@ def test_id_text_is_the_ids_text() -> None:
     stamped = StoredEvent("a", U, Offset(5, 1), "n", "1", 0.0, None, StreamPosition(B, Offset(4, 2)))
     for event in (stamped, StoredEvent("a", U, Offset(5, 1), "n", "1", 0.0), StoredEvent(None, B, Offset(7, 0), "n", "b", 0.0)):
         assert event.id_text() == str(event.id)
-
-
-def test_latency_runs_group_events_published_together() -> None:
-    from sse_service.stream_encoding import latency_runs
-
-    events = [StoredEvent("a", U, Offset(5, i), "n", "1", created, None) for i, created in enumerate([1.0, 1.0, 1.0, 2.0, 1.0])]
-    assert latency_runs(3.0, events) == [(2.0, 3), (1.0, 1), (2.0, 1)]
