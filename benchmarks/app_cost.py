@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
+import os
 import pstats
 import sys
 import time
@@ -120,6 +122,8 @@ async def measure(app: Any, rounds: int, profile: cProfile.Profile | None) -> fl
     streams = Streams(app)
     for n in range(STREAMS):
         await streams.open(f"user-{n}")
+    gc.collect()
+    gc.freeze()  # as `flagstream serve` does once started (sse_service/server.py)
     users = [f"user-{n}" for n in range(STREAMS)]
     # Warm up once, then measure.
     for counting in (False, True):
@@ -143,7 +147,8 @@ async def measure(app: Any, rounds: int, profile: cProfile.Profile | None) -> fl
     return cpu / streams.delivered * 1e6
 
 
-async def flagstream_cost(rounds: int, profile: cProfile.Profile | None, metrics: bool) -> float:
+async def flagstream_cost(rounds: int, profile: cProfile.Profile | None, metrics: bool, redis_url: str | None) -> float:
+    broker = {"broker": "redis", "redis_url": redis_url, "redis_prefix": f"appcost:{os.getpid()}:"} if redis_url else {}
     settings = load_settings(
         env={},
         overrides={
@@ -152,6 +157,7 @@ async def flagstream_cost(rounds: int, profile: cProfile.Profile | None, metrics
             "admin_token": "x" * 32,
             "log_level": "warning",
             "metrics_enabled": metrics,
+            **broker,
         },
     )
     app = create_app(settings)
@@ -167,12 +173,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20, help="notifications per stream (default 20)")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of flagstream's run here")
     parser.add_argument("--metrics-off", action="store_true", help="flagstream with METRICS_ENABLED=false")
+    parser.add_argument("--redis", metavar="URL", help="flagstream on the Redis broker at URL (the floor stays in memory)")
     args = parser.parse_args()
     import uvloop
 
     profile = cProfile.Profile() if args.profile else None
     floor = uvloop.run(measure(BareApp(SECRET, TOKEN), args.rounds, None))
-    ours = uvloop.run(flagstream_cost(args.rounds, profile, not args.metrics_off))
+    ours = uvloop.run(flagstream_cost(args.rounds, profile, not args.metrics_off, args.redis))
     print(f"app CPU per delivered notification: flagstream {ours:.1f} µs, floor {floor:.1f} µs, ratio {ours / floor:.2f}")
     if profile is not None:
         profile.dump_stats(args.profile)

@@ -95,7 +95,7 @@ class HttpMetricsMiddleware:
                 await self._app(scope, receive, send_recording_status)
             finally:
                 request_span.set_status_code(status)
-                self._observe(route, method, status, perf_counter() - started, request_span.trace_id)
+                self.observe(route, method, status, perf_counter() - started, request_span.trace_id)
 
     async def _time_until_response_starts(self, route: str, method: str, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -105,16 +105,16 @@ class HttpMetricsMiddleware:
             nonlocal observed
             if message["type"] == "http.response.start" and not observed:
                 observed = True
-                self._observe(route, method, message["status"], perf_counter() - started, None)
+                self.observe(route, method, message["status"], perf_counter() - started, None)
             await send(message)
 
         try:
             await self._app(scope, receive, send_observing_start)
         finally:
             if not observed:
-                self._observe(route, method, 500, perf_counter() - started, None)
+                self.observe(route, method, 500, perf_counter() - started, None)
 
-    def _observe(self, route: str, method: str, status: int, seconds: float, trace_id: str | None) -> None:
+    def observe(self, route: str, method: str, status: int, seconds: float, trace_id: str | None) -> None:
         key = (route, method, str(status))
         child = self._children.get(key)
         if child is None:

@@ -46,6 +46,7 @@ from .types import (
     Tracing,
 )
 
+STREAM_ROUTE = "/v1/stream"  # its HTTP duration is reported by the stream endpoint (`stream_started`)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 __all__ = ["HubSnapshot", "LATENCY_BUCKETS", "LatencyHistogram", "Metrics", "NoopMetrics", "PrometheusMetrics"]
 
@@ -84,6 +85,9 @@ class NoopMetrics:
         pass
 
     def flag_evaluated(self, flag: str, result: str) -> None:
+        pass
+
+    def stream_started(self, status: int, seconds: float) -> None:
         pass
 
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
@@ -188,6 +192,7 @@ class PrometheusMetrics:
         )
         r.register(self._latency)
         self._replayed = Counter("sse_events_replayed", "Events replayed after Last-Event-ID.", registry=r)
+        self._http: HttpMetricsMiddleware | None = None  # set by instrument_http
         self._errors = Counter("sse_errors", "Errors, by stage.", ["stage"], registry=r)
         for stage in ERROR_STAGES:  # exported at zero, so rates and alerts have a series
             self._errors.labels(stage)
@@ -230,6 +235,10 @@ class PrometheusMetrics:
     def flag_evaluated(self, flag: str, result: str) -> None:
         self._flag_evaluations.labels(flag, result).inc()
 
+    def stream_started(self, status: int, seconds: float) -> None:
+        if self._http is not None:
+            self._http.observe(STREAM_ROUTE, "GET", status, seconds, None)
+
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
         self.registry.register(_HubCollector(snapshot))
 
@@ -239,7 +248,8 @@ class PrometheusMetrics:
         watch_service(self.registry, connections_limit=connections_limit, flags_fresh=flags_fresh, flag_outages=flag_outages)
 
     def instrument_http(self, app: ASGIApp, *, route_of: RouteOf, tracing: Tracing) -> ASGIApp:
-        return HttpMetricsMiddleware(app, registry=self.registry, route_of=route_of, tracing=tracing)
+        self._http = HttpMetricsMiddleware(app, registry=self.registry, route_of=route_of, tracing=tracing)
+        return self._http
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The classic text format, or OpenMetrics (with exemplars) when ``accept`` asks for it."""

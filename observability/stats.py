@@ -316,6 +316,9 @@ class StatsRecordingMetrics:
         self.metrics.flag_evaluated(flag, result)
         self.stats.flag_evaluated(flag, result)
 
+    def stream_started(self, status: int, seconds: float) -> None:
+        self.metrics.stream_started(status, seconds)
+
     def watch_hub(self, snapshot: Callable[[], HubSnapshot]) -> None:
         self.metrics.watch_hub(snapshot)
         self.stats.watch_hub(snapshot)

@@ -22,7 +22,7 @@ from typing import Any
 
 from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio.tcp_server import TCPServer
-from hypercorn.events import Event, Updated
+from hypercorn.asyncio.worker_context import AsyncioSingleTask
 
 
 class HeaderDeadlineTCPServer(TCPServer):
@@ -37,14 +37,23 @@ class HeaderDeadlineTCPServer(TCPServer):
         writer: asyncio.StreamWriter,
     ) -> None:
         super().__init__(app, loop, config, context, state, reader, writer)
-        self._bytes_arrived = asyncio.Event()
+        # Per connection, so kept small: a flag and a future only while waiting (an
+        # asyncio.Event would keep a deque per open stream), and no wrapper around the
+        # writes (a request starting is seen where Hypercorn stops the idle timer).
+        self.arrived = False  # bytes of a request arrived since the idle period began
+        self.arrival: asyncio.Future[None] | None = None
         self._served_a_request = False
-        self.reader = _ArrivalNotingReader(reader, self._bytes_arrived)  # type: ignore[assignment]
+        self.reader = _ArrivalNotingReader(reader, self)  # type: ignore[assignment]
+        self.idle_task = _IdleTimer(self)
 
-    async def protocol_send(self, event: Event) -> None:
-        if isinstance(event, Updated) and not event.idle:
-            self._served_a_request = True
-        await super().protocol_send(event)
+    def request_started(self) -> None:
+        self._served_a_request = True
+
+    def bytes_arrived(self) -> None:
+        self.arrived = True
+        arrival = self.arrival
+        if arrival is not None and not arrival.done():
+            arrival.set_result(None)
 
     async def _idle_timeout(self) -> None:
         header_timeout = getattr(self.config, "header_timeout", None)
@@ -52,21 +61,39 @@ class HeaderDeadlineTCPServer(TCPServer):
             await super()._idle_timeout()
             return
         # Cancelled by Hypercorn as soon as a complete request head has arrived.
-        self._bytes_arrived.clear()
+        self.arrived = False
         terminated = self.context.terminated
         if self._served_a_request:
-            await _first_of(self._bytes_arrived, terminated, timeout=self.config.keep_alive_timeout)
-        if self._bytes_arrived.is_set() or not self._served_a_request:
-            await _first_of(terminated, timeout=header_timeout)
+            self.arrival = asyncio.get_running_loop().create_future()
+            try:
+                await _first_of(self.arrival, terminated.wait(), timeout=self.config.keep_alive_timeout)
+            finally:
+                self.arrival = None
+        if self.arrived or not self._served_a_request:
+            await _first_of(terminated.wait(), timeout=header_timeout)
         await asyncio.shield(self._initiate_server_close())
+
+
+class _IdleTimer(AsyncioSingleTask):
+    """Hypercorn's idle timer, noting when it is stopped: a request has started."""
+
+    def __init__(self, server: HeaderDeadlineTCPServer) -> None:
+        super().__init__()
+        self._server = server
+
+    async def stop(self) -> None:
+        self._server.request_started()
+        await super().stop()
 
 
 class _ArrivalNotingReader:
     """The connection's reader, noting when bytes of a request arrive."""
 
-    def __init__(self, reader: asyncio.StreamReader, arrived: asyncio.Event) -> None:
+    __slots__ = ("_reader", "_server")
+
+    def __init__(self, reader: asyncio.StreamReader, server: HeaderDeadlineTCPServer) -> None:
         self._reader = reader
-        self._arrived = arrived
+        self._server = server
 
     def at_eof(self) -> bool:
         return self._reader.at_eof()
@@ -74,12 +101,12 @@ class _ArrivalNotingReader:
     async def read(self, n: int = -1) -> bytes:
         data = await self._reader.read(n)
         if data:
-            self._arrived.set()
+            self._server.bytes_arrived()
         return data
 
 
-async def _first_of(*events: Any, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+async def _first_of(*awaitables: Any, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
     try:
         await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -41,6 +41,7 @@ class StreamEndpoint:
         self._ledger = DeliveryLedger(services.metrics, services.tracing)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        started = time.perf_counter()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         answer = await admit(self._s, headers, query)
@@ -49,26 +50,31 @@ class StreamEndpoint:
         del headers, query
         if isinstance(answer, Refuse):
             await send_json(send, answer.status, answer.body, answer.headers)
+            self._s.metrics.stream_started(answer.status, time.perf_counter() - started)
             return
         connection = answer.connection
         await self._evict(connection.user_id, answer.evicted)
         reconnect = self._reconnects.kind(connection.user_id, resumed=answer.after is not None)
         if reconnect is not None:
             self._s.metrics.reconnected(reconnect)
-        await self._serve(connection, answer.after, receive, send)
+        await self._serve(connection, answer.after, receive, send, started)
 
     async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
         for connection_id in connection_ids:
             if any(c.id == connection_id for c in self._s.hub.user_connections(user_id)):
                 self._s.hub.evict(user_id, connection_id)
-            else:
+                continue
+            try:
                 await self._s.broker.evict(user_id, connection_id)
+            except BrokerUnavailable:  # its lease is already gone: it ends at its next renewal
+                self._s.metrics.error("evict")
 
-    async def _serve(self, connection: Connection, after: EventId | str | None, receive: Any, send: Send) -> None:
+    async def _serve(self, connection: Connection, after: EventId | str | None, receive: Any, send: Send, started: float) -> None:
         s = self._s
         s.hub.register(connection)
         watcher: asyncio.Task[None] | None = None
         reason = "client"
+        status: int | None = None  # the response's, once it started
         try:
             try:
                 # A fresh stream starts "now": the store's position before subscribing. If
@@ -78,9 +84,11 @@ class StreamEndpoint:
             except BrokerUnavailable:
                 s.metrics.error("subscribe")
                 await send_json(send, 503, *unavailable(s.settings.retry_ms))
-                reason = "error"
+                status, reason = 503, "error"
                 return
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+            status = 200
+            s.metrics.stream_started(200, time.perf_counter() - started)
             await send({"type": "http.response.body", "body": self._connected(connection, start), "more_body": True})
             watcher = asyncio.create_task(_watch_disconnect(receive, connection))
             await self._write(connection, after, start, send)
@@ -94,6 +102,8 @@ class StreamEndpoint:
             log.exception("stream of a connection failed")
             reason = "error"
         finally:
+            if status != 200:  # 503, or an error before the response started (Hypercorn answers 500)
+                s.metrics.stream_started(status or 500, time.perf_counter() - started)
             if watcher is not None:
                 watcher.cancel()
             s.hub.unregister(connection, reason)

@@ -12,7 +12,7 @@ import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..types import (
@@ -71,15 +71,16 @@ def _event(user_id: str | None, epoch: str, e: Entry) -> StoredEvent:
     return StoredEvent(user_id, epoch, Offset(e[0], e[1]), e[2], e[3], e[4], e[5], stamp, e[9])
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stream:
     epoch: str
     touched: float
     last: Offset = ZERO
     trimmed: Offset = ZERO
     stamp: StreamPosition | None = None  # newest broadcast position stamped on a user event
-    entries: deque[Entry] = field(default_factory=deque)
-    latest: dict[str, Entry] = field(default_factory=dict)  # collapse key → its newest entry
+    # Made on the first write: a user with an open stream and no history costs no deque.
+    entries: deque[Entry] | None = None
+    latest: dict[str, Entry] | None = None  # collapse key → its newest entry
 
 
 class MemoryBroker:
@@ -170,23 +171,29 @@ class MemoryBroker:
         event = StoredEvent(user_id, stream.epoch, offset, n.event, n.data_json, now, n.trace, stamp, n.collapse_key)
         stream.last = offset
         entry = _entry(event)
-        stream.entries.append(entry)
+        entries = stream.entries
+        if entries is None:
+            entries = stream.entries = deque()
+        entries.append(entry)
         if n.collapse_key is not None:
-            replaced = stream.latest.get(n.collapse_key)
-            stream.latest[n.collapse_key] = entry
+            latest = stream.latest
+            if latest is None:
+                latest = stream.latest = {}
+            replaced = latest.get(n.collapse_key)
+            latest[n.collapse_key] = entry
             if replaced is not None:
-                stream.entries.remove(replaced)  # present: a trimmed entry leaves `latest` too
+                entries.remove(replaced)  # present: a trimmed entry leaves `latest` too
         self._trim(stream, ms)
         return event
 
     def _trim(self, stream: _Stream, now_ms: int) -> None:
         horizon = now_ms - int(self._ttl * 1000)
-        entries = stream.entries
+        entries, latest = stream.entries, stream.latest
         while entries and (len(entries) > self._size or entries[0][0] < horizon):
             gone = entries.popleft()
             stream.trimmed = Offset(gone[0], gone[1])
-            if gone[9] is not None and stream.latest.get(gone[9]) is gone:
-                del stream.latest[gone[9]]
+            if gone[9] is not None and latest is not None and latest.get(gone[9]) is gone:
+                del latest[gone[9]]
 
     def _fan_out(self, events: list[StoredEvent]) -> None:
         if self._listeners is not None:
@@ -201,7 +208,7 @@ class MemoryBroker:
         from_start = after.epoch != stream.epoch
         floor = ZERO if from_start else after.offset
         fm, fn = floor.ms, floor.n
-        newer = [e for e in stream.entries if e[0] > fm or (e[0] == fm and e[1] > fn)][:count]
+        newer = [e for e in stream.entries or () if e[0] > fm or (e[0] == fm and e[1] > fn)][:count]
         entries = [_event(user_id, stream.epoch, e) for e in newer]
         return StreamRead(stream.epoch, stream.last, stream.trimmed, entries, from_start or floor == ZERO)
 

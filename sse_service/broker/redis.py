@@ -10,10 +10,12 @@ message; the details (credentials masked) go to the log.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 # RedisError, an OSError, or (mid-reconnect) an AttributeError from its connection.
 OURS = (IdempotencyConflict, BrokerUnavailable)
 UNAVAILABLE = "the notification store is unavailable; retry later"
+# Store calls in flight at once per process: under redis-py's pool of 100 connections (per
+# node on a cluster), which refuses the 101st call instead of making it wait.
+MAX_IN_FLIGHT = 64
 
 
 class StoreFailures:
@@ -86,6 +91,7 @@ class RedisBroker:
         }
         self._subscriptions = self._new_subscriptions()
         self._listeners: BrokerListeners | None = None
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def _client(self, url: str) -> Any:
         return aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
@@ -108,12 +114,21 @@ class RedisBroker:
     def failures(self, what: str) -> StoreFailures:
         return StoreFailures(self._url, what)
 
+    @contextlib.asynccontextmanager
+    async def store_call(self, what: str) -> AsyncIterator[None]:
+        """One call to the store: it waits for one of `MAX_IN_FLIGHT` slots (a burst of
+        connects queues instead of failing with redis-py's "Too many connections"), and any
+        store error inside becomes `BrokerUnavailable`."""
+        async with self._in_flight:
+            with self.failures(what):
+                yield
+
     # -- publishing -------------------------------------------------------------------
     async def append(self, publisher: str, notifications: Sequence[Notification]) -> Accepted:
         check_user_ids(list(notifications))
         ids: list[list[str]] = [[""] * len(n.user_ids or (None,)) for n in notifications]
         events = []
-        with self.failures("append"):
+        async with self.store_call("append"):
             results = await self._append_targets(publisher, notifications, targets_of(notifications))
         fresh = set()
         for target, event_id, event in results:
@@ -150,12 +165,12 @@ class RedisBroker:
         async def read(user_after: StreamPosition, broadcast_after: StreamPosition, count: int) -> tuple[StreamRead, StreamRead]:
             return await self._read_both(user_id, user_after, broadcast_after, count)
 
-        with self.failures("history"):
+        async with self.store_call("history"):
             return await read_history(read, after, limit)
 
     async def position(self, user_id: str) -> EventId:
         nowhere = StreamPosition("", ZERO)
-        with self.failures("position"):
+        async with self.store_call("position"):
             user, broadcast = await self._read_both(user_id, nowhere, nowhere, 0)
         return EventId(user.position, broadcast.position)
 
@@ -204,7 +219,7 @@ class RedisBroker:
     # -- leases -----------------------------------------------------------------------
     async def acquire_lease(self, user_id: str, connection_id: str, limit: int, evict_oldest: bool) -> LeaseResult:
         now = int(time.time() * 1000)
-        with self.failures("lease"):
+        async with self.store_call("lease"):
             result = await self._scripts["ACQUIRE_LEASE"](
                 keys=[user_keys(user_id).leases(self._p)],
                 args=[now, now + self._lease_ms, connection_id, limit, "1" if evict_oldest else "0"],
@@ -212,11 +227,11 @@ class RedisBroker:
         return LeaseResult(bool(int(result[0])), tuple(result[1:]))
 
     async def release_lease(self, user_id: str, connection_id: str) -> None:
-        with self.failures("lease release"):
+        async with self.store_call("lease release"):
             await self._redis.zrem(user_keys(user_id).leases(self._p), connection_id)
 
     async def renew_leases(self, leases: Sequence[tuple[str, str]]) -> None:
-        with self.failures("lease renewal"):
+        async with self.store_call("lease renewal"):
             await self._renew(leases, int(time.time() * 1000) + self._lease_ms)
 
     async def _renew(self, leases: Sequence[tuple[str, str]], expiry: int) -> None:
@@ -226,7 +241,7 @@ class RedisBroker:
             await pipe.execute()
 
     async def evict(self, user_id: str, connection_id: str) -> None:
-        with self.failures("evict"):
+        async with self.store_call("evict"):
             await self._send_evict(user_keys(user_id).channel(self._p), json.dumps({"evict": connection_id}))
 
     async def _send_evict(self, channel: str, message: str) -> None:

@@ -213,3 +213,17 @@ async def test_regression_a_cursor_from_before_a_wipe_resets_even_when_it_looks_
         delete_prefix(url, request.getfixturevalue("redis_prefix"))
     await b.append("p", [note("w", data=str(i)) for i in range(3, 8)])
     assert (await b.history("w", cursor, 100)).reset
+
+
+async def test_a_burst_of_concurrent_calls_waits_for_connections_instead_of_failing(broker) -> None:
+    """A reconnect storm opens hundreds of streams at once, each taking a lease, reading its
+    position and subscribing: more calls in flight than a client's connection pool holds.
+    They queue for a connection; none is refused as "store unavailable" (was: 503s at 10k connects)."""
+    b, _ = broker
+    users = [f"burst-{n}" for n in range(400)]
+    results = await asyncio.gather(
+        *(b.acquire_lease(u, f"c-{u}", 5, False) for u in users),
+        *(b.position(u) for u in users),
+        *(b.history(u, None, 10) for u in users),
+    )
+    assert all(r.granted for r in results[: len(users)])
