@@ -22,6 +22,7 @@ LOGGER = logging.getLogger("flags")
 # Enough for every user of one busy instance; past it the cache starts over rather than grow.
 MAX_CACHED_USERS = 100_000
 MAX_REMEMBERED_BAD_PAYLOADS = 1_000
+MAX_DISTINCT_ANSWERS = 1_000  # a state has a handful (in or out, one per variant payload)
 # Asked once per flag state to confirm a uniform answer read from the definition.
 PROBE_CONTEXT = {"userId": "flagstream-uniformity-probe"}
 
@@ -50,6 +51,7 @@ class UserDecisions:
         self._client: FlagClient | None = None
         self._known_flags: frozenset[str] = frozenset()
         self._answers: dict[str, Answer] = {}
+        self._distinct: dict[Answer, Answer] = {}
         self._bad_payloads: set[str] = set()
         # What every user gets in this state, where the state makes it one and the same.
         self._uniform_rollout: tuple[bool, str] | None = (self._failsafe_enabled, "fallback")
@@ -62,6 +64,7 @@ class UserDecisions:
         self._client = client
         self._known_flags = frozenset(client.feature_definitions()) if client is not None else frozenset()
         self._answers = {}
+        self._distinct = {}
         self._find_uniform(client, features)
         self._everyone = self._everyone_alike()
 
@@ -92,7 +95,11 @@ class UserDecisions:
 
     def _evaluate(self, user_id: str) -> Answer:
         enabled, result = self._rollout(user_id)
-        return (Decision(True, self._tune(user_id)), result) if enabled else (OUTSIDE, result)
+        answer = (Decision(True, self._tune(user_id)), result) if enabled else (OUTSIDE, result)
+        # Users share the few distinct answers a state has: the cache holds references only.
+        if len(self._distinct) >= MAX_DISTINCT_ANSWERS:
+            self._distinct = {}
+        return self._distinct.setdefault(answer, answer)
 
     def _rollout(self, user_id: str) -> tuple[bool, str]:
         if self._uniform_rollout is not None:

@@ -109,3 +109,9 @@ def test_decide_answers_what_the_engine_answers_for_each_flag() -> None:
             knobs = parse_knobs(variant.get("payload")) if variant.get("enabled") else Knobs()
             assert decisions.decide(user) == Decision(enabled, knobs if enabled else Knobs())
             assert (decisions.is_enabled(user), decisions.knobs(user)) == (enabled, knobs)
+
+
+def test_users_with_the_same_answer_share_one_cached_answer() -> None:
+    decisions, _, _ = decisions_over(document(rollout_feature(percent=50), tuning_feature(TUNED)))
+    answers = [decisions.decide(user) for user in USERS]
+    assert len({id(answer) for answer in answers}) == 2  # in (tuned) or out, however many users
