@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sse_service.app import create_app  # noqa: E402
 from sse_service.auth import mint_token  # noqa: E402
 from sse_service.config import load_settings  # noqa: E402
+from sse_service.connection import Connection  # noqa: E402
 from sse_service.services import Services  # noqa: E402
+from sse_service.stream import StreamEndpoint  # noqa: E402
 from sse_service.stream_admission import Open, admit  # noqa: E402
 from sse_service.stream_tuning import StreamTuning  # noqa: E402
 
@@ -46,6 +48,12 @@ def _decide(s: Services, user: str, token: str) -> Any:
     return StreamTuning.resolve(s.settings, s.flags.decide(user).knobs)
 
 
+def _connected(s: Services, user: str, token: str) -> bytes:
+    """The `retry` + `connected` block a fresh stream starts with (stream.py)."""
+    connection = Connection(user, queue_size=64, ping_interval=30.0, batch_window=0.0, expires_at=None, now=time.time())
+    return StreamEndpoint(s)._connected(connection, None)
+
+
 async def _admit(s: Services, user: str, token: str) -> None:
     answer = await admit(s, {"authorization": f"Bearer {token}"}, {})
     assert isinstance(answer, Open), answer
@@ -57,6 +65,7 @@ STEPS: dict[str, Step] = {
     "flags (decide + tuning)": _decide,
     "rate limit (allow_stream)": lambda s, user, token: s.rate_limits.allow_stream(user),
     "admit() as a whole": _admit,
+    "Connection + `connected` block": _connected,
 }
 
 
