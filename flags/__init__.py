@@ -6,6 +6,7 @@ from flags.file_gate import FileFlagGate
 from flags.flags_file import DEFAULT_FLAGS_FILE
 from flags.knobs import KNOB_BOUNDS, parse_knobs
 from flags.types import (
+    Decision,
     FlagAdmin,
     FlagConfigError,
     FlagFreshness,
@@ -24,6 +25,7 @@ from flags.unleash_gate import UnleashFlagGate
 __all__ = [
     "DEFAULT_FLAGS_FILE",
     "KNOB_BOUNDS",
+    "Decision",
     "FileFlagAdmin",
     "FileFlagGate",
     "FlagAdmin",

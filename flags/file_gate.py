@@ -15,7 +15,7 @@ from flags.evaluation import UserDecisions
 from flags.flags_file import FlagsDocument, read_flags_file
 from flags.health import RefreshHealth
 from flags.listeners import ChangeListeners
-from flags.types import FlagGateConfig, FlagHealth, FlagsFileError, Knobs
+from flags.types import Decision, FlagGateConfig, FlagHealth, FlagsFileError, Knobs
 
 OFFLINE_URL = "http://flags-file.invalid"  # never contacted: no polling, registration or metrics
 
@@ -79,6 +79,9 @@ class FileFlagGate:
         self._client = None
         self._decisions.reset(None)
 
+    def decide(self, user_id: str) -> Decision:
+        return self._decisions.decide(user_id)
+
     def is_enabled(self, user_id: str) -> bool:
         return self._decisions.is_enabled(user_id)
 
@@ -113,4 +116,4 @@ class FileFlagGate:
     def _install(self, document: FlagsDocument) -> None:
         self._client = offline_client(document, self._config)
         self._document = document
-        self._decisions.reset(self._client)
+        self._decisions.reset(self._client, document.features)

@@ -33,6 +33,14 @@ class Knobs:
     collapse_window_ms: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One user's answer on connect: in the rollout, and with which tuning (Knobs() when not in)."""
+
+    enabled: bool
+    knobs: Knobs
+
+
 @dataclass(frozen=True)
 class FlagGateConfig:
     rollout_flag: str = "sse-delivery"
@@ -52,7 +60,8 @@ class FlagGate(Protocol):
     """Is this user in the rollout, and how should their streams be tuned?
 
     Decisions are cheap and synchronous; they are made on connect and on flag change,
-    never per delivered event. ``subscribe`` listeners run on the event loop after every
+    never per delivered event. ``decide`` answers a connect in one question: the rollout
+    and, for a user in it, the knobs (``is_enabled`` and ``knobs`` are its two halves). ``subscribe`` listeners run on the event loop after every
     refresh, so the Hub can re-evaluate open streams.
     """
 
@@ -60,6 +69,7 @@ class FlagGate(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+    def decide(self, user_id: str) -> Decision: ...
     def is_enabled(self, user_id: str) -> bool: ...
     def knobs(self, user_id: str) -> Knobs: ...
     def health(self) -> FlagHealth: ...

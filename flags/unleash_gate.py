@@ -27,7 +27,7 @@ from flags.evaluation import UserDecisions
 from flags.flags_file import FlagsDocument, read_flags_file
 from flags.health import RefreshHealth
 from flags.listeners import ChangeListeners
-from flags.types import FlagConfigError, FlagGateConfig, FlagHealth, Knobs
+from flags.types import Decision, FlagConfigError, FlagGateConfig, FlagHealth, Knobs
 from flags.unleash_logs import UnleashFailureFilter
 
 LOGGER = logging.getLogger("flags")
@@ -157,6 +157,9 @@ class UnleashFlagGate:
             shutil.rmtree(self._own_cache_dir, ignore_errors=True)
             self._own_cache_dir = None
 
+    def decide(self, user_id: str) -> Decision:
+        return self._decisions.decide(user_id)
+
     def is_enabled(self, user_id: str) -> bool:
         return self._decisions.is_enabled(user_id)
 
@@ -195,4 +198,5 @@ class UnleashFlagGate:
     # Called on the loop.
 
     def _reevaluate(self) -> None:
-        self._decisions.reset(self._client if self._state_known else None)
+        features = self._last_features[0] if isinstance(self._last_features, tuple) else None
+        self._decisions.reset(self._client if self._state_known else None, features if isinstance(features, list) else ())

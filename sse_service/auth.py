@@ -148,12 +148,19 @@ def valid_user_id(user_id: object) -> bool:
     return isinstance(user_id, str) and 0 < len(user_id) <= 256 and _CONTROL.search(user_id) is None
 
 
+# One empty set for every token without scopes (most user tokens): each `frozenset()` is a new
+# 216-byte object the collector walks, kept per remembered token.
+NO_SCOPES: frozenset[str] = frozenset()
+
+
 def _scopes(value: object) -> frozenset[str]:
     if isinstance(value, str):
-        return frozenset(value.split())
-    if isinstance(value, list):
-        return frozenset(str(v) for v in value)
-    return frozenset()
+        scopes = frozenset(value.split())
+    elif isinstance(value, list):
+        scopes = frozenset(str(v) for v in value)
+    else:
+        scopes = NO_SCOPES
+    return scopes or NO_SCOPES
 
 
 def bearer_token(authorization: str | None, query_token: str | None = None) -> str | None:

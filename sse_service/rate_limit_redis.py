@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
-import redis.asyncio as aioredis
-
 from .rate_limit import ALLOWED, RateDecision, TokenBucket
+from .redis_client import pooled_client
 
 # KEYS[1] the bucket; ARGV rate (tokens/s), burst, cost. Returns {allowed, wait_ms}.
 TAKE = """
@@ -41,7 +40,7 @@ def bucket_key(prefix: str, bucket: str) -> str:
 class RedisRateLimiter:
     def __init__(self, url: str, prefix: str) -> None:
         self._prefix = prefix
-        self._redis = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=1)
+        self._redis = pooled_client(url, socket_timeout=2, socket_connect_timeout=1)
         self._take = self._redis.register_script(TAKE)
 
     async def take(self, bucket: str, rule: TokenBucket, cost: int = 1) -> RateDecision:

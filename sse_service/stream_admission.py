@@ -53,7 +53,8 @@ async def admit(s: Services, headers: Mapping[str, str], query: Mapping[str, lis
         s.metrics.connection_rejected("unauthorized")
         return Refuse(401, error_body("unauthorized", str(exc)), {"www-authenticate": "Bearer"})
     user_id = identity.subject
-    if not s.flags.is_enabled(user_id):
+    flags = s.flags.decide(user_id)  # the rollout and the user's knobs, in one question
+    if not flags.enabled:
         s.metrics.connection_rejected("not_in_rollout")
         return Refuse(204, None)
     decision = await s.rate_limits.allow_stream(user_id)
@@ -76,7 +77,7 @@ async def admit(s: Services, headers: Mapping[str, str], query: Mapping[str, lis
                 problem = {"field": "Last-Event-ID", "message": "not an event id issued by this service"}
                 return Refuse(422, error_body("invalid", [problem]))
             after = RESET
-    tuning = StreamTuning.resolve(s.settings, s.flags.knobs(user_id))
+    tuning = StreamTuning.resolve(s.settings, flags.knobs)
     connection = Connection(
         user_id,
         queue_size=s.settings.queue_size,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ..redis_client import pooled_client
 from ..types import (
     ZERO,
     BrokerUnavailable,
@@ -94,7 +95,7 @@ class RedisBroker:
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def _client(self, url: str) -> Any:
-        return aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+        return pooled_client(url, socket_timeout=5, socket_connect_timeout=2)
 
     def _new_subscriptions(self) -> Any:
         return Subscriptions(self)

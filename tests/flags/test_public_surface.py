@@ -19,6 +19,7 @@ from flags import (
 def test_public_surface():
     assert sorted(flags.__all__) == [
         "DEFAULT_FLAGS_FILE",
+        "Decision",
         "FileFlagAdmin",
         "FileFlagGate",
         "FlagAdmin",

@@ -33,6 +33,14 @@ def test_a_remembered_token_still_stops_working_when_it_expires() -> None:
         time.sleep(0.05)
 
 
+def test_remembered_user_tokens_without_scopes_share_one_empty_scope_set() -> None:
+    # each remembered token held its own empty frozenset (216 bytes, walked by every full collection)
+    v = verifier()
+    first, second = v.user(mint_token(SECRET, "u1")), v.user(mint_token(SECRET, "u2", scp=[]))
+    assert first.scopes == second.scopes == frozenset() and first.scopes is second.scopes
+    assert v.user(mint_token(SECRET, "u3", scope="publish")).scopes == {"publish"}
+
+
 def test_tokens_with_audience_and_issuer_are_checked_when_configured() -> None:
     v = verifier(jwt_audience="notify", jwt_issuer="https://id.example")
     good = mint_token(SECRET, "u", aud="notify", iss="https://id.example")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -9,6 +10,7 @@ import redis
 
 from sse_service.rate_limit import MemoryRateLimiter, RateDecision, RateLimits, TokenBucket
 from sse_service.rate_limit_redis import RedisRateLimiter, bucket_key
+from sse_service.redis_client import POOL_SIZE
 from tests.support.redis_server import delete_prefix, new_prefix
 
 RULE = TokenBucket(rate=2.0, burst=3)
@@ -96,4 +98,19 @@ async def test_redis_buckets_are_shared_atomic_and_keyed_by_a_digest_in_one_slot
     finally:
         await first.close()
         await second.close()
+        delete_prefix(redis_url, prefix)
+
+
+@pytest.mark.redis
+async def test_a_burst_of_more_takes_than_pooled_connections_waits_for_one_instead_of_failing(redis_url: str) -> None:
+    # redis-py 8's pool refused the 101st concurrent command ("Too many connections"): a burst of
+    # 1,024 connects let most through unlimited and counted sse_errors_total{stage=rate_limit}.
+    prefix = new_prefix()
+    limiter = RedisRateLimiter(redis_url, prefix)
+    try:
+        rule = TokenBucket(rate=2, burst=60)
+        decisions = await asyncio.gather(*(limiter.take(f"stream\0user-{n}", rule) for n in range(4 * POOL_SIZE)))
+        assert all(decision.allowed for decision in decisions)
+    finally:
+        await limiter.close()
         delete_prefix(redis_url, prefix)

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
+from flags.types import Decision, Knobs
 from sse_service.app import create_app
 from sse_service.auth import mint_token
 from sse_service.services import Services
@@ -82,3 +83,32 @@ def test_under_evict_oldest_the_new_stream_opens_and_names_the_one_it_replaces()
     assert isinstance(first, Open)
     second = answer(s, bearer("u1"))
     assert isinstance(second, Open) and second.evicted == (first.connection.id,)
+
+
+class CountingGate(SwitchableGate):
+    """Counts the questions admission asks of the flag gate."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.asked: list[str] = []
+
+    def decide(self, user_id: str) -> Decision:
+        self.asked.append("decide")
+        return super().decide(user_id)
+
+    def is_enabled(self, user_id: str) -> bool:
+        self.asked.append("is_enabled")
+        return super().is_enabled(user_id)
+
+    def knobs(self, user_id: str) -> Knobs:
+        self.asked.append("knobs")
+        return super().knobs(user_id)
+
+
+def test_a_connect_asks_the_flags_one_question_for_the_rollout_and_its_knobs() -> None:
+    gate = CountingGate(outside={"outsider"}, knobs=Knobs(ping_interval=9.0))
+    s: Services = create_app(server_settings(), flag_gate=gate).extensions["flagstream"]
+    opened = answer(s, bearer("u1"))
+    assert isinstance(opened, Open) and opened.connection.ping_interval == 9.0
+    assert answer(s, bearer("outsider")) == Refuse(204, None)
+    assert gate.asked == ["decide", "decide"]

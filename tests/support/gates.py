@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from flags.types import FlagFreshness, FlagHealth, Knobs
+from flags.types import Decision, FlagFreshness, FlagHealth, Knobs
 
 
 class SwitchableGate:
@@ -20,6 +20,9 @@ class SwitchableGate:
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+
+    def decide(self, user_id: str) -> Decision:
+        return Decision(True, self._knobs) if user_id not in self.outside else Decision(False, Knobs())
 
     def is_enabled(self, user_id: str) -> bool:
         return user_id not in self.outside

@@ -192,6 +192,17 @@ async def test_leases_reject_or_evict_the_oldest(broker) -> None:
     await received.wait_for(lambda: received.evicted == [("u", "0003")])
 
 
+async def test_a_burst_of_connects_larger_than_the_connection_pool_gets_every_lease(broker, request) -> None:
+    # 1,024 concurrent connects on Redis: redis-py 8's default pool (100) failed ~900 leases with
+    # "Too many connections", each a 503 (redis-w1-idle-10k, benchmarks/RESULTS.md)
+    if request.node.callspec.params["broker"] == "redis-cluster":
+        reason = "RedisCluster's per-node pools (100) still refuse the rest at once (MaxConnectionsError)"
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+    b, _ = broker
+    leases = await asyncio.gather(*(b.acquire_lease(f"burst-{n}", "0001", 5, False) for n in range(1024)))
+    assert all(lease.granted for lease in leases)
+
+
 async def test_check_reports_a_usable_broker(broker) -> None:
     b, _ = broker
     assert await b.check() is None
