@@ -30,6 +30,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio, Sampler
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -39,6 +40,7 @@ __all__ = ["NoopTracing", "OtelTracing", "tracing_from_env", "otlp_configured"]
 
 MESSAGING_SYSTEM = "flagstream"
 INSTRUMENTATION_NAME = "flagstream"
+DEFAULT_TRACE_RATIO = 0.01  # of the traces that start here (no sampled `traceparent` from the caller)
 _ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
@@ -63,9 +65,21 @@ def tracing_from_env(*, service_version: str | None = None) -> Tracing:
     # Imported here: the exporter pulls in requests/protobuf, which the off path never needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    provider = TracerProvider(resource=_service_resource(service_version), shutdown_on_exit=False)
+    provider = TracerProvider(
+        resource=_service_resource(service_version), sampler=default_sampler(os.environ), shutdown_on_exit=False
+    )
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return OtelTracing(provider)
+
+
+def default_sampler(environ: Mapping[str, str]) -> Sampler | None:
+    """None (the SDK reads `OTEL_TRACES_SAMPLER`/`_ARG`) when the sampler is configured; else
+    flagstream's default: follow the caller's decision, and sample `DEFAULT_TRACE_RATIO` of the
+    traces that start here. The SDK's own default (every trace) costs a third of the delivery
+    throughput at full load (benchmarks/RESULTS.md, broadcast-1k-traced)."""
+    if environ.get("OTEL_TRACES_SAMPLER", "").strip():
+        return None
+    return ParentBasedTraceIdRatio(DEFAULT_TRACE_RATIO)
 
 
 def _service_resource(service_version: str | None) -> Resource:

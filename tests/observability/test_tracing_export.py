@@ -49,6 +49,7 @@ def test_spans_are_exported_as_otlp_protobuf_to_the_configured_endpoint(collecto
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
     monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     tracing = tracing_from_env(service_version="1.2.3")
     assert isinstance(tracing, OtelTracing)
     with tracing.publish(2, DESTINATION_USER) as carrier:
@@ -72,6 +73,7 @@ def test_spans_are_exported_as_otlp_protobuf_to_the_configured_endpoint(collecto
 def test_service_name_from_the_environment_wins(collector, monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{collector.server_address[1]}/custom")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "flagstream-eu1")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     tracing = tracing_from_env()
     with tracing.publish(1, DESTINATION_USER):
         pass
@@ -86,3 +88,14 @@ def test_nothing_is_exported_without_an_endpoint(monkeypatch):
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     assert isinstance(tracing_from_env(), NoopTracing)
+
+
+def test_without_a_configured_sampler_traces_started_here_are_sampled_at_the_default_ratio(monkeypatch):
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    from observability.tracing import DEFAULT_TRACE_RATIO, default_sampler
+
+    sampler = default_sampler({})
+    assert isinstance(sampler, ParentBasedTraceIdRatio)
+    assert f"TraceIdRatioBased{{{DEFAULT_TRACE_RATIO}}}" in sampler.get_description()
+    assert default_sampler({"OTEL_TRACES_SAMPLER": "always_on"}) is None  # the SDK reads it
