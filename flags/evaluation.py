@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from flags.knobs import parse_knobs
+from flags.listeners import ChangeListeners
 from flags.types import Decision, FlagGateConfig, Knobs, KnobsPayloadError
 from flags.uniform import uniform_enabled, uniform_variant
 
@@ -171,3 +172,23 @@ def _same_variant(asked: Mapping[str, Any], expected: Mapping[str, Any]) -> bool
     return bool(asked.get("enabled")) == expected["enabled"] and (
         not expected["enabled"] or (asked.get("name"), asked.get("payload")) == (expected["name"], expected.get("payload"))
     )
+
+
+class AnsweringFromDecisions:
+    """What both gates answer per user, from their `UserDecisions`, and who they tell about
+    flag changes (their `ChangeListeners`): one copy for the file and the Unleash gate."""
+
+    _decisions: UserDecisions
+    _listeners: ChangeListeners
+
+    def decide(self, user_id: str) -> Decision:
+        return self._decisions.decide(user_id)
+
+    def is_enabled(self, user_id: str) -> bool:
+        return self._decisions.is_enabled(user_id)
+
+    def knobs(self, user_id: str) -> Knobs:
+        return self._decisions.knobs(user_id)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.subscribe(listener)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from pathlib import Path
 
 from UnleashClient import UnleashClient  # type: ignore[attr-defined,unused-ignore]
 from UnleashClient.utils import InstanceAllowType
 
 from flags.bootstrap_cache import BootstrapCache
-from flags.evaluation import UserDecisions
+from flags.evaluation import AnsweringFromDecisions, UserDecisions
 from flags.flags_file import FlagsDocument, read_flags_file
 from flags.health import RefreshHealth
 from flags.listeners import ChangeListeners
-from flags.types import Decision, FlagGateConfig, FlagHealth, FlagsFileError, Knobs
+from flags.types import FlagGateConfig, FlagHealth, FlagsFileError
 
 OFFLINE_URL = "http://flags-file.invalid"  # never contacted: no polling, registration or metrics
 
@@ -34,7 +33,7 @@ def offline_client(document: FlagsDocument, config: FlagGateConfig) -> UnleashCl
     )
 
 
-class FileFlagGate:
+class FileFlagGate(AnsweringFromDecisions):
     """FlagGate over an Unleash client-API JSON file (the embedded default).
 
     Each accepted version of the file gets a fresh client that replaces the previous one in
@@ -79,20 +78,8 @@ class FileFlagGate:
         self._client = None
         self._decisions.reset(None)
 
-    def decide(self, user_id: str) -> Decision:
-        return self._decisions.decide(user_id)
-
-    def is_enabled(self, user_id: str) -> bool:
-        return self._decisions.is_enabled(user_id)
-
-    def knobs(self, user_id: str) -> Knobs:
-        return self._decisions.knobs(user_id)
-
     def health(self) -> FlagHealth:
         return self._health.snapshot(state_known=self._client is not None)
-
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        self._listeners.subscribe(listener)
 
     async def refresh(self) -> bool:
         """Re-read the file now; True when it changed the flag state (listeners have run)."""

@@ -11,7 +11,6 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,11 +22,11 @@ from UnleashClient.constants import FEATURES_URL
 from UnleashClient.events import BaseEvent, UnleashEventType, UnleashFetchedEvent
 from UnleashClient.utils import InstanceAllowType
 
-from flags.evaluation import UserDecisions
+from flags.evaluation import AnsweringFromDecisions, UserDecisions
 from flags.flags_file import FlagsDocument, read_flags_file
 from flags.health import RefreshHealth
 from flags.listeners import ChangeListeners
-from flags.types import Decision, FlagConfigError, FlagGateConfig, FlagHealth, Knobs
+from flags.types import FlagConfigError, FlagGateConfig, FlagHealth
 from flags.unleash_logs import UnleashFailureFilter
 
 LOGGER = logging.getLogger("flags")
@@ -51,7 +50,7 @@ def _features_of(raw_state: str) -> object:
     return (document.get("features"), document.get("segments")) if isinstance(document, dict) else None
 
 
-class UnleashFlagGate:
+class UnleashFlagGate(AnsweringFromDecisions):
     """FlagGate over a real Unleash server.
 
     The client is built in ``start`` (never at import), with a private cache directory and
@@ -157,20 +156,8 @@ class UnleashFlagGate:
             shutil.rmtree(self._own_cache_dir, ignore_errors=True)
             self._own_cache_dir = None
 
-    def decide(self, user_id: str) -> Decision:
-        return self._decisions.decide(user_id)
-
-    def is_enabled(self, user_id: str) -> bool:
-        return self._decisions.is_enabled(user_id)
-
-    def knobs(self, user_id: str) -> Knobs:
-        return self._decisions.knobs(user_id)
-
     def health(self) -> FlagHealth:
         return self._health.snapshot(state_known=self._state_known)
-
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        self._listeners.subscribe(listener)
 
     # Called on UnleashClient's threads.
 
