@@ -72,13 +72,17 @@ def flagstream(extra_env: dict[str, str] | None = None, workdir: str | None = No
         _wait_ready(url, process, log_path)
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, 20)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen, grace: float) -> None:
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextlib.contextmanager
@@ -175,25 +179,42 @@ def redis_haproxy_target() -> Iterator[Target]:
 
 
 @contextlib.contextmanager
-def bare_asgi_target() -> Iterator[Target]:
-    """The floor: `benchmarks/peers/bare_asgi.py` on Hypercorn + uvloop (no framework)."""
+def peer_target(command: list[str], description: str, cwd: Path = ROOT) -> Iterator[Target]:
+    """A peer app of `benchmarks/peers/`, started as `command PORT JWT_SECRET PUBLISH_TOKEN`."""
     port = free_port()
-    log_path = tempfile.mktemp(prefix="bare-asgi-", suffix=".log")
+    log_path = tempfile.mktemp(prefix="peer-", suffix=".log")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.peers.bare_asgi", str(port), JWT_SECRET, PUBLISH_TOKEN],
-            cwd=str(ROOT),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+        arguments = [*command, str(port), JWT_SECRET, PUBLISH_TOKEN]
+        process = subprocess.Popen(arguments, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(url, process, log_path, "/healthz")
-        yield Target(url, (process.pid,), "bare ASGI on Hypercorn + uvloop (the floor)")
+        _wait_ready(f"http://127.0.0.1:{port}", process, log_path, "/healthz")
+        yield Target(f"http://127.0.0.1:{port}", (process.pid,), description)
     finally:
-        process.terminate()
-        process.wait(10)
+        _stop(process, 10)
         os.unlink(log_path)
+
+
+PYTHON_PEERS = {  # run target -> (module of benchmarks/peers/, description)
+    "peer-bare": ("bare_asgi", "bare ASGI on Hypercorn + uvloop (the floor)"),
+    "peer-quart": ("quart_naive", "naive Quart on Hypercorn + uvloop"),
+    "peer-starlette": ("sse_starlette_app", "Starlette + sse-starlette on Uvicorn (uvloop)"),
+}
+
+
+def python_peer_target(name: str) -> contextlib.AbstractContextManager[Target]:
+    return peer_target([sys.executable, "-m", f"benchmarks.peers.{PYTHON_PEERS[name][0]}"], PYTHON_PEERS[name][1])
+
+
+def node_better_sse_target() -> contextlib.AbstractContextManager[Target]:
+    """Node + better-sse; its packages installed from package-lock.json (`npm ci`) when missing."""
+    app = ROOT / "benchmarks" / "peers" / "node_better_sse"
+    if not (shutil.which("node") and shutil.which("npm")):
+        raise RuntimeError("node/npm not found: install Node 20 (the Debian packages `nodejs` and `npm`)")
+    if not (app / "node_modules").exists():
+        installed = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=str(app), capture_output=True, text=True)
+        if installed.returncode != 0:
+            raise RuntimeError(f"npm ci failed in {app}: {installed.stderr[-2000:]}")
+    return peer_target(["node", "server.js"], "Node + better-sse", cwd=app)
 
 
 @contextlib.contextmanager

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.profile_summary import summarize
-from benchmarks.runs import BUDGETS, RUNS
+from benchmarks.runs import BUDGETS, PEERS, RUNS, SIDE_BY_SIDE
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,6 +48,7 @@ def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> st
             f"{_num(rep['server_cpu_us_per_delivery'], '{:.2f}')} | {_num(rep['memory_per_stream_kib'], '{:.1f}')} | "
             f"{'OK' if rep['ok'] else 'FAILED'} |"
         )
+    out += ["", *side_by_side(reports)]
     out += ["", "Arguments of each run (`flagstream loadtest …`):", ""]
     for run in RUNS:
         rep = reports.get(run.name)
@@ -60,6 +62,79 @@ def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> st
         if (HERE / written).exists():
             out += [(HERE / written).read_text().rstrip(), ""]
     return "\n".join(out)
+
+
+# Per scenario, the figures compared: server CPU per delivery (or per connect) first, since it
+# survives a noisy shared machine; latency, throughput and memory beside it.
+FIGURES = {
+    "server CPU µs per delivery": ("server_cpu_us_per_delivery", "{:.2f}"),
+    "server CPU µs per connect": ("server_cpu_us_per_connect", "{:,.0f}"),
+    "p99 publish→receive, ms": ("p99", "{:.1f}"),
+    "deliveries/s": ("deliveries_per_second", "{:,.0f}"),
+    "server CPU": ("server_cpu_percent", "{:.0f} %"),
+    "KiB per stream (RSS)": ("memory_per_stream_kib", "{:.1f}"),
+    "connect 10,000 streams, s": ("connect_seconds", "{:.2f}"),
+}
+SCENARIO_FIGURES = {
+    "idle-10k": ("server CPU µs per connect", "connect 10,000 streams, s", "KiB per stream (RSS)"),
+    "broadcast-1k": (
+        "server CPU µs per delivery",
+        "deliveries/s",
+        "p99 publish→receive, ms",
+        "server CPU",
+        "KiB per stream (RSS)",
+    ),
+    "notify-1k-x10": (
+        "server CPU µs per delivery",
+        "p99 publish→receive, ms",
+        "deliveries/s",
+        "server CPU",
+        "KiB per stream (RSS)",
+    ),
+}
+
+
+def side_by_side(reports: dict[str, dict]) -> list[str]:
+    """flagstream beside the floor and the peers, one row per figure of each scenario."""
+    columns = {"": "flagstream", **PEERS}  # run-name prefix -> title
+    out = [
+        "## Side by side: flagstream, the floor and the peers",
+        "",
+        "Same generator, same arguments, one server process each (`benchmarks/peers/`, described below). "
+        "A figure in *italics* comes from a run that failed the generator's check (see the run table).",
+        "",
+        "| scenario | figure | " + " | ".join(columns.values()) + " | flagstream / floor |",
+        "|---|---|" + "---|" * (len(columns) + 1),
+    ]
+    for scenario in SIDE_BY_SIDE:
+        runs = [reports.get(f"{prefix}-{scenario}" if prefix else scenario) for prefix in columns]
+        for figure in SCENARIO_FIGURES[scenario]:
+            key, fmt = FIGURES[figure]
+            values = [_figure(rep, key) for rep in runs]
+            cells = [_cell(rep, value, fmt) for rep, value in zip(runs, values)]
+            ratio = f"{values[0] / values[1]:.2f}" if values[0] is not None and values[1] else "–"
+            out.append(f"| {scenario} | {figure} | " + " | ".join(cells) + f" | {ratio} |")
+    out += ["", "When each column was measured (load average before its runs):", ""]
+    for prefix, title in columns.items():
+        metas = [rep["_run"] for s in SIDE_BY_SIDE if (rep := reports.get(f"{prefix}-{s}" if prefix else s))]
+        if metas:
+            start, end = (datetime.fromtimestamp(f(m["started"] for m in metas), UTC) for f in (min, max))
+            loads = ", ".join(m.get("load_before", "?") for m in metas)
+            out.append(f"- {title}: {start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC, commit {metas[0].get('commit', '?')}, load {loads}")
+    return out
+
+
+def _figure(rep: dict | None, key: str) -> float | None:
+    if rep is None:
+        return None
+    value = (rep["latency_ms"] or {}).get("p99") if key == "p99" else rep.get(key)
+    return value or None  # 0 deliveries/s or 0 % is "not measured here"
+
+
+def _cell(rep: dict | None, value: float | None, fmt: str) -> str:
+    if value is None:
+        return "–" if rep is not None else "not run"
+    return fmt.format(value) if rep and rep["ok"] else f"*{fmt.format(value)}*"
 
 
 def profiles(reports: dict[str, dict]) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,8 +31,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.environment import (  # noqa: E402
     JWT_SECRET,
     PUBLISH_TOKEN,
-    bare_asgi_target,
+    PYTHON_PEERS,
+    Target,
     memory_target,
+    node_better_sse_target,
+    python_peer_target,
     redis_haproxy_target,
     redis_workers_target,
 )
@@ -73,20 +78,24 @@ def main() -> int:
     return 0
 
 
+# What each Run's `target` starts (tests/benchmarks check that every Run's target is here).
+TARGETS: dict[str, Callable[[], contextlib.AbstractContextManager[Target]]] = {
+    "memory": lambda: memory_target(metrics=True),
+    "memory-nometrics": lambda: memory_target(metrics=False),
+    "memory-traced": lambda: memory_target(metrics=True, tracing=True),
+    "memory-collapse-window": lambda: memory_target(metrics=True, collapse_window_ms=COLLAPSE_WINDOW_MS),
+    "redis-haproxy": redis_haproxy_target,
+    "redis-workers1": lambda: redis_workers_target(1),
+    "redis-workers2": lambda: redis_workers_target(2),
+    **{name: functools.partial(python_peer_target, name) for name in PYTHON_PEERS},
+    "peer-node": node_better_sse_target,
+}
+
+
 def execute(run: Run, args: argparse.Namespace) -> dict | None:
-    targets = {
-        "memory": lambda: memory_target(metrics=True),
-        "memory-nometrics": lambda: memory_target(metrics=False),
-        "memory-traced": lambda: memory_target(metrics=True, tracing=True),
-        "memory-collapse-window": lambda: memory_target(metrics=True, collapse_window_ms=COLLAPSE_WINDOW_MS),
-        "redis-haproxy": redis_haproxy_target,
-        "peer-bare": bare_asgi_target,
-        "redis-workers1": lambda: redis_workers_target(1),
-        "redis-workers2": lambda: redis_workers_target(2),
-    }
     print(f"== {run.name}", file=sys.stderr, flush=True)
     try:
-        with targets[run.target]() as target:
+        with TARGETS[run.target]() as target:
             command = [
                 sys.executable,
                 "-m",

@@ -109,12 +109,16 @@ RUNS += (
     Run("redis-w2-idle-10k", "redis-workers2", _CONNECTS, _CONNECTS_QUICK),
 )
 
-# The floor (benchmarks/peers/bare_asgi.py), same generator, same arguments as the memory runs.
-RUNS += (
-    Run("peer-bare-idle-10k", "peer-bare", RUNS[0].full, RUNS[0].quick),
-    Run("peer-bare-broadcast-1k", "peer-bare", RUNS[1].full, RUNS[1].quick),
-    Run("peer-bare-notify-1k-x10", "peer-bare", RUNS[4].full, RUNS[4].quick),
-)
+# The floor and the peers (benchmarks/peers/): run target -> column title. Each runs the
+# side-by-side scenarios with the same generator and the same arguments as flagstream's runs.
+PEERS = {
+    "peer-bare": "bare Hypercorn (floor)",
+    "peer-quart": "naive Quart",
+    "peer-starlette": "sse-starlette + Uvicorn",
+    "peer-node": "Node better-sse",
+}
+SIDE_BY_SIDE = ("idle-10k", "broadcast-1k", "notify-1k-x10")
+RUNS += tuple(Run(f"{peer}-{run.name}", peer, run.full, run.quick) for peer in PEERS for run in RUNS if run.name in SIDE_BY_SIDE)
 
 Reports = dict[str, dict]
 Check = Callable[[Reports], tuple[str, bool | None]]

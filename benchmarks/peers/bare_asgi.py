@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import sys
 
 import jwt
-import uvloop
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+
+from benchmarks.peers.contract import arguments, serve_on_hypercorn
 
 HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
@@ -126,13 +124,8 @@ async def reply(send, status: int, body: bytes) -> None:
 
 
 def main() -> None:
-    port, secret, token = sys.argv[1], sys.argv[2], sys.argv[3]
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.backlog = 4096
-    config.keep_alive_timeout = 75
-    config.accesslog = None
-    uvloop.run(serve(App(secret, token), config))
+    port, secret, token = arguments()
+    serve_on_hypercorn(App(secret, token), port)
 
 
 if __name__ == "__main__":
