@@ -86,23 +86,25 @@ def _stop(process: subprocess.Popen, grace: float) -> None:
 
 
 @contextlib.contextmanager
-def memory_target(metrics: bool = True, tracing: bool = False, collapse_window_ms: int = 0) -> Iterator[Target]:
+def memory_target(metrics: bool = True, tracing: str | None = None, collapse_window_ms: int = 0) -> Iterator[Target]:
+    """`tracing`: None (off), "every" (`OTEL_TRACES_SAMPLER=always_on`) or "default" (flagstream's own sampler)."""
     env = {"FLAGSTREAM_METRICS_ENABLED": "true" if metrics else "false", "FLAGSTREAM_COLLAPSE_WINDOW_MS": str(collapse_window_ms)}
     with contextlib.ExitStack() as stack:
         if tracing:
-            env.update(stack.enter_context(otlp_sink()))
+            env.update(stack.enter_context(otlp_sink(always_on=tracing == "every")))
         url, process = stack.enter_context(flagstream(env))
         label = (
             "one instance, memory broker"
             + ("" if metrics else ", metrics off (NoopMetrics)")
-            + (", tracing on (every span exported over OTLP/HTTP)" if tracing else "")
+            + (", tracing on (every span exported over OTLP/HTTP)" if tracing == "every" else "")
+            + (", tracing on (default sampler: parent-based, 1 % of new traces)" if tracing == "default" else "")
             + (f", COLLAPSE_WINDOW_MS={collapse_window_ms}" if collapse_window_ms else "")
         )
         yield Target(url, (process.pid,), label)
 
 
 @contextlib.contextmanager
-def otlp_sink() -> Iterator[dict[str, str]]:
+def otlp_sink(always_on: bool = True) -> Iterator[dict[str, str]]:
     """A local OTLP/HTTP endpoint, and the OTEL_* settings that make the service export to it."""
     port = free_port()
     sink = subprocess.Popen([sys.executable, "-m", "benchmarks.otlp_sink", str(port)], cwd=str(ROOT))
@@ -112,7 +114,8 @@ def otlp_sink() -> Iterator[dict[str, str]]:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
             time.sleep(0.05)
-        yield {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_TRACES_SAMPLER": "always_on"}
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
+        yield {**env, "OTEL_TRACES_SAMPLER": "always_on"} if always_on else env
     finally:
         sink.terminate()
         sink.wait(5)

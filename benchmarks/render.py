@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.goals import goals
 from benchmarks.profile_summary import summarize
 from benchmarks.runs import BUDGETS, PEERS, RUNS, SIDE_BY_SIDE
 
@@ -25,6 +26,7 @@ def render(reports: dict[str, dict], machine: dict[str, str], quick: bool) -> st
     for budget in BUDGETS:
         text, met = budget.check(reports)
         out.append(f"| {budget.text} | {text} | {_met(met)} |")
+    out += ["", *goals(reports)]
     out += [
         "",
         "## Runs",

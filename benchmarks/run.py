@@ -82,7 +82,8 @@ def main() -> int:
 TARGETS: dict[str, Callable[[], contextlib.AbstractContextManager[Target]]] = {
     "memory": lambda: memory_target(metrics=True),
     "memory-nometrics": lambda: memory_target(metrics=False),
-    "memory-traced": lambda: memory_target(metrics=True, tracing=True),
+    "memory-traced": lambda: memory_target(metrics=True, tracing="every"),
+    "memory-traced-default": lambda: memory_target(metrics=True, tracing="default"),
     "memory-collapse-window": lambda: memory_target(metrics=True, collapse_window_ms=COLLAPSE_WINDOW_MS),
     "redis-haproxy": redis_haproxy_target,
     "redis-workers1": lambda: redis_workers_target(1),
