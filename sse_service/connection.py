@@ -47,6 +47,8 @@ class Connection:
     - and the hub's timer cuts a connection whose queue or write has made no progress for
       `QUEUE_MAX_DELAY` (`stalled_since`).
 
+    The queue holds each event once, each history stream's in store order (the hub offers an
+    event once per stream; brokers fan out in store order): the writer relies on it.
     An event with a `collapse_key` replaces a queued, undelivered one of its stream with
     the same key: the older one leaves the queue and the newer one goes to its end, so the
     events of each history stream stay in offset order and the writer's cursor never

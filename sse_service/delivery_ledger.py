@@ -50,17 +50,26 @@ class DeliveryLedger:
             if closing is not None and closing.reason == "client":
                 continue
             total += len(sent)
-            for event in sent:
-                run = latest.get(event.created_at)
-                if run is None:
-                    latest[event.created_at] = [1, at]
-                else:
-                    run[0] += 1
-                    if at > run[1]:
-                        run[1] = at
+            created, count = sent[0].created_at, 0
+            for event in sent:  # runs of equal `created_at` (one publish) first: one dict step per run
+                if event.created_at != created:
+                    _add(latest, created, count, at)
+                    created, count = event.created_at, 0
+                count += 1
+            _add(latest, created, count, at)
             if carriers:
                 self._tracing.delivered(carriers, len(sent))
         if total:
             # One run per publish (its events share `created_at`), timed by its latest write.
             runs = [(at - created, int(n)) for created, (n, at) in latest.items()]
             self._metrics.events_delivered_runs(total, runs)
+
+
+def _add(latest: dict[float, list[float]], created: float, count: int, at: float) -> None:
+    run = latest.get(created)
+    if run is None:
+        latest[created] = [count, at]
+    else:
+        run[0] += count
+        if at > run[1]:
+            run[1] = at

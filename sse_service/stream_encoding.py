@@ -52,30 +52,53 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
     user, broadcast = cursor.user, cursor.broadcast
     u_epoch, u_ms, u_n = user.epoch, user.offset.ms, user.offset.n
     b_epoch, b_ms, b_n = broadcast.epoch, broadcast.offset.ms, broadcast.offset.n
-    u_text: bytes | None = None
-    b_text: bytes | None = None
+    first = items[0] if items else None
+    if (
+        type(first) is StoredEvent
+        and first.user_id is None
+        and (first.epoch != b_epoch or first.offset.ms > b_ms or (first.offset.ms == b_ms and first.offset.n > b_n))
+        and all(type(e) is StoredEvent and e.user_id is None for e in items)
+    ):
+        # A write of broadcasts only, the first one new (the burst path): the queue keeps each
+        # stream's events in store order, so every later one is new too.
+        broadcasts = cast(list[StoredEvent], items)
+        prefix = b"id: " + str(user).encode() + b"."
+        chunks.append(prefix.join([b"", *[e.lead for e in broadcasts]]))
+        sent.extend(broadcasts)
+        batch.carriers.extend(e.trace for e in broadcasts if e.trace is not None)
+        connection.cursor = EventId(user, broadcasts[-1].position)
+        return batch
     u_last: StoredEvent | None = None
     b_last: StoredEvent | None = None
+    # The id's half that stays while a run of the other stream's events goes out, made once
+    # per run: `id: <user part>.` before broadcasts, `<broadcast part>\n` after user events.
+    u_prefix: bytes | None = None
+    b_suffix: bytes | None = None
+    append = chunks.append
     for event in items:
         if type(event) is not StoredEvent:
-            chunks.append(cast(Ping, event).wire)
+            append(cast(Ping, event).wire)
             continue
         offset = event.offset
         if event.user_id is None:
             if event.epoch == b_epoch and (offset.ms < b_ms or (offset.ms == b_ms and offset.n <= b_n)):
                 continue
             b_epoch, b_ms, b_n = event.epoch, offset.ms, offset.n
-            b_text, b_last = event.cursor_part, event
-            if u_text is None:
-                u_text = str(user).encode()
+            b_last, b_suffix = event, None
+            if u_prefix is None:
+                u_prefix = b"id: " + (u_last.cursor_part if u_last is not None else str(user).encode()) + b"."
+            append(u_prefix)
+            append(event.lead)  # `<its part>\n` + its block
         else:
             if event.epoch == u_epoch and (offset.ms < u_ms or (offset.ms == u_ms and offset.n <= u_n)):
                 continue
             u_epoch, u_ms, u_n = event.epoch, offset.ms, offset.n
-            u_text, u_last = event.cursor_part, event
-            if b_text is None:
-                b_text = str(broadcast).encode()
-        chunks.append(b"id: " + u_text + b"." + b_text + b"\n" + (event.wire))
+            u_last, u_prefix = event, None
+            if b_suffix is None:
+                b_suffix = (b_last.cursor_part if b_last is not None else str(broadcast).encode()) + b"\n"
+            append(event.lead)  # `id: <its part>.`
+            append(b_suffix)
+            append(event.wire)
         sent.append(event)
         if event.trace is not None:
             batch.carriers.append(event.trace)

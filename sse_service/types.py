@@ -145,11 +145,17 @@ class StoredEvent:
     wire: bytes = field(init=False, repr=False)
     # Its position as it appears in an id (`<epoch>.<ms>-<n>`), once however many streams carry it.
     cursor_part: bytes = field(init=False, repr=False)
+    # What it writes that no stream changes, beside the other stream's half of the id: for a
+    # broadcast `<cursor_part>\n` + wire, for a user event `id: <cursor_part>.` (stream_encoding).
+    lead: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # The one place a frozen value's derived fields are set: while it is being made.
-        object.__setattr__(self, "wire", event_block(self.event, self.data_json))
-        object.__setattr__(self, "cursor_part", f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode())
+        wire = event_block(self.event, self.data_json)
+        part = f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode()
+        object.__setattr__(self, "wire", wire)
+        object.__setattr__(self, "cursor_part", part)
+        object.__setattr__(self, "lead", part + b"\n" + wire if self.user_id is None else b"id: " + part + b".")
 
     @property
     def position(self) -> StreamPosition:
