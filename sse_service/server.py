@@ -167,9 +167,12 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
 
 
 async def serve_app(app: Any, config: Config, shutdown_trigger: Callable[[], Awaitable[None]]) -> None:
-    """Hypercorn's `serve`, with a deadline on request heads (see `header_deadline`)."""
+    """Hypercorn's `serve`, with a deadline on request heads (see `header_deadline`).
+
+    Hypercorn is given the app's ASGI chain itself (`app.asgi_app`, which also answers the
+    lifespan): `Quart.__call__` would only add a frame to every open stream's await chain."""
     install_header_deadline()
-    await serve(app, config, shutdown_trigger=shutdown_trigger)
+    await serve(app.asgi_app, config, shutdown_trigger=shutdown_trigger, mode="asgi")
 
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
