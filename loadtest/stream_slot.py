@@ -190,18 +190,18 @@ class StreamSlot:
         self.on_connected(self)
 
     def on_ours(self, events: list[Ours], now: float) -> None:
-        """Many of our own events at once: (id, kind, n, sent_at) as matched by OUR_EVENTS.
+        """Many of our own events at once: (id, kind, n, sent_at) as the fast scan matched them.
 
         Order and exactly-once are checked on the generator's own sequence numbers (`n`);
         ids are opaque, so of them only this is checked: each event gets a new one."""
         tally, last = self.tally, self.last_id
-        latencies = self.totals.latencies
+        user, broadcast, latency = tally.user_ns.append, tally.broadcast_ns.append, self.totals.latencies.append
         for event_id, kind, n, sent_at in events:
             if event_id == last:
                 tally.out_of_order_ids += 1
             last = event_id
-            (tally.user_ns if kind == b"u" else tally.broadcast_ns).append(int(n))
-            latencies.append(now - float(sent_at))
+            (user if kind == b"u" else broadcast)(int(n))
+            latency(now - float(sent_at))
         self.last_id = last
         self.last_event_id = last.decode()
         self.totals.received += len(events)

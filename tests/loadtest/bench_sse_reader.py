@@ -20,6 +20,8 @@ SHAPES = {
     "event, id, data; `: `; LF": "event: lt\nid: {id}\ndata: {data}\n\n",
     "event, id, data; no space (better-sse)": "event:lt\nid:{id}\ndata:{data}\n\n",
     "id, event, data; CRLF (sse-starlette)": "id: {id}\r\nevent: lt\r\ndata: {data}\r\n\r\n",
+    "comment, data, event, id; `: `; LF": ": c\ndata: {data}\nevent: lt\nid: {id}\n\n",
+    "comment, data, event, id; no space; CRLF": ":c\r\ndata:{data}\r\nevent:lt\r\nid:{id}\r\n\r\n",
 }
 
 
@@ -56,7 +58,7 @@ async def main() -> None:
         for write in (64 * 1024, len(stream)):
             per_s, received = await rate(stream, events, write)
             label = "64 KB writes" if write < len(stream) else "one 1 MB write"
-            print(f"{name:40} {label:15} {per_s / 1000:8.0f}k events/s  read {received}/{events}")
+            print(f"{name:42} {label:15} {per_s / 1000:8.0f}k events/s  read {received}/{events}")
 
 
 if __name__ == "__main__":

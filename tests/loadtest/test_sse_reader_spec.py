@@ -144,3 +144,16 @@ def test_a_retry_that_is_not_all_digits_is_ignored() -> None:
     assert observe(write(STREAM[:-1] + [[("event", "shutdown"), ("data", "{}"), ("retry", "5s")]])) == observe(
         write(STREAM[:-1] + [[("event", "shutdown"), ("data", "{}")]])
     )
+
+
+def test_a_field_after_the_data_line_is_part_of_the_block() -> None:
+    """`event: ping` after our data line makes the block a ping (the fast scan once counted it)."""
+    lt = b'id: 5\nevent: lt\ndata: {"k":"u","n":0,"t":1.5}\n'
+    seen = observe(lt + b"event: ping\n\n" + lt.replace(b"5", b"6") + b"\n")
+    assert (seen["user_ns"], seen["last_event_id"]) == ([0], "6")
+
+
+def test_a_field_whose_name_ends_in_id_is_not_the_id() -> None:
+    lt = b'id: 4\nevent: lt\ndata: {"k":"u","n":%d,"t":1.5}\n\n'
+    seen = observe(lt % 0 + (lt % 1).replace(b"id: 4", b"xid: 5"))
+    assert (seen["user_ns"], seen["last_event_id"]) == ([0, 1], "4")
