@@ -1,14 +1,12 @@
 """One load-generator stream: an HTTP/1.1 connection read by h11, SSE blocks tallied cheaply.
 
-The generator shares two cores with the server it measures, so each received block
-costs a split and, for our own events, one `json.loads`; nothing else per event.
+The generator shares two cores with the server it measures, so a write of our own events
+costs one regex scan (`sse_reader`) and a loop over its matches; nothing else per event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
 from collections.abc import Callable
 
@@ -18,14 +16,9 @@ from flagstream_client.backoff import Backoff, retry_after_seconds
 from flagstream_client.reconnect_policy import Rule, delay_seconds, rule_for, situation_of_ending, situation_of_status
 from flagstream_client.types import BackoffPolicy
 
+from .sse_reader import Event, Ours, StreamProtocol, parse_block, parse_payload
 from .types import StreamTally
 
-# Ids are opaque: taken whole up to the line end, never parsed.
-# The server re-encodes `data` (compact JSON since strict_json); accept both spellings, or
-# every event of a write would take the slow path and the generator, not the server, is measured.
-OUR_PAYLOAD = rb'\{"k": ?"(\w)", ?"n": ?(\d+), ?"t": ?([0-9.e+-]+)\}'
-OUR_EVENTS = re.compile(rb"id: ([^\n]+)\nevent: lt\ndata: " + OUR_PAYLOAD)
-_PAYLOAD = re.compile(OUR_PAYLOAD)
 STORM_BACKOFF = BackoffPolicy(minimum=0.5, maximum=10.0, factor=2.0)
 # The generator reads no inbox: where the shared policy says "poll", it waits this long (a
 # client's poll round) and tries the stream again.
@@ -46,72 +39,6 @@ class WorkerTotals:
 
     def count(self, table: dict, key: object) -> None:
         table[key] = table.get(key, 0) + 1
-
-
-class StreamProtocol(asyncio.Protocol):
-    def __init__(self, slot: StreamSlot, request: bytes, http: h11.Connection) -> None:
-        self.slot = slot
-        self.request = request
-        self.http = http
-        self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(self.request)  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        http = self.http
-        http.receive_data(data)
-        while True:
-            try:
-                event = http.next_event()
-            except h11.RemoteProtocolError:
-                self.slot.totals.count(self.slot.totals.errors, "protocol")
-                self.close()
-                return
-            kind = type(event)
-            if kind is h11.Data:
-                self._body(event.data)  # type: ignore[union-attr]
-            elif event is h11.NEED_DATA or event is h11.PAUSED:
-                return
-            elif kind is h11.Response:
-                headers = {k.decode().lower(): v.decode() for k, v in event.headers}  # type: ignore[union-attr]
-                self.slot.on_status(event.status_code, headers.get("retry-after"))  # type: ignore[union-attr]
-                if event.status_code != 200:  # type: ignore[union-attr]
-                    self.close()
-                    return
-            else:  # EndOfMessage, ConnectionClosed
-                self.close()
-                return
-
-    def _body(self, data: bytes) -> None:
-        if self.buffer:
-            data = self.buffer + data
-        end = data.rfind(b"\n\n")
-        if end < 0:
-            self.buffer = data
-            return
-        complete, self.buffer = data[:end], data[end + 2 :]
-        now = time.time()
-        # A broadcast write carries hundreds of our events: one regex scan in C for all of
-        # them; anything else in the write (connected, ping, a final event) takes the slow path.
-        events = OUR_EVENTS.findall(complete)
-        if events and len(events) == complete.count(b"\n\n") + 1:
-            self.slot.on_ours(events, now)
-            return
-        on_block = self.slot.on_block
-        for block in complete.split(b"\n\n"):
-            on_block(block, now)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
 
 
 class StreamSlot:
@@ -226,33 +153,31 @@ class StreamSlot:
         self.next_delay = max(delay, POLL_ROUND) if rule.action == "poll" else delay
 
     def on_block(self, block: bytes, now: float) -> None:
-        event = data = event_id = retry = None
-        for line in block.split(b"\n"):
-            name, _, value = line.partition(b": ")
-            if name == b"data":
-                data = value
-            elif name == b"event":
-                event = value
-            elif name == b"id":
-                event_id = value
-            elif name == b"retry":
-                retry = value
-        if event == b"lt":
+        """One block of LF-ended lines, without its blank line."""
+        event = parse_block(block)
+        if event is not None:
+            self.on_event(event, now)
+
+    def on_event(self, event: Event, now: float) -> None:
+        event_id, name, data, retry = event
+        if data is None:  # no data line: not an event (WHATWG), but its id is the cursor now
+            if event_id is not None:
+                self.last_event_id = event_id.decode()
+        elif name == b"lt":
             self._delivered(event_id, data, now)
-        elif event == b"connected":
+        elif name == b"connected":
             if event_id and self.last_event_id is None:
                 # A fresh stream names its starting point: a reconnect resumes from there.
                 self.last_event_id = event_id.decode()
             self._connected()
-        elif event == b"ping" or event is None:
+        elif name == b"ping" or name == b"message":
             return
-        elif event == b"reset":
+        elif name == b"reset":
             self.tally.resets += 1
         else:
-            name = event.decode()
-            self.totals.count(self.totals.closes, name)
-            retry_ms = int(retry) if retry else None
-            self.follow(rule_for(situation_of_ending(name, retry_ms) or "stream-ended"), (retry_ms or 0) / 1000)
+            ending = name.decode()
+            self.totals.count(self.totals.closes, ending)
+            self.follow(rule_for(situation_of_ending(ending, retry) or "stream-ended"), (retry or 0) / 1000)
 
     def _connected(self) -> None:
         self.connected = True
@@ -264,25 +189,25 @@ class StreamSlot:
         self._settle_handshake(True)
         self.on_connected(self)
 
-    def on_ours(self, events: list[tuple[bytes, bytes, bytes, bytes]], now: float) -> None:
-        """Many of our own events at once: (id, kind, n, sent_at) as matched by OUR_EVENTS.
+    def on_ours(self, events: list[Ours], now: float) -> None:
+        """Many of our own events at once: (id, kind, n, sent_at) as the fast scan matched them.
 
         Order and exactly-once are checked on the generator's own sequence numbers (`n`);
         ids are opaque, so of them only this is checked: each event gets a new one."""
         tally, last = self.tally, self.last_id
-        latencies = self.totals.latencies
+        user, broadcast, latency = tally.user_ns.append, tally.broadcast_ns.append, self.totals.latencies.append
         for event_id, kind, n, sent_at in events:
             if event_id == last:
                 tally.out_of_order_ids += 1
             last = event_id
-            (tally.user_ns if kind == b"u" else tally.broadcast_ns).append(int(n))
-            latencies.append(now - float(sent_at))
+            (user if kind == b"u" else broadcast)(int(n))
+            latency(now - float(sent_at))
         self.last_id = last
         self.last_event_id = last.decode()
         self.totals.received += len(events)
 
-    def _delivered(self, event_id: bytes | None, data: bytes | None, now: float) -> None:
-        payload = parse_payload(data)  # type: ignore[arg-type]
+    def _delivered(self, event_id: bytes | None, data: bytes, now: float) -> None:
+        payload = parse_payload(data)
         if event_id is not None:
             if event_id == self.last_id:
                 self.tally.out_of_order_ids += 1
@@ -293,16 +218,3 @@ class StreamSlot:
         totals = self.totals
         totals.received += 1
         totals.latencies.append(now - sent_at)
-
-
-def parse_payload(data: bytes) -> tuple[bytes, int, float]:
-    """(kind, n, sent_at) from the generator's own `{"k":"u","n":7,"t":1.5}`.
-
-    The server writes `data` as compact JSON (strict_json), `json.dumps` spaces it: both
-    match one regex; any other layout goes through `json.loads`.
-    """
-    match = _PAYLOAD.fullmatch(data)
-    if match is not None:
-        return match[1], int(match[2]), float(match[3])
-    payload = json.loads(data)
-    return payload["k"].encode(), int(payload["n"]), float(payload["t"])

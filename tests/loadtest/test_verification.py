@@ -41,22 +41,22 @@ def test_percentiles_in_milliseconds() -> None:
 def test_payloads_parse_on_the_fast_path_and_in_any_other_json_layout() -> None:
     import json
 
-    from loadtest.stream_slot import parse_payload
+    from loadtest.sse_reader import parse_payload
 
     assert parse_payload(json.dumps({"k": "u", "n": 7, "t": 1764.25}).encode()) == (b"u", 7, 1764.25)
     assert parse_payload(b'{"t":1.5,"n":3,"k":"b"}') == (b"b", 3, 1.5)
 
 
 def test_the_payload_fast_path_reads_the_servers_compact_json_without_json_loads(monkeypatch) -> None:
-    from loadtest import stream_slot
+    from loadtest import sse_reader
     from sse_service import strict_json
 
     def no_json(_: bytes) -> None:
         raise AssertionError("took the slow path")
 
-    monkeypatch.setattr(stream_slot.json, "loads", no_json)
-    assert stream_slot.parse_payload(strict_json.encode({"k": "u", "n": 7, "t": 1764.25})) == (b"u", 7, 1764.25)
-    assert stream_slot.parse_payload(b'{"k": "b", "n": 3, "t": 1.5}') == (b"b", 3, 1.5)
+    monkeypatch.setattr(sse_reader.json, "loads", no_json)
+    assert sse_reader.parse_payload(strict_json.encode({"k": "u", "n": 7, "t": 1764.25})) == (b"u", 7, 1764.25)
+    assert sse_reader.parse_payload(b'{"k": "b", "n": 3, "t": 1.5}') == (b"b", 3, 1.5)
 
 
 def test_losses_on_streams_that_reconnected_without_any_id_are_counted_apart() -> None:
@@ -109,9 +109,9 @@ def test_collapse_runs_need_the_newest_per_user_once_and_in_order() -> None:
 
 
 def test_the_fast_scan_reads_the_servers_compact_json_and_spaced_json() -> None:
-    from loadtest.stream_slot import OUR_EVENTS
+    from loadtest.sse_reader import OUR_EVENTS
     from sse_service import strict_json
 
     compact = b"id: 1\nevent: lt\ndata: " + strict_json.encode({"k": "u", "n": 7, "t": 1.5})
     spaced = b'id: 2\nevent: lt\ndata: {"k": "b", "n": 8, "t": 2.5}'
-    assert OUR_EVENTS.findall(compact + b"\n\n" + spaced) == [(b"1", b"u", b"7", b"1.5"), (b"2", b"b", b"8", b"2.5")]
+    assert OUR_EVENTS.findall(compact + b"\n\n" + spaced + b"\n\n") == [(b"1", b"u", b"7", b"1.5"), (b"2", b"b", b"8", b"2.5")]
