@@ -49,3 +49,14 @@ async def test_keys_of_one_user_share_one_cluster_slot(redis_prefix) -> None:
         keys.idempotency(redis_prefix, "d" * 32),
     ]
     assert len({key_slot(k.encode()) for k in names}) == 1
+
+
+def test_redis_replies_are_parsed_by_hiredis() -> None:
+    """The server depends on `redis[hiredis]`: redis-py's pure-Python RESP parser cost
+    ~12 µs of server CPU more per delivery on the Redis broker (benchmarks/RESULTS.md)."""
+    from redis._parsers.hiredis import _AsyncHiredisParser
+
+    from sse_service.redis_client import pooled_client
+
+    client = pooled_client("redis://127.0.0.1:6379/0", socket_timeout=1, socket_connect_timeout=1)
+    assert isinstance(client.connection_pool.make_connection()._parser, _AsyncHiredisParser)
