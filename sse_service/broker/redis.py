@@ -257,9 +257,11 @@ class RedisBroker:
         problem: str | None = self._subscriptions.problem
         return problem
 
-    def pubsub(self) -> aioredis.client.PubSub:
-        pubsub: aioredis.client.PubSub = self._redis.pubsub(ignore_subscribe_messages=False)
-        return pubsub
+    @property
+    def client(self) -> aioredis.Redis:
+        """The command client: the pub/sub connection is made like its own (redis_pubsub.py)."""
+        client: aioredis.Redis = self._redis
+        return client
 
 
 def _by_user(leases: Sequence[tuple[str, str]], prefix: str) -> dict[str, list[str]]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis
 
+from sse_service.broker.base import BrokerListeners
 from sse_service.broker.keys import user_keys
 from sse_service.broker.redis import RedisBroker
 from sse_service.types import BrokerUnavailable, Notification
@@ -60,3 +63,32 @@ def test_redis_replies_are_parsed_by_hiredis() -> None:
 
     client = pooled_client("redis://127.0.0.1:6379/0", socket_timeout=1, socket_connect_timeout=1)
     assert isinstance(client.connection_pool.make_connection()._parser, _AsyncHiredisParser)
+
+
+async def test_a_dropped_pubsub_connection_is_a_lost_fanout_then_every_channel_is_subscribed_again(
+    redis_url, redis_prefix
+) -> None:
+    """The reader owns its connection: a drop (here CLIENT KILL of ours alone, Redis being
+    shared) tells the streams to replay, and the channels are subscribed again."""
+    name = "fanout-" + redis_prefix.strip(":").replace(":", "-")
+    b = RedisBroker(f"{redis_url}?client_name={name}", redis_prefix, 5, 3600, 30)
+    received = Received()
+    lost = asyncio.Event()
+    listeners = received.listeners()
+    await b.start(BrokerListeners(listeners.on_event, listeners.on_evict, lost.set))
+    await b.subscribe("alice")
+    plain = redis.Redis.from_url(redis_url, decode_responses=True)
+    ours = [c["id"] for c in plain.client_list() if c["name"] == name and int(c["sub"]) > 0]
+    assert len(ours) == 1
+    plain.client_kill_filter(_id=ours[0])
+    await asyncio.wait_for(lost.wait(), 5)
+
+    async def resubscribed() -> None:
+        while await b.check() is not None:  # nothing to await: /readyz polls it the same way
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(resubscribed(), 10)
+    await b.append("p", [Notification(("alice",), "n", "1")])
+    await received.wait_for(lambda: [e.data_json for e in received.events] == ["1"])
+    plain.close()
+    await b.close()
