@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -156,7 +157,7 @@ class RedisBroker:
 
     async def _run_append(self, call: AppendCall, client: Any) -> list[tuple[Target, str, Any]]:
         raw = await self._scripts["APPEND"](keys=call.keys, args=[self._size, self._ttl_ms, call.plan], client=client)
-        answer = json.loads(raw)
+        answer = msgspec.json.decode(raw)
         if "conflict" in answer:
             raise IdempotencyConflict(call.targets[answer["conflict"]][0].index)
         return call.results(answer)

@@ -92,3 +92,19 @@ async def test_a_dropped_pubsub_connection_is_a_lost_fanout_then_every_channel_i
     await received.wait_for(lambda: [e.data_json for e in received.events] == ["1"])
     plain.close()
     await b.close()
+
+
+async def test_a_live_event_carries_its_data_and_trace_exactly_as_published(redis_url, redis_prefix) -> None:
+    """Fan-out messages are Lua cjson text read back by msgspec: every escape cjson writes
+    (`\\/`, control characters, non-ASCII as raw UTF-8) comes back as the same string."""
+    b = RedisBroker(redis_url, redis_prefix, 5, 3600, 30)
+    received = Received()
+    await b.start(received.listeners())
+    await b.subscribe("alice")
+    data = '{"a":"x/y\\\\z \\"q\\" \\u0001 é 𝄞 \\n"}'
+    trace = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+    await b.append("p", [Notification(("alice",), "n", data, collapse_key="k/1", trace=trace)])
+    await received.wait_for(lambda: len(received.events) == 1)
+    event = received.events[0]
+    assert (event.data_json, event.trace, event.collapse_key) == (data, trace, "k/1")
+    await b.close()
