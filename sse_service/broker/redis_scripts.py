@@ -17,6 +17,8 @@ the wrong type fails the call before anything is stored.
 #       e: event, d: data json, c: created at, x: trace carrier json or '', k: collapse key or '',
 #       bp: this notification's broadcast position when known per notification, else ''}]
 #   pub: 'PUBLISH' or 'SPUBLISH'
+# Publishes per recipient on its stream's channel: {o: offset, p: epoch, e, d, c, and x, s
+#   (broadcast stamp), k only when not empty} (redis_plan.event_from_message reads it).
 # Returns JSON: {"conflict": i} (nothing written) or {"r": per notification, per recipient
 #   {"dup": id} or {"p": epoch, "o": offset, "s": broadcast stamp, "i": id}}.
 APPEND = r"""
@@ -42,13 +44,20 @@ local function newer(a, b)
   return am > bm or (am == bm and an > bn)
 end
 -- The epoch of a stream: written once; a new one when the history vanished while its
--- meta survived (so no cursor into the lost history is ever misread).
+-- meta survived (so no cursor into the lost history is ever misread). Returns the epoch,
+-- the newest offset and the newest broadcast stamp (false when none), read in one HMGET.
 local function ensure(h, m, candidate)
-  if h > 0 and redis.call('EXISTS', KEYS[h]) == 0 and redis.call('HEXISTS', KEYS[m], 'o') == 1 then
+  local meta = redis.call('HMGET', KEYS[m], 'e', 'o', 'bp')
+  if meta[2] and h > 0 and redis.call('EXISTS', KEYS[h]) == 0 then
     redis.call('DEL', KEYS[m])
+    meta = {false, false, false}
   end
-  if redis.call('HSETNX', KEYS[m], 'e', candidate) == 1 then redis.call('PEXPIRE', KEYS[m], ttl) end
-  return redis.call('HGET', KEYS[m], 'e')
+  if not meta[1] then
+    redis.call('HSET', KEYS[m], 'e', candidate)
+    redis.call('PEXPIRE', KEYS[m], ttl)
+    meta[1] = candidate
+  end
+  return meta[1], meta[2], meta[3]
 end
 local dups = {}
 for i, n in ipairs(plan.n) do
@@ -65,8 +74,8 @@ for i, n in ipairs(plan.n) do
 end
 local b_epoch, b_offset = nil, nil
 if plan.bm > 0 then
-  b_epoch = ensure(plan.bh, plan.bm, plan.be)
-  b_offset = redis.call('HGET', KEYS[plan.bm], 'o') or '0-0'
+  b_epoch, b_offset = ensure(plan.bh, plan.bm, plan.be)
+  b_offset = b_offset or '0-0'
 elseif plan.bp ~= '' then
   b_epoch, b_offset = string.match(plan.bp, '^(%x+)%.(%d+%-%d+)$')
 end
@@ -101,22 +110,21 @@ for i, n in ipairs(plan.n) do
     else
       local s = plan.s[target[1]]
       local h, m = KEYS[s.h], KEYS[s.m]
-      local epoch = ensure(s.h, s.m, s.e)
+      local epoch, _, previous = ensure(s.h, s.m, s.e)
       local stamp = ''
       if not s.b and b_epoch then
         local stamped = b_offset
-        local previous = redis.call('HGET', m, 'bp')
         if previous then
           local pe, po = string.match(previous, '^(%x+)%.(%d+%-%d+)$')
           if pe == b_epoch and newer(po, stamped) then stamped = po end
         end
         stamp = b_epoch .. '.' .. stamped
-        redis.call('HSET', m, 'bp', stamp)
       end
       local offset
       if n.k == '' then offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp)
       else offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp, 'k', n.k) end
-      redis.call('HSET', m, 'o', offset)
+      if stamp == '' then redis.call('HSET', m, 'o', offset)
+      else redis.call('HSET', m, 'o', offset, 'bp', stamp) end
       if n.k ~= '' and s.k > 0 then
         -- A newer event with the same collapse key replaces the older one in the history.
         local replaced = redis.call('HGET', KEYS[s.k], n.k)
@@ -138,7 +146,12 @@ for i, n in ipairs(plan.n) do
       if target[2] > 0 then
         redis.call('SET', KEYS[target[2]], cjson.encode({f = n.f, i = id}), 'PX', ttl)
       end
-      redis.call(plan.pub, KEYS[s.c], cjson.encode({o = offset, p = epoch, e = n.e, d = n.d, c = n.c, x = n.x, s = stamp, k = n.k}))
+      -- Empty fields are left out of the message (the reader defaults them to '').
+      local message = {o = offset, p = epoch, e = n.e, d = n.d, c = n.c}
+      if n.x ~= '' then message.x = n.x end
+      if stamp ~= '' then message.s = stamp end
+      if n.k ~= '' then message.k = n.k end
+      redis.call(plan.pub, KEYS[s.c], cjson.encode(message))
       res[j] = {p = epoch, o = offset, s = stamp, i = id}
     end
   end

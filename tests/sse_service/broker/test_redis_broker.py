@@ -10,7 +10,7 @@ import redis
 from sse_service.broker.base import BrokerListeners
 from sse_service.broker.keys import user_keys
 from sse_service.broker.redis import RedisBroker
-from sse_service.types import BrokerUnavailable, Notification
+from sse_service.types import BrokerUnavailable, EventId, Notification
 
 from .test_broker_contract import Received
 
@@ -107,4 +107,20 @@ async def test_a_live_event_carries_its_data_and_trace_exactly_as_published(redi
     await received.wait_for(lambda: len(received.events) == 1)
     event = received.events[0]
     assert (event.data_json, event.trace, event.collapse_key) == (data, trace, "k/1")
+    await b.close()
+
+
+async def test_a_history_gone_while_its_meta_survived_gets_a_new_epoch(redis_url, redis_prefix) -> None:
+    """APPEND reads a stream's meta in one HMGET: a meta left without its history (one key
+    deleted or expired alone) must still start a new epoch, so an old cursor resets."""
+    b = RedisBroker(redis_url, redis_prefix, 5, 3600, 30)
+    await b.start(Received().listeners())
+    first = EventId.parse((await b.append("p", [Notification(("alice",), "n", "1")])).ids[0][0])
+    plain = redis.Redis.from_url(redis_url)
+    plain.delete(user_keys("alice").history(redis_prefix))
+    second = EventId.parse((await b.append("p", [Notification(("alice",), "n", "2")])).ids[0][0])
+    assert second.user.epoch != first.user.epoch
+    page = await b.history("alice", first, 10)
+    assert page.reset and [e.data_json for e in page.events] == ["2"]
+    plain.close()
     await b.close()
