@@ -179,18 +179,25 @@ class RedisBroker:
     async def _read_both(
         self, user_id: str, user_after: StreamPosition, broadcast_after: StreamPosition, count: int
     ) -> tuple[StreamRead, StreamRead]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._read_call(pipe, user_keys(user_id), user_after, count)
-            await self._read_call(pipe, BROADCAST, broadcast_after, count)
-            raw_user, raw_broadcast = await pipe.execute()
+        """One call reads both streams (a pipeline of two script calls also sent SCRIPT EXISTS
+        first, every time: two round trips per connect)."""
+        raw_user, raw_broadcast = await self._read_streams(
+            self._redis, [(user_keys(user_id), user_after), (BROADCAST, broadcast_after)], count
+        )
         return _stream_read(raw_user, user_id), _stream_read(raw_broadcast, None)
 
-    def _read_call(self, client: Any, keys: Any, after: StreamPosition, count: int) -> Any:
-        return self._scripts["READ"](
-            keys=[keys.history(self._p), keys.meta(self._p)],
-            args=[new_epoch(), self._ttl_ms, after.epoch, str(after.offset), count],
-            client=client,
-        )
+    async def _read_call(self, client: Any, keys: Any, after: StreamPosition, count: int) -> Any:
+        """One stream's read (the cluster's: a user's stream and the broadcast one are in two slots)."""
+        (raw,) = await self._read_streams(client, [(keys, after)], count)
+        return raw
+
+    async def _read_streams(self, client: Any, streams: Sequence[tuple[Any, StreamPosition]], count: int) -> Any:
+        keys: list[str] = []
+        args: list[object] = [self._ttl_ms, count]
+        for stream, after in streams:
+            keys += [stream.history(self._p), stream.meta(self._p)]
+            args += [new_epoch(), after.epoch, str(after.offset)]
+        return await self._scripts["READ"](keys=keys, args=args, client=client)
 
     # -- fan-out ----------------------------------------------------------------------
     async def subscribe(self, user_id: str) -> None:

@@ -160,32 +160,42 @@ end
 return cjson.encode({r = out})
 """
 
-# KEYS[1] history stream, KEYS[2] its meta hash.
-# ARGV[1] epoch if new, ARGV[2] ttl ms, ARGV[3] the reader's epoch, ARGV[4] its offset,
-# ARGV[5] how many entries (0: position only).
-# Returns {epoch, last offset, highest trimmed offset, 1 if read from the start, entries}.
+# KEYS: per stream read, its history stream and its meta hash (a user's and the broadcast
+# one in one call on a single Redis: a connect's position is one call; one stream per call
+# on a cluster, where they are in different slots).
+# ARGV[1] ttl ms, ARGV[2] how many entries per stream (0: position only), then per stream:
+# its epoch if new, the reader's epoch, the reader's offset.
+# Returns per stream {epoch, last offset, highest trimmed offset, 1 if read from the start, entries}.
 READ = r"""
-for i, want in ipairs({'stream', 'hash'}) do
+for i = 1, #KEYS do
+  local want = 'hash'
+  if i % 2 == 1 then want = 'stream' end
   local t = redis.call('TYPE', KEYS[i])['ok']
   if t ~= 'none' and t ~= want then return redis.error_reply('FLAGSTREAM wrong key type') end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('HEXISTS', KEYS[2], 'o') == 1 then
-  redis.call('DEL', KEYS[2])
-end
-if redis.call('HSETNX', KEYS[2], 'e', ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-local meta = redis.call('HMGET', KEYS[2], 'e', 'o', 't')
-local count = tonumber(ARGV[5])
-local entries = {}
-local from_start = 1
-if count > 0 then
-  local start = '-'
-  if meta[1] == ARGV[3] and ARGV[4] ~= '0-0' then
-    start = '(' .. ARGV[4]
-    from_start = 0
+local count = tonumber(ARGV[2])
+local out = {}
+for s = 1, #KEYS / 2 do
+  local h, m = KEYS[2 * s - 1], KEYS[2 * s]
+  local candidate, epoch, offset = ARGV[3 * s], ARGV[3 * s + 1], ARGV[3 * s + 2]
+  if redis.call('EXISTS', h) == 0 and redis.call('HEXISTS', m, 'o') == 1 then
+    redis.call('DEL', m)
   end
-  entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', count)
+  if redis.call('HSETNX', m, 'e', candidate) == 1 then redis.call('PEXPIRE', m, ARGV[1]) end
+  local meta = redis.call('HMGET', m, 'e', 'o', 't')
+  local entries = {}
+  local from_start = 1
+  if count > 0 then
+    local start = '-'
+    if meta[1] == epoch and offset ~= '0-0' then
+      start = '(' .. offset
+      from_start = 0
+    end
+    entries = redis.call('XRANGE', h, start, '+', 'COUNT', count)
+  end
+  out[s] = {meta[1], meta[2] or '0-0', meta[3] or '0-0', from_start, entries}
 end
-return {meta[1], meta[2] or '0-0', meta[3] or '0-0', from_start, entries}
+return out
 """
 
 # KEYS[1] lease zset of one user (member: connection id, score: lease expiry ms)
