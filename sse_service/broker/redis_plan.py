@@ -85,7 +85,9 @@ class AppendCall:
             plan["bh"] = self._key(BROADCAST.history(prefix), "s")
             plan["bm"] = self._key(BROADCAST.meta(prefix), "h")
         plan["k"] = "".join(self._kinds)
-        self.plan = json.dumps(plan)
+        # msgspec, not json.dumps: ~5× faster on a plan of a thousand recipients. Its UTF-8
+        # output (json.dumps escapes to ASCII) is read the same by the script's cjson.
+        self.plan = msgspec.json.encode(plan)
 
     def _key(self, key: str, kind: str) -> int:
         if key not in self._index:
