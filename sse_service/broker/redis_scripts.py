@@ -165,60 +165,80 @@ return cjson.encode({r = out})
 # on a cluster, where they are in different slots).
 # ARGV[1] ttl ms, ARGV[2] how many entries per stream (0: position only), then per stream:
 # its epoch if new, the reader's epoch, the reader's offset.
-# Returns per stream {epoch, last offset, highest trimmed offset, 1 if read from the start, entries}.
+# Returns per stream {epoch, last offset, highest trimmed offset, 1 if read from the start,
+# entries}, or {} when one of its keys has another type (nothing of that stream is written;
+# the other streams of the call are read: one foreign key fails only its own connect).
 READ = r"""
-for i = 1, #KEYS do
-  local want = 'hash'
-  if i % 2 == 1 then want = 'stream' end
-  local t = redis.call('TYPE', KEYS[i])['ok']
-  if t ~= 'none' and t ~= want then return redis.error_reply('FLAGSTREAM wrong key type') end
+local function foreign(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  return t ~= 'none' and t ~= want
 end
 local count = tonumber(ARGV[2])
 local out = {}
 for s = 1, #KEYS / 2 do
   local h, m = KEYS[2 * s - 1], KEYS[2 * s]
   local candidate, epoch, offset = ARGV[3 * s], ARGV[3 * s + 1], ARGV[3 * s + 2]
-  if redis.call('EXISTS', h) == 0 and redis.call('HEXISTS', m, 'o') == 1 then
-    redis.call('DEL', m)
-  end
-  if redis.call('HSETNX', m, 'e', candidate) == 1 then redis.call('PEXPIRE', m, ARGV[1]) end
-  local meta = redis.call('HMGET', m, 'e', 'o', 't')
-  local entries = {}
-  local from_start = 1
-  if count > 0 then
-    local start = '-'
-    if meta[1] == epoch and offset ~= '0-0' then
-      start = '(' .. offset
-      from_start = 0
+  if foreign(h, 'stream') or foreign(m, 'hash') then
+    out[s] = {}
+  else
+    if redis.call('EXISTS', h) == 0 and redis.call('HEXISTS', m, 'o') == 1 then
+      redis.call('DEL', m)
     end
-    entries = redis.call('XRANGE', h, start, '+', 'COUNT', count)
+    if redis.call('HSETNX', m, 'e', candidate) == 1 then redis.call('PEXPIRE', m, ARGV[1]) end
+    local meta = redis.call('HMGET', m, 'e', 'o', 't')
+    local entries = {}
+    local from_start = 1
+    if count > 0 then
+      local start = '-'
+      if meta[1] == epoch and offset ~= '0-0' then
+        start = '(' .. offset
+        from_start = 0
+      end
+      entries = redis.call('XRANGE', h, start, '+', 'COUNT', count)
+    end
+    out[s] = {meta[1], meta[2] or '0-0', meta[3] or '0-0', from_start, entries}
   end
-  out[s] = {meta[1], meta[2] or '0-0', meta[3] or '0-0', from_start, entries}
 end
 return out
 """
 
-# KEYS[1] lease zset of one user (member: connection id, score: lease expiry ms)
-# ARGV[1] now ms, ARGV[2] expiry ms, ARGV[3] connection id, ARGV[4] limit, ARGV[5] "1" to evict oldest
-# Connection ids start with their creation time, so sorting members sorts by age.
+# KEYS: lease zsets, one per connect (member: connection id, score: lease expiry ms); one call
+# takes the leases of the connects that came together (on a cluster: one per call).
+# ARGV[1] now ms, ARGV[2] expiry ms, then per key: connection id, limit, "1" to evict oldest.
+# Returns per key {1, evicted ids...} (granted), {0} (refused) or {-1} (not a zset: that
+# connect fails, the others go on). Connection ids start with their creation time, so
+# sorting members sorts by age.
 ACQUIRE_LEASE = """
-local t = redis.call('TYPE', KEYS[1])['ok']
-if t ~= 'none' and t ~= 'zset' then return redis.error_reply('FLAGSTREAM wrong key type') end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local limit = tonumber(ARGV[4])
-local held = redis.call('ZRANGE', KEYS[1], 0, -1)
-local evicted = {}
-if #held >= limit then
-  if ARGV[5] ~= '1' then return {0} end
-  table.sort(held)
-  for i = 1, #held - limit + 1 do
-    redis.call('ZREM', KEYS[1], held[i])
-    evicted[#evicted + 1] = held[i]
+local out = {}
+for k = 1, #KEYS do
+  local key, id, limit, evict = KEYS[k], ARGV[3 * k], tonumber(ARGV[3 * k + 1]), ARGV[3 * k + 2]
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= 'zset' then
+    out[k] = {-1}
+  else
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+    local held = redis.call('ZRANGE', key, 0, -1)
+    local evicted = {}
+    local granted = 1
+    if #held >= limit then
+      if evict ~= '1' then
+        granted = 0
+      else
+        table.sort(held)
+        for i = 1, #held - limit + 1 do
+          redis.call('ZREM', key, held[i])
+          evicted[#evicted + 1] = held[i]
+        end
+      end
+    end
+    if granted == 1 then
+      redis.call('ZADD', key, ARGV[2], id)
+      redis.call('PEXPIREAT', key, ARGV[2])
+    end
+    out[k] = {granted, unpack(evicted)}
   end
 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return {1, unpack(evicted)}
+return out
 """
 
 # KEYS[1] lease zset; ARGV[1] expiry ms; ARGV[2..] connection ids held by this instance

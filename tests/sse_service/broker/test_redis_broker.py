@@ -124,3 +124,57 @@ async def test_a_history_gone_while_its_meta_survived_gets_a_new_epoch(redis_url
     assert page.reset and [e.data_json for e in page.events] == ["2"]
     plain.close()
     await b.close()
+
+
+async def test_connects_that_come_together_share_calls_and_each_gets_its_own_answer(redis_url, redis_prefix) -> None:
+    """Leases and positions asked together go out in shared script calls (redis_batches.py):
+    a foreign key fails only its own connect, the per-user limit holds inside one call."""
+    b = RedisBroker(redis_url, redis_prefix, 5, 3600, 30)
+    await b.start(Received().listeners())
+    plain = redis.Redis.from_url(redis_url)
+    plain.set(user_keys("foreign").leases(redis_prefix), "x")
+    plain.set(user_keys("foreign").meta(redis_prefix), "x")
+    users = ["alice", "foreign", "bob", "alice", "alice"]  # alice's limit is 2
+    leases = await asyncio.gather(*(b.acquire_lease(u, f"000{i}", 2, False) for i, u in enumerate(users)), return_exceptions=True)
+    assert isinstance(leases[1], BrokerUnavailable)
+    assert [lease.granted for lease in leases if not isinstance(lease, BaseException)] == [True, True, True, False]
+    positions = await asyncio.gather(*(b.position(u) for u in ("alice", "foreign", "bob")), return_exceptions=True)
+    assert isinstance(positions[1], BrokerUnavailable)
+    alice, bob = positions[0], positions[2]
+    assert isinstance(alice, EventId) and isinstance(bob, EventId)
+    assert alice.broadcast == bob.broadcast and alice.user.epoch != bob.user.epoch
+    assert (await b.position("alice")) == alice  # a lone connect is answered too
+    plain.close()
+    await b.close()
+
+
+async def test_a_connect_given_up_while_its_call_is_queued_leaves_the_others_answered(redis_url, redis_prefix) -> None:
+    b = RedisBroker(redis_url, redis_prefix, 5, 3600, 30)
+    await b.start(Received().listeners())
+    asks = [asyncio.create_task(b.position(f"user-{n}")) for n in range(3)]
+    asks[1].cancel()
+    answered = await asyncio.gather(*asks, return_exceptions=True)
+    assert isinstance(answered[1], asyncio.CancelledError)
+    assert all(isinstance(a, EventId) for a in (answered[0], answered[2]))
+    await b.close()
+
+
+async def test_calls_still_queued_when_the_broker_closes_fail_instead_of_waiting_forever() -> None:
+    from sse_service.broker.redis_batches import Coalesced
+
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def send(asks: list[int]) -> list[int | BaseException]:
+        started.set()
+        await release.wait()
+        return asks
+
+    coalesced: Coalesced[int, int] = Coalesced(send)
+    first = asyncio.create_task(coalesced.ask(1))
+    await started.wait()
+    queued = asyncio.create_task(coalesced.ask(2))
+    await asyncio.sleep(0)
+    await coalesced.close()
+    for task in (first, queued):
+        with pytest.raises(BrokerUnavailable):
+            await task
