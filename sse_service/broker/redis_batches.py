@@ -10,11 +10,13 @@ callers with `BrokerUnavailable` (the broker's one error contract).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from ..types import BrokerUnavailable
 
+log = logging.getLogger(__name__)
 Ask = TypeVar("Ask")
 Answer = TypeVar("Answer")
 MOST_PER_CALL = 256  # bounds how long one script call holds Redis
@@ -50,24 +52,22 @@ class Coalesced(Generic[Ask, Answer]):
                     await self._answer(waiting)
         finally:
             self._sender = None
-            for _, future in self._queue:  # closed with calls queued: none may wait forever
-                if not future.done():
-                    future.set_exception(BrokerUnavailable("the notification store is closing"))
+            self._fail(self._queue, "the notification store is closing")  # none may wait forever
             self._queue = []
 
     async def _answer(self, waiting: list[tuple[Ask, asyncio.Future[Answer]]]) -> None:
         try:
             answers = await self._send([ask for ask, _ in waiting])
-        except BrokerUnavailable as exc:
-            for _, future in waiting:
-                if not future.done():
-                    future.set_exception(BrokerUnavailable(str(exc)))
-            return
-        except BaseException:
-            for _, future in waiting:
-                if not future.done():
-                    future.set_exception(BrokerUnavailable("the notification store is closing"))
+        except asyncio.CancelledError:
+            self._fail(waiting, "the notification store is closing")
             raise
+        except BrokerUnavailable as exc:
+            self._fail(waiting, str(exc))
+            return
+        except Exception:  # a defect, not the store: its callers fail, the next calls go on
+            log.exception("a coalesced Redis call failed")
+            self._fail(waiting, "the notification store is unavailable; retry later")
+            return
         for (_, future), answer in zip(waiting, answers):
             if future.done():
                 continue
@@ -75,3 +75,9 @@ class Coalesced(Generic[Ask, Answer]):
                 future.set_exception(answer)
             else:
                 future.set_result(answer)
+
+    @staticmethod
+    def _fail(waiting: list[tuple[Ask, asyncio.Future[Answer]]], message: str) -> None:
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(BrokerUnavailable(message))

@@ -44,7 +44,8 @@ class PubSubConnection:
     def __init__(self, client: aioredis.Redis) -> None:
         pool = client.connection_pool
         kwargs = {k: v for k, v in pool.connection_kwargs.items() if not k.startswith("maint_notifications")}
-        kwargs.update(protocol=2, socket_timeout=None, retry=Retry(NoBackoff(), 0))
+        # TCP keepalive: a read that waits for ever must still learn of a peer gone silently.
+        kwargs.update(protocol=2, socket_timeout=None, socket_keepalive=True, retry=Retry(NoBackoff(), 0))
         self._connection: Any = pool.connection_class(**kwargs)
         self._connecting: asyncio.Future[None] | None = None
 

@@ -178,3 +178,21 @@ async def test_calls_still_queued_when_the_broker_closes_fail_instead_of_waiting
     for task in (first, queued):
         with pytest.raises(BrokerUnavailable):
             await task
+
+
+async def test_a_coalesced_call_that_breaks_fails_its_callers_and_the_next_call_goes_out() -> None:
+    from sse_service.broker.redis_batches import Coalesced
+
+    calls: list[list[int]] = []
+
+    async def send(asks: list[int]) -> list[int | BaseException]:
+        calls.append(asks)
+        if len(calls) == 1:
+            raise ValueError("a defect in reading the answer")
+        return [a * 10 for a in asks]
+
+    coalesced: Coalesced[int, int] = Coalesced(send)
+    with pytest.raises(BrokerUnavailable):
+        await coalesced.ask(1)
+    assert await asyncio.gather(coalesced.ask(2), coalesced.ask(3)) == [20, 30]
+    assert calls == [[1], [2, 3]]
