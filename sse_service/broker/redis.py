@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -38,6 +39,7 @@ from .base import Accepted, BrokerListeners
 from .cursors import StreamRead, read_history
 from .keys import BROADCAST, check_user_ids, user_keys
 from .memory import new_epoch
+from .redis_batches import Coalesced
 from .redis_plan import AppendCall, Target, event_from_entry, event_from_message, targets_of
 from .redis_pubsub import Subscriptions
 from .redis_url import masked
@@ -93,6 +95,11 @@ class RedisBroker:
         self._subscriptions = self._new_subscriptions()
         self._listeners: BrokerListeners | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        # On one Redis every key is in one place: the positions and leases of connects that
+        # come together share a script call (on a cluster their keys are in different slots).
+        self._coalesces = self.name == "redis"
+        self._positions: Coalesced[str, EventId] = Coalesced(self._positions_of)
+        self._leases: Coalesced[tuple[str, str, int, bool], LeaseResult] = Coalesced(self._leases_of)
 
     def _client(self, url: str) -> Any:
         return pooled_client(url, socket_timeout=5, socket_connect_timeout=2)
@@ -109,6 +116,8 @@ class RedisBroker:
         await self._subscriptions.start()
 
     async def close(self) -> None:
+        await self._positions.close()
+        await self._leases.close()
         await self._subscriptions.stop()
         await self._redis.aclose()
 
@@ -156,7 +165,7 @@ class RedisBroker:
 
     async def _run_append(self, call: AppendCall, client: Any) -> list[tuple[Target, str, Any]]:
         raw = await self._scripts["APPEND"](keys=call.keys, args=[self._size, self._ttl_ms, call.plan], client=client)
-        answer = json.loads(raw)
+        answer = msgspec.json.decode(raw)
         if "conflict" in answer:
             raise IdempotencyConflict(call.targets[answer["conflict"]][0].index)
         return call.results(answer)
@@ -170,26 +179,45 @@ class RedisBroker:
             return await read_history(read, after, limit)
 
     async def position(self, user_id: str) -> EventId:
+        if self._coalesces:
+            return await self._positions.ask(user_id)
         nowhere = StreamPosition("", ZERO)
         async with self.store_call("position"):
             user, broadcast = await self._read_both(user_id, nowhere, nowhere, 0)
         return EventId(user.position, broadcast.position)
 
+    async def _positions_of(self, users: list[str]) -> list[EventId | BaseException]:
+        """Where each user's stream stands, and the broadcast stream once: one READ call."""
+        nowhere = StreamPosition("", ZERO)
+        async with self.store_call("position"):
+            raw = await self._read_streams(self._redis, [(BROADCAST, nowhere), *((user_keys(u), nowhere) for u in users)], 0)
+            broadcast = _stream_read(raw[0], None).position
+        return [
+            EventId(_stream_read(r, u).position, broadcast) if r else self._foreign("position") for r, u in zip(raw[1:], users)
+        ]
+
     async def _read_both(
         self, user_id: str, user_after: StreamPosition, broadcast_after: StreamPosition, count: int
     ) -> tuple[StreamRead, StreamRead]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._read_call(pipe, user_keys(user_id), user_after, count)
-            await self._read_call(pipe, BROADCAST, broadcast_after, count)
-            raw_user, raw_broadcast = await pipe.execute()
+        """One call reads both streams (a pipeline of two script calls also sent SCRIPT EXISTS
+        first, every time: two round trips per connect)."""
+        raw_user, raw_broadcast = await self._read_streams(
+            self._redis, [(user_keys(user_id), user_after), (BROADCAST, broadcast_after)], count
+        )
         return _stream_read(raw_user, user_id), _stream_read(raw_broadcast, None)
 
-    def _read_call(self, client: Any, keys: Any, after: StreamPosition, count: int) -> Any:
-        return self._scripts["READ"](
-            keys=[keys.history(self._p), keys.meta(self._p)],
-            args=[new_epoch(), self._ttl_ms, after.epoch, str(after.offset), count],
-            client=client,
-        )
+    async def _read_call(self, client: Any, keys: Any, after: StreamPosition, count: int) -> Any:
+        """One stream's read (the cluster's: a user's stream and the broadcast one are in two slots)."""
+        (raw,) = await self._read_streams(client, [(keys, after)], count)
+        return raw
+
+    async def _read_streams(self, client: Any, streams: Sequence[tuple[Any, StreamPosition]], count: int) -> Any:
+        keys: list[str] = []
+        args: list[object] = [self._ttl_ms, count]
+        for stream, after in streams:
+            keys += [stream.history(self._p), stream.meta(self._p)]
+            args += [new_epoch(), after.epoch, str(after.offset)]
+        return await self._scripts["READ"](keys=keys, args=args, client=client)
 
     # -- fan-out ----------------------------------------------------------------------
     async def subscribe(self, user_id: str) -> None:
@@ -219,13 +247,27 @@ class RedisBroker:
 
     # -- leases -----------------------------------------------------------------------
     async def acquire_lease(self, user_id: str, connection_id: str, limit: int, evict_oldest: bool) -> LeaseResult:
+        ask = (user_id, connection_id, limit, evict_oldest)
+        if self._coalesces:
+            return await self._leases.ask(ask)
+        (result,) = await self._leases_of([ask])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def _leases_of(self, asks: list[tuple[str, str, int, bool]]) -> list[LeaseResult | BaseException]:
         now = int(time.time() * 1000)
+        args: list[object] = [now, now + self._lease_ms]
+        for _, connection_id, limit, evict_oldest in asks:
+            args += [connection_id, limit, "1" if evict_oldest else "0"]
         async with self.store_call("lease"):
-            result = await self._scripts["ACQUIRE_LEASE"](
-                keys=[user_keys(user_id).leases(self._p)],
-                args=[now, now + self._lease_ms, connection_id, limit, "1" if evict_oldest else "0"],
-            )
-        return LeaseResult(bool(int(result[0])), tuple(result[1:]))
+            results = await self._scripts["ACQUIRE_LEASE"](keys=[user_keys(a[0]).leases(self._p) for a in asks], args=args)
+        return [self._foreign("lease") if int(r[0]) < 0 else LeaseResult(bool(int(r[0])), tuple(r[1:])) for r in results]
+
+    def _foreign(self, what: str) -> BrokerUnavailable:
+        """A key of another type where one of ours should be: that call fails, its batch goes on."""
+        log.warning("redis %s failed (%s): a key has another type than ours", what, masked(self._url))
+        return BrokerUnavailable(UNAVAILABLE)
 
     async def release_lease(self, user_id: str, connection_id: str) -> None:
         async with self.store_call("lease release"):
@@ -257,9 +299,11 @@ class RedisBroker:
         problem: str | None = self._subscriptions.problem
         return problem
 
-    def pubsub(self) -> aioredis.client.PubSub:
-        pubsub: aioredis.client.PubSub = self._redis.pubsub(ignore_subscribe_messages=False)
-        return pubsub
+    @property
+    def client(self) -> aioredis.Redis:
+        """The command client: the pub/sub connection is made like its own (redis_pubsub.py)."""
+        client: aioredis.Redis = self._redis
+        return client
 
 
 def _by_user(leases: Sequence[tuple[str, str]], prefix: str) -> dict[str, list[str]]:
@@ -270,6 +314,8 @@ def _by_user(leases: Sequence[tuple[str, str]], prefix: str) -> dict[str, list[s
 
 
 def _stream_read(raw: list[Any], user_id: str | None) -> StreamRead:
+    if not raw:  # READ's answer for a stream whose keys have another type
+        raise RedisError("FLAGSTREAM wrong key type")
     epoch, last, trimmed, from_start, entries = raw
     return StreamRead(
         epoch,

@@ -11,8 +11,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from ..types import EPOCH_LENGTH, Notification, Offset, StoredEvent, StreamPosition
-from .keys import BROADCAST, fingerprint, idempotency_digest, stream_keys
+from .keys import BROADCAST, StreamKeys, fingerprint, idempotency_digest, stream_keys
 from .memory import new_epoch
 
 
@@ -48,22 +50,23 @@ class AppendCall:
         by_notification: dict[int, list[Target]] = {}
         for target in targets:
             by_notification.setdefault(target.index, []).append(target)
+        created = repr(self._created)
         for index, group in by_notification.items():
             n = notifications[index]
             digest = idempotency_digest(publisher, n.idempotency_key) if n.idempotency_key else None
             plan_targets = []
             for target in group:
                 keys = stream_keys(target.user_id)
-                record = self._key(keys.idempotency(prefix, digest), "v") if digest else 0
-                plan_targets.append([self._stream(prefix, target.user_id, n.collapse_key is not None), record])
+                stream = self._stream(prefix, target.user_id, keys, n.collapse_key is not None)
+                plan_targets.append([stream, self._key(keys.idempotency(prefix, digest), "v") if digest else 0])
             items.append(
                 {
                     "t": plan_targets,
-                    "f": fingerprint(n),
+                    "f": fingerprint(n) if digest else "",  # read only against an idempotency record
                     "e": n.event,
                     "d": n.data_json,
                     "k": n.collapse_key or "",
-                    "c": repr(self._created),
+                    "c": created,
                     "x": json.dumps(n.trace) if n.trace else "",
                     "bp": (stamps or {}).get(index, ""),
                 }
@@ -82,7 +85,9 @@ class AppendCall:
             plan["bh"] = self._key(BROADCAST.history(prefix), "s")
             plan["bm"] = self._key(BROADCAST.meta(prefix), "h")
         plan["k"] = "".join(self._kinds)
-        self.plan = json.dumps(plan)
+        # msgspec, not json.dumps: ~5× faster on a plan of a thousand recipients. Its UTF-8
+        # output (json.dumps escapes to ASCII) is read the same by the script's cjson.
+        self.plan = msgspec.json.encode(plan)
 
     def _key(self, key: str, kind: str) -> int:
         if key not in self._index:
@@ -91,8 +96,7 @@ class AppendCall:
             self._index[key] = len(self.keys)
         return self._index[key]
 
-    def _stream(self, prefix: str, user_id: str | None, collapses: bool) -> int:
-        keys = stream_keys(user_id)
+    def _stream(self, prefix: str, user_id: str | None, keys: StreamKeys, collapses: bool) -> int:
         if user_id not in self._streams:
             self._stream_plans.append(
                 {
@@ -123,7 +127,7 @@ class AppendCall:
                 event = StoredEvent(
                     target.user_id,
                     result["p"],
-                    Offset.parse(result["o"]),
+                    _offset(result["o"]),
                     n.event,
                     n.data_json,
                     self._created,
@@ -135,8 +139,14 @@ class AppendCall:
         return out
 
 
+def _offset(text: str) -> Offset:
+    """A stream entry id as Redis wrote it (`<ms>-<n>`): split, not matched (trusted, ~1 µs less)."""
+    ms, n = text.split("-")
+    return Offset(int(ms), int(n))
+
+
 def _position(text: str) -> StreamPosition:
-    return StreamPosition(text[:EPOCH_LENGTH], Offset.parse(text[EPOCH_LENGTH + 1 :]))
+    return StreamPosition(text[:EPOCH_LENGTH], _offset(text[EPOCH_LENGTH + 1 :]))
 
 
 def targets_of(notifications: Sequence[Notification]) -> list[Target]:
@@ -153,15 +163,41 @@ def event_from_entry(entry: tuple[str, list[str]], user_id: str | None, epoch: s
     return _event(user_id, epoch, offset, dict(zip(flat[::2], flat[1::2])))
 
 
+class _Message(msgspec.Struct):
+    """A fan-out message as APPEND publishes it (redis_scripts.py)."""
+
+    o: str  # offset
+    p: str  # epoch
+    e: str  # event name
+    d: str  # data (JSON text)
+    c: str  # created at
+    x: str = ""  # trace carrier (JSON text)
+    s: str = ""  # broadcast stamp
+    k: str = ""  # collapse key
+
+
+_MESSAGE = msgspec.json.Decoder(_Message)
+
+
 def event_from_message(raw: str, user_id: str | None) -> StoredEvent:
-    """A fan-out message (published by APPEND) as an event."""
-    m = json.loads(raw)
-    return _event(user_id, m["p"], m["o"], m)
+    """A fan-out message (published by APPEND) as an event: decoded into a struct, no dict."""
+    m = _MESSAGE.decode(raw)
+    return StoredEvent(
+        user_id,
+        m.p,
+        _offset(m.o),
+        m.e,
+        m.d,
+        float(m.c),
+        json.loads(m.x) if m.x else None,
+        _position(m.s) if m.s else None,
+        m.k or None,
+    )
 
 
 def _event(user_id: str | None, epoch: str, offset: str, fields: dict[str, str]) -> StoredEvent:
     trace = json.loads(fields["x"]) if fields.get("x") else None
     stamp = _position(fields["s"]) if fields.get("s") else None
     return StoredEvent(
-        user_id, epoch, Offset.parse(offset), fields["e"], fields["d"], float(fields["c"]), trace, stamp, fields.get("k") or None
+        user_id, epoch, _offset(offset), fields["e"], fields["d"], float(fields["c"]), trace, stamp, fields.get("k") or None
     )

@@ -17,6 +17,8 @@ the wrong type fails the call before anything is stored.
 #       e: event, d: data json, c: created at, x: trace carrier json or '', k: collapse key or '',
 #       bp: this notification's broadcast position when known per notification, else ''}]
 #   pub: 'PUBLISH' or 'SPUBLISH'
+# Publishes per recipient on its stream's channel: {o: offset, p: epoch, e, d, c, and x, s
+#   (broadcast stamp), k only when not empty} (redis_plan.event_from_message reads it).
 # Returns JSON: {"conflict": i} (nothing written) or {"r": per notification, per recipient
 #   {"dup": id} or {"p": epoch, "o": offset, "s": broadcast stamp, "i": id}}.
 APPEND = r"""
@@ -42,13 +44,20 @@ local function newer(a, b)
   return am > bm or (am == bm and an > bn)
 end
 -- The epoch of a stream: written once; a new one when the history vanished while its
--- meta survived (so no cursor into the lost history is ever misread).
+-- meta survived (so no cursor into the lost history is ever misread). Returns the epoch,
+-- the newest offset and the newest broadcast stamp (false when none), read in one HMGET.
 local function ensure(h, m, candidate)
-  if h > 0 and redis.call('EXISTS', KEYS[h]) == 0 and redis.call('HEXISTS', KEYS[m], 'o') == 1 then
+  local meta = redis.call('HMGET', KEYS[m], 'e', 'o', 'bp')
+  if meta[2] and h > 0 and redis.call('EXISTS', KEYS[h]) == 0 then
     redis.call('DEL', KEYS[m])
+    meta = {false, false, false}
   end
-  if redis.call('HSETNX', KEYS[m], 'e', candidate) == 1 then redis.call('PEXPIRE', KEYS[m], ttl) end
-  return redis.call('HGET', KEYS[m], 'e')
+  if not meta[1] then
+    redis.call('HSET', KEYS[m], 'e', candidate)
+    redis.call('PEXPIRE', KEYS[m], ttl)
+    meta[1] = candidate
+  end
+  return meta[1], meta[2], meta[3]
 end
 local dups = {}
 for i, n in ipairs(plan.n) do
@@ -65,8 +74,8 @@ for i, n in ipairs(plan.n) do
 end
 local b_epoch, b_offset = nil, nil
 if plan.bm > 0 then
-  b_epoch = ensure(plan.bh, plan.bm, plan.be)
-  b_offset = redis.call('HGET', KEYS[plan.bm], 'o') or '0-0'
+  b_epoch, b_offset = ensure(plan.bh, plan.bm, plan.be)
+  b_offset = b_offset or '0-0'
 elseif plan.bp ~= '' then
   b_epoch, b_offset = string.match(plan.bp, '^(%x+)%.(%d+%-%d+)$')
 end
@@ -101,22 +110,21 @@ for i, n in ipairs(plan.n) do
     else
       local s = plan.s[target[1]]
       local h, m = KEYS[s.h], KEYS[s.m]
-      local epoch = ensure(s.h, s.m, s.e)
+      local epoch, _, previous = ensure(s.h, s.m, s.e)
       local stamp = ''
       if not s.b and b_epoch then
         local stamped = b_offset
-        local previous = redis.call('HGET', m, 'bp')
         if previous then
           local pe, po = string.match(previous, '^(%x+)%.(%d+%-%d+)$')
           if pe == b_epoch and newer(po, stamped) then stamped = po end
         end
         stamp = b_epoch .. '.' .. stamped
-        redis.call('HSET', m, 'bp', stamp)
       end
       local offset
       if n.k == '' then offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp)
       else offset = redis.call('XADD', h, '*', 'e', n.e, 'd', n.d, 'c', n.c, 'x', n.x, 's', stamp, 'k', n.k) end
-      redis.call('HSET', m, 'o', offset)
+      if stamp == '' then redis.call('HSET', m, 'o', offset)
+      else redis.call('HSET', m, 'o', offset, 'bp', stamp) end
       if n.k ~= '' and s.k > 0 then
         -- A newer event with the same collapse key replaces the older one in the history.
         local replaced = redis.call('HGET', KEYS[s.k], n.k)
@@ -138,7 +146,12 @@ for i, n in ipairs(plan.n) do
       if target[2] > 0 then
         redis.call('SET', KEYS[target[2]], cjson.encode({f = n.f, i = id}), 'PX', ttl)
       end
-      redis.call(plan.pub, KEYS[s.c], cjson.encode({o = offset, p = epoch, e = n.e, d = n.d, c = n.c, x = n.x, s = stamp, k = n.k}))
+      -- Empty fields are left out of the message (the reader defaults them to '').
+      local message = {o = offset, p = epoch, e = n.e, d = n.d, c = n.c}
+      if n.x ~= '' then message.x = n.x end
+      if stamp ~= '' then message.s = stamp end
+      if n.k ~= '' then message.k = n.k end
+      redis.call(plan.pub, KEYS[s.c], cjson.encode(message))
       res[j] = {p = epoch, o = offset, s = stamp, i = id}
     end
   end
@@ -147,55 +160,85 @@ end
 return cjson.encode({r = out})
 """
 
-# KEYS[1] history stream, KEYS[2] its meta hash.
-# ARGV[1] epoch if new, ARGV[2] ttl ms, ARGV[3] the reader's epoch, ARGV[4] its offset,
-# ARGV[5] how many entries (0: position only).
-# Returns {epoch, last offset, highest trimmed offset, 1 if read from the start, entries}.
+# KEYS: per stream read, its history stream and its meta hash (a user's and the broadcast
+# one in one call on a single Redis: a connect's position is one call; one stream per call
+# on a cluster, where they are in different slots).
+# ARGV[1] ttl ms, ARGV[2] how many entries per stream (0: position only), then per stream:
+# its epoch if new, the reader's epoch, the reader's offset.
+# Returns per stream {epoch, last offset, highest trimmed offset, 1 if read from the start,
+# entries}, or {} when one of its keys has another type (nothing of that stream is written;
+# the other streams of the call are read: one foreign key fails only its own connect).
 READ = r"""
-for i, want in ipairs({'stream', 'hash'}) do
-  local t = redis.call('TYPE', KEYS[i])['ok']
-  if t ~= 'none' and t ~= want then return redis.error_reply('FLAGSTREAM wrong key type') end
+local function foreign(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  return t ~= 'none' and t ~= want
 end
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('HEXISTS', KEYS[2], 'o') == 1 then
-  redis.call('DEL', KEYS[2])
-end
-if redis.call('HSETNX', KEYS[2], 'e', ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-local meta = redis.call('HMGET', KEYS[2], 'e', 'o', 't')
-local count = tonumber(ARGV[5])
-local entries = {}
-local from_start = 1
-if count > 0 then
-  local start = '-'
-  if meta[1] == ARGV[3] and ARGV[4] ~= '0-0' then
-    start = '(' .. ARGV[4]
-    from_start = 0
+local count = tonumber(ARGV[2])
+local out = {}
+for s = 1, #KEYS / 2 do
+  local h, m = KEYS[2 * s - 1], KEYS[2 * s]
+  local candidate, epoch, offset = ARGV[3 * s], ARGV[3 * s + 1], ARGV[3 * s + 2]
+  if foreign(h, 'stream') or foreign(m, 'hash') then
+    out[s] = {}
+  else
+    if redis.call('EXISTS', h) == 0 and redis.call('HEXISTS', m, 'o') == 1 then
+      redis.call('DEL', m)
+    end
+    if redis.call('HSETNX', m, 'e', candidate) == 1 then redis.call('PEXPIRE', m, ARGV[1]) end
+    local meta = redis.call('HMGET', m, 'e', 'o', 't')
+    local entries = {}
+    local from_start = 1
+    if count > 0 then
+      local start = '-'
+      if meta[1] == epoch and offset ~= '0-0' then
+        start = '(' .. offset
+        from_start = 0
+      end
+      entries = redis.call('XRANGE', h, start, '+', 'COUNT', count)
+    end
+    out[s] = {meta[1], meta[2] or '0-0', meta[3] or '0-0', from_start, entries}
   end
-  entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', count)
 end
-return {meta[1], meta[2] or '0-0', meta[3] or '0-0', from_start, entries}
+return out
 """
 
-# KEYS[1] lease zset of one user (member: connection id, score: lease expiry ms)
-# ARGV[1] now ms, ARGV[2] expiry ms, ARGV[3] connection id, ARGV[4] limit, ARGV[5] "1" to evict oldest
-# Connection ids start with their creation time, so sorting members sorts by age.
+# KEYS: lease zsets, one per connect (member: connection id, score: lease expiry ms); one call
+# takes the leases of the connects that came together (on a cluster: one per call).
+# ARGV[1] now ms, ARGV[2] expiry ms, then per key: connection id, limit, "1" to evict oldest.
+# Returns per key {1, evicted ids...} (granted), {0} (refused) or {-1} (not a zset: that
+# connect fails, the others go on). Connection ids start with their creation time, so
+# sorting members sorts by age.
 ACQUIRE_LEASE = """
-local t = redis.call('TYPE', KEYS[1])['ok']
-if t ~= 'none' and t ~= 'zset' then return redis.error_reply('FLAGSTREAM wrong key type') end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local limit = tonumber(ARGV[4])
-local held = redis.call('ZRANGE', KEYS[1], 0, -1)
-local evicted = {}
-if #held >= limit then
-  if ARGV[5] ~= '1' then return {0} end
-  table.sort(held)
-  for i = 1, #held - limit + 1 do
-    redis.call('ZREM', KEYS[1], held[i])
-    evicted[#evicted + 1] = held[i]
+local out = {}
+for k = 1, #KEYS do
+  local key, id, limit, evict = KEYS[k], ARGV[3 * k], tonumber(ARGV[3 * k + 1]), ARGV[3 * k + 2]
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= 'zset' then
+    out[k] = {-1}
+  else
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+    local held = redis.call('ZRANGE', key, 0, -1)
+    local evicted = {}
+    local granted = 1
+    if #held >= limit then
+      if evict ~= '1' then
+        granted = 0
+      else
+        table.sort(held)
+        for i = 1, #held - limit + 1 do
+          redis.call('ZREM', key, held[i])
+          evicted[#evicted + 1] = held[i]
+        end
+      end
+    end
+    if granted == 1 then
+      redis.call('ZADD', key, ARGV[2], id)
+      redis.call('PEXPIREAT', key, ARGV[2])
+    end
+    out[k] = {granted, unpack(evicted)}
   end
 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return {1, unpack(evicted)}
+return out
 """
 
 # KEYS[1] lease zset; ARGV[1] expiry ms; ARGV[2..] connection ids held by this instance

@@ -17,7 +17,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from ..types import BrokerUnavailable
 from .channel_counts import ChannelCounts
-from .redis_pubsub import CONFIRM_TIMEOUT
+from .redis_pubsub import CONFIRM_TIMEOUT, PubSubConnection
 from .redis_url import masked
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ CHECK_OWNERS_EVERY = 5.0  # seconds: compare each subscription's node with the s
 
 
 class _Shard:
-    def __init__(self, name: str, pubsub: Any) -> None:
+    def __init__(self, name: str, pubsub: PubSubConnection) -> None:
         self.name = name
         self.pubsub = pubsub
         self.channels: set[str] = set()
@@ -63,7 +63,7 @@ class ShardedSubscriptions(ChannelCounts):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for shard in self._shards.values():
-            await _quietly(shard.pubsub.aclose())
+            await _quietly(shard.pubsub.close())
 
     async def add(self, channel: str, user_id: str | None) -> None:
         self._hold(channel, user_id)
@@ -85,19 +85,19 @@ class ShardedSubscriptions(ChannelCounts):
         shard = self._shards.get(self._owner.pop(channel, ""))
         if shard is not None:
             shard.channels.discard(channel)
-            await _quietly(shard.pubsub.sunsubscribe(channel))
+            await _quietly(shard.pubsub.send("SUNSUBSCRIBE", channel))
 
     async def _subscribe(self, channel: str) -> None:
         node = await self._broker.master_of(channel)
         shard = self._shards.get(node.name)
         if shard is None:
-            shard = self._shards[node.name] = _Shard(node.name, self._broker.node_client(node).pubsub())
+            shard = self._shards[node.name] = _Shard(node.name, PubSubConnection(self._broker.node_client(node)))
         confirmed = asyncio.get_running_loop().create_future()
         self._pending[channel] = confirmed
         self._owner[channel] = shard.name
         shard.channels.add(channel)
         try:
-            await shard.pubsub.ssubscribe(channel)
+            await shard.pubsub.send("SSUBSCRIBE", channel)  # connects the shard's connection first
             if shard.reader is None:
                 shard.reader = asyncio.create_task(self._read(shard), name=f"redis-shard-{shard.name}")
             await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
@@ -110,17 +110,14 @@ class ShardedSubscriptions(ChannelCounts):
     async def _read(self, shard: _Shard) -> None:
         while True:
             try:
-                message = await shard.pubsub.get_message(timeout=1.0)
+                kind, channel, data = await shard.pubsub.read()
             except STORE_ERRORS as exc:
                 self._drop(shard)
                 self._mark_lost(exc)
                 return
-            if message is None:
-                continue
-            kind, channel = message["type"], message["channel"]
             if kind == "smessage" and channel in self._users:
                 try:
-                    self._broker.dispatch(self._users[channel], message["data"])
+                    self._broker.dispatch(self._users[channel], data)
                 except Exception:
                     log.exception("could not dispatch a sharded pub/sub message")
             elif kind == "ssubscribe":
@@ -138,7 +135,7 @@ class ShardedSubscriptions(ChannelCounts):
         for channel in shard.channels:
             if self._owner.get(channel) == shard.name:
                 del self._owner[channel]
-        asyncio.get_running_loop().create_task(_quietly(shard.pubsub.aclose()))
+        asyncio.get_running_loop().create_task(_quietly(shard.pubsub.close()))
 
     def _mark_lost(self, exc: BaseException) -> None:
         if self.problem is None:
@@ -160,7 +157,7 @@ class ShardedSubscriptions(ChannelCounts):
             shard = self._shards.get(self._owner.pop(channel))
             if shard is not None:
                 shard.channels.discard(channel)
-                await _quietly(shard.pubsub.sunsubscribe(channel))
+                await _quietly(shard.pubsub.send("SUNSUBSCRIBE", channel))
         if moved:
             self._mark_lost(RuntimeError(f"{len(moved)} channel(s) found on a node that no longer owns their slot"))
 

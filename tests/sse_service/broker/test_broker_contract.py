@@ -203,6 +203,16 @@ async def test_a_burst_of_connects_larger_than_the_connection_pool_gets_every_le
     assert all(lease.granted for lease in leases)
 
 
+async def test_streams_subscribing_at_once_on_a_fresh_instance_all_receive_their_events(broker) -> None:
+    # Subscribes sent together before the pub/sub connection (on a cluster: each shard's) was up
+    # must share one connect: two connects racing on one connection orphaned a subscription.
+    b, received = broker
+    users = [f"first-{n}" for n in range(50)]
+    await asyncio.gather(*(b.subscribe(u) for u in users))
+    await b.append("p", [note(u, data=f'"{u}"') for u in users])
+    await received.wait_for(lambda: {e.user_id for e in received.events} == set(users))
+
+
 async def test_check_reports_a_usable_broker(broker) -> None:
     b, _ = broker
     assert await b.check() is None
