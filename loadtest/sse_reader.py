@@ -104,6 +104,8 @@ class EventStreamReader:
         self._after_cr = False  # the last write ended with CR: a LF first in the next is its pair
 
     def feed(self, data: bytes, now: float) -> None:
+        if data.__class__ is not bytes:  # h11 hands some bodies over as bytearray
+            data = bytes(data)
         if not self._started or self._after_cr:
             data = self._stream_edges(data)
         if 13 in data:  # a CR (an int: `b"\r" in` costs a raised and cleared TypeError)

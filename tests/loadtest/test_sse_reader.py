@@ -112,3 +112,11 @@ def test_an_empty_id_after_one_space_is_empty_on_the_fast_scan_too() -> None:
     payload = b'{"k":"u","n":1,"t":1.5}'
     assert read(b"event:lt\nid: \ndata:" + payload + b"\n\n") == ([], [(b"", b"lt", payload, None)])
     assert read(b"event:lt\nid:  x\ndata:" + payload + b"\n\n") == ([(b" x", b"u", b"1", b"1.5")], [])
+
+
+def test_a_body_chunk_h11_hands_over_as_a_bytearray_reads_like_bytes() -> None:
+    # h11 gives some bodies (e.g. read until close) as bytearray: the Node peer's stream crashed
+    # the reader ("unhashable type: 'bytearray'") on every block off the fast scan.
+    first, block = b"event:a\ndata:1\n\n", b"event:ping\ndata:{}\n\n"
+    assert read(first, bytearray(block)) == read(first, block)
+    assert read(first, bytearray(block + b"event:")) == read(first, block + b"event:")
