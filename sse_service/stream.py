@@ -75,12 +75,14 @@ class StreamEndpoint:
         watcher: asyncio.Task[None] | None = None
         reason = "client"
         status: int | None = None  # the response's, once it started
+        subscribed = False  # only a subscribe that returned is ours to undo
         try:
             try:
                 # A fresh stream starts "now": the store's position before subscribing. If
                 # anything was stored while the subscription became live, it is replayed.
                 start = await s.broker.position(connection.user_id) if after is None else None
                 await s.broker.subscribe(connection.user_id)
+                subscribed = True
             except BrokerUnavailable:
                 s.metrics.error("subscribe")
                 await send_json(send, 503, *unavailable(s.settings.retry_ms))
@@ -108,7 +110,8 @@ class StreamEndpoint:
                 watcher.cancel()
             s.hub.unregister(connection, reason)
             self._reconnects.stream_ended(connection.user_id)
-            await s.broker.unsubscribe(connection.user_id)
+            if subscribed:
+                await s.broker.unsubscribe(connection.user_id)
             with contextlib.suppress(BrokerUnavailable):  # the lease expires by itself
                 await s.broker.release_lease(connection.user_id, connection.id)
 

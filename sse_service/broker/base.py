@@ -63,7 +63,9 @@ class Broker(Protocol):
         ...
 
     async def subscribe(self, user_id: str) -> None:
-        """Receive this user's events here; returns once the subscription is live."""
+        """Receive this user's events here; returns once the subscription is live. One that
+        raises or is cancelled holds nothing: only a returned subscribe is undone by
+        `unsubscribe`."""
         ...
 
     async def unsubscribe(self, user_id: str) -> None: ...

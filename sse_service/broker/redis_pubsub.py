@@ -140,6 +140,9 @@ class Subscriptions(ChannelCounts):
             await self.remove(channel)
             log.warning("redis subscribe failed: %s", masked(repr(exc)))
             raise BrokerUnavailable("subscription failed") from exc
+        except asyncio.CancelledError:
+            await self.remove(channel)  # a subscribe that did not return holds nothing
+            raise
 
     async def _subscribe_queued(self) -> None:
         """One SUBSCRIBE for every channel asked meanwhile (a burst of connects sent one command

@@ -78,6 +78,9 @@ class ShardedSubscriptions(ChannelCounts):
             await self.remove(channel)
             log.warning("redis cluster subscribe failed: %s", masked(repr(exc)))
             raise BrokerUnavailable("subscription failed") from exc
+        except asyncio.CancelledError:
+            await self.remove(channel)  # a subscribe that did not return holds nothing
+            raise
 
     async def remove(self, channel: str) -> None:
         if not self._release(channel):

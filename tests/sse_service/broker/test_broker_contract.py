@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -234,3 +235,18 @@ async def test_regression_a_cursor_from_before_a_wipe_resets_even_when_it_looks_
         delete_prefix(url, request.getfixturevalue("redis_prefix"))
     await b.append("p", [note("w", data=str(i)) for i in range(3, 8)])
     assert (await b.history("w", cursor, 100)).reset
+
+
+async def test_a_cancelled_subscribe_holds_nothing(broker) -> None:
+    """A stream that goes away while its subscribe waits for Redis does not keep the user's
+    channel subscribed on this instance (only a subscribe that returned is undone)."""
+    b, _ = broker
+    pending = asyncio.create_task(b.subscribe("cancelled"))
+    await asyncio.sleep(0)  # it has counted the stream and waits for the confirmation
+    pending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pending
+    if b.name != "memory":  # the memory broker has no subscriptions to hold
+        from sse_service.broker.keys import user_keys
+
+        assert user_keys("cancelled").channel(b._p) not in b._subscriptions._counts
