@@ -28,7 +28,7 @@ from .config import ConfigError, Settings
 from .header_deadline import install_header_deadline
 
 log = logging.getLogger("flagstream")
-GC_YOUNG, GC_MIDDLE, GC_FULL = 700, 10, 1000  # Python's default is 700, 10, 10
+GC_YOUNG, GC_MIDDLE, GC_FULL = 5000, 10, 1000  # Python's default is 700, 10, 10
 
 
 def redact(query: str) -> str:
@@ -154,8 +154,9 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
         gc.freeze()
         # Full collections walk every open stream's objects (~125 each): with Python's default
         # (one per 10 middle ones, and only once the heap grew by a quarter) a ramp to 10,000
-        # streams ran ten of them, 2.6-3.9 s in all. Young garbage is still collected as often;
-        # the cycles of long-lived streams that ended wait longer (benchmarks/analysis.md).
+        # streams ran ten of them, 2.6-3.9 s in all. A young collection every 5,000 container
+        # allocations instead of 700: the app's CPU per notification 16 -> 14 us
+        # (benchmarks/app_cost.py). Cycles of streams that ended wait longer (analysis.md).
         gc.set_threshold(GC_YOUNG, GC_MIDDLE, GC_FULL)
         if on_ready is not None:
             on_ready(f"http://{settings.host}:{settings.port}")
