@@ -5,6 +5,16 @@ subscribe on a channel's first stream and unsubscribe after its last."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+from redis.exceptions import RedisClusterException, RedisError
+
+from ..types import BrokerUnavailable
+from .redis_url import masked
+
+log = logging.getLogger(__name__)
+# What a subscribe can fail with (RedisClusterException is not a RedisError).
+STORE_ERRORS = (TimeoutError, RedisError, RedisClusterException, OSError)
 
 
 class ChannelCounts:
@@ -14,6 +24,28 @@ class ChannelCounts:
         self._users: dict[str, str | None] = {}  # channel → user (None: broadcasts)
         self._counts: dict[str, int] = {}
         self._pending: dict[str, asyncio.Future[None]] = {}  # done once Redis confirmed
+
+    async def add(self, channel: str, user_id: str | None) -> None:
+        """Count one more stream on `channel`; return once Redis confirmed its subscription.
+        One that raises or is cancelled holds nothing: only a returned `add` is `remove`d."""
+        self._hold(channel, user_id)
+        try:
+            await self._confirm(channel)
+        except STORE_ERRORS as exc:
+            await self.remove(channel)
+            log.warning("redis subscribe failed: %s", masked(repr(exc)))
+            raise BrokerUnavailable("subscription failed") from exc
+        except asyncio.CancelledError:
+            await self.remove(channel)
+            raise
+
+    async def _confirm(self, channel: str) -> None:
+        """Subscribe on `channel`'s first stream, and wait for Redis to confirm it."""
+        raise NotImplementedError
+
+    async def remove(self, channel: str) -> None:
+        """One stream fewer on `channel`; unsubscribe after its last."""
+        raise NotImplementedError
 
     def _hold(self, channel: str, user_id: str | None) -> None:
         """One more stream on ``channel``."""

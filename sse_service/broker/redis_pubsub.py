@@ -22,7 +22,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from ..types import BrokerUnavailable
 from .channel_counts import ChannelCounts
 from .redis_url import masked
 
@@ -122,27 +121,17 @@ class Subscriptions(ChannelCounts):
             raise
         self.problem = None
 
-    async def add(self, channel: str, user_id: str | None) -> None:
-        """Count one more stream on `channel`; return once Redis confirmed the subscription."""
-        self._hold(channel, user_id)
+    async def _confirm(self, channel: str) -> None:
         confirmed = self._pending.get(channel)
-        try:
-            if confirmed is None:
-                confirmed = asyncio.get_running_loop().create_future()
-                self._pending[channel] = confirmed
-                if self._connection is None or self.problem is not None:
-                    raise ConnectionError("no pub/sub connection")
-                self._to_subscribe.append(channel)
-                if self._subscriber is None:
-                    self._subscriber = asyncio.create_task(self._subscribe_queued(), name="redis-pubsub-subscribe")
-            await asyncio.wait_for(asyncio.shield(confirmed), timeout=CONFIRM_TIMEOUT)
-        except (TimeoutError, RedisError, OSError) as exc:
-            await self.remove(channel)
-            log.warning("redis subscribe failed: %s", masked(repr(exc)))
-            raise BrokerUnavailable("subscription failed") from exc
-        except asyncio.CancelledError:
-            await self.remove(channel)  # a subscribe that did not return holds nothing
-            raise
+        if confirmed is None:
+            confirmed = asyncio.get_running_loop().create_future()
+            self._pending[channel] = confirmed
+            if self._connection is None or self.problem is not None:
+                raise ConnectionError("no pub/sub connection")
+            self._to_subscribe.append(channel)
+            if self._subscriber is None:
+                self._subscriber = asyncio.create_task(self._subscribe_queued(), name="redis-pubsub-subscribe")
+        await asyncio.wait_for(asyncio.shield(confirmed), timeout=CONFIRM_TIMEOUT)
 
     async def _subscribe_queued(self) -> None:
         """One SUBSCRIBE for every channel asked meanwhile (a burst of connects sent one command

@@ -13,10 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisClusterException, RedisError
-
-from ..types import BrokerUnavailable
-from .channel_counts import ChannelCounts
+from .channel_counts import STORE_ERRORS, ChannelCounts
 from .redis_pubsub import CONFIRM_TIMEOUT, PubSubConnection
 from .redis_url import masked
 
@@ -24,8 +21,6 @@ if TYPE_CHECKING:
     from .redis_cluster import RedisClusterBroker
 
 log = logging.getLogger(__name__)
-# What a cluster call can fail with (RedisClusterException is not a RedisError).
-STORE_ERRORS = (TimeoutError, RedisError, RedisClusterException, OSError)
 CHECK_OWNERS_EVERY = 5.0  # seconds: compare each subscription's node with the slot map
 
 
@@ -65,22 +60,13 @@ class ShardedSubscriptions(ChannelCounts):
         for shard in self._shards.values():
             await _quietly(shard.pubsub.close())
 
-    async def add(self, channel: str, user_id: str | None) -> None:
-        self._hold(channel, user_id)
-        try:
-            if channel not in self._owner:
-                await self._subscribe(channel)
-            else:
-                confirmed = self._pending.get(channel)
-                if confirmed is not None:
-                    await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
-        except STORE_ERRORS as exc:
-            await self.remove(channel)
-            log.warning("redis cluster subscribe failed: %s", masked(repr(exc)))
-            raise BrokerUnavailable("subscription failed") from exc
-        except asyncio.CancelledError:
-            await self.remove(channel)  # a subscribe that did not return holds nothing
-            raise
+    async def _confirm(self, channel: str) -> None:
+        if channel not in self._owner:
+            await self._subscribe(channel)
+        else:
+            confirmed = self._pending.get(channel)
+            if confirmed is not None:
+                await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
 
     async def remove(self, channel: str) -> None:
         if not self._release(channel):

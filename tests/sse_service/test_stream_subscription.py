@@ -47,7 +47,11 @@ async def open_stream(endpoint: StreamEndpoint, user: str) -> tuple[asyncio.Task
 
     scope = {"type": "http", "headers": [(b"authorization", f"Bearer {mint_token(SECRET, user)}".encode())]}
     task = asyncio.create_task(endpoint(scope, receive, send))
-    return task, gone, await started
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    if not started.done():
+        task.result()  # the endpoint failed before answering: its error (Hypercorn's 500)
+        raise AssertionError("the stream ended without an answer")
+    return task, gone, started.result()
 
 
 async def test_a_stream_whose_subscribe_failed_leaves_the_users_other_stream_subscribed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,3 +70,27 @@ async def test_a_stream_whose_subscribe_failed_leaves_the_users_other_stream_sub
     first_gone.set_result({"type": "http.disconnect"})
     await first
     assert subscriptions.held == {"u1": 0}
+
+
+async def test_a_stream_opens_when_the_store_cannot_pass_on_the_eviction_it_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `evict_oldest` the lease names a stream held by another instance; when the store
+    cannot deliver that eviction, the new stream still opens (the evicted lease is already
+    gone) and the failure is counted, instead of the request dying with a 500."""
+    from sse_service.types import LeaseResult
+
+    services: Services = create_app(server_settings(), flag_gate=SwitchableGate()).extensions["flagstream"]
+
+    async def lease(*args: Any) -> LeaseResult:
+        return LeaseResult(True, ("a-stream-on-another-instance",))
+
+    async def evict(*args: Any) -> None:
+        raise BrokerUnavailable("the notification store is unavailable; retry later")
+
+    errors: list[str] = []
+    monkeypatch.setattr(services.broker, "acquire_lease", lease)
+    monkeypatch.setattr(services.broker, "evict", evict)
+    monkeypatch.setattr(services.metrics, "error", errors.append)
+    task, gone, status = await open_stream(StreamEndpoint(services), "u1")
+    assert status == 200 and errors == ["evict"]
+    gone.set_result({"type": "http.disconnect"})
+    await task

@@ -59,7 +59,9 @@ def test_a_sampled_publish_stores_its_producer_span_on_every_event() -> None:
     assert len(carriers) == 2 and all(c is not None and span_id in c["traceparent"] for c in carriers)
 
 
-def test_a_refused_append_is_raised_and_nothing_of_it_is_counted_as_published() -> None:
+def test_a_conflicting_idempotency_key_is_raised_counts_nothing_published_and_is_no_service_error() -> None:
+    """A 409 is the publisher's mistake: nothing of the refused append counts as published, and
+    `sse_errors_total{stage="publish"}` (zero most of the time) counts only the store failing."""
     registry = CollectorRegistry()
     broker = MemoryBroker(100, 3600)
     worker = NotificationWorker(broker, PrometheusMetrics(registry, process_metrics=False), NoopTracing())
@@ -71,19 +73,4 @@ def test_a_refused_append_is_raised_and_nothing_of_it_is_counted_as_published() 
     with pytest.raises(IdempotencyConflict):
         asyncio.run(scenario())
     assert published(registry, "user") == 1
-
-
-def test_a_publisher_s_conflicting_idempotency_key_is_not_a_service_error() -> None:
-    """A 409 is the publisher's mistake: `sse_errors_total{stage="publish"}` (which should be
-    zero most of the time) counts only the store failing, never a refusal of the request."""
-    registry = CollectorRegistry()
-    broker = MemoryBroker(100, 3600)
-    worker = NotificationWorker(broker, PrometheusMetrics(registry, process_metrics=False), NoopTracing())
-
-    async def scenario() -> None:
-        await worker.publish("p", [to("a", key="k1", data="1")])
-        await worker.publish("p", [to("a", key="k1", data="2")])
-
-    with pytest.raises(IdempotencyConflict):
-        asyncio.run(scenario())
     assert (registry.get_sample_value("sse_errors_total", {"stage": "publish"}) or 0.0) == 0.0

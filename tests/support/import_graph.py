@@ -26,44 +26,39 @@ def modules(package_dir: str) -> dict[str, Path]:
 @cache
 def imports_of(path: Path) -> frozenset[str]:
     """Every module ``path`` imports, absolute, at any depth of the file (lazy imports too)."""
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
-    return frozenset(found)
+    package = _package_of(path)
+    return frozenset(name for node in ast.walk(ast.parse(path.read_text(), str(path))) for name in _imported(node, package))
 
 
 def top_level_imports(path: Path) -> frozenset[str]:
     """Imports at module level only (what importing the module runs); TYPE_CHECKING blocks excluded."""
-    tree = ast.parse(path.read_text(), str(path))
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    package = _package_of(path)
     found: set[str] = set()
-    for node in tree.body:
+    for node in ast.parse(path.read_text(), str(path)).body:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             continue
-        for child in ast.walk(node) if isinstance(node, (ast.Import, ast.ImportFrom, ast.If, ast.Try)) else ():
-            if isinstance(child, ast.Import):
-                found.update(alias.name for alias in child.names)
-            elif isinstance(child, ast.ImportFrom):
-                base = child.module or ""
-                if child.level:
-                    anchor = package.split(".")
-                    anchor = anchor[: len(anchor) - child.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in child.names)
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.If, ast.Try)):
+            found.update(name for child in ast.walk(node) for name in _imported(child, package))
     return frozenset(found)
+
+
+def _package_of(path: Path) -> str:
+    name = module_name(path)
+    return name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+
+def _imported(node: ast.AST, package: str) -> list[str]:
+    """The absolute module names one import statement names (`from pkg import module` too)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")
+        anchor = anchor[: len(anchor) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    return [base, *(f"{base}.{alias.name}" for alias in node.names)]
 
 
 def reachable(start: str, files: dict[str, Path]) -> set[str]:
