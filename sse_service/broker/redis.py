@@ -22,6 +22,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ..errors import STORE_UNAVAILABLE
 from ..redis_client import pooled_client
 from ..types import (
     ZERO,
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 # Anything but our own answers is a store failure: redis-py can surface a failover as a
 # RedisError, an OSError, or (mid-reconnect) an AttributeError from its connection.
 OURS = (IdempotencyConflict, BrokerUnavailable)
-UNAVAILABLE = "the notification store is unavailable; retry later"
 # Store calls in flight at once per process: under redis-py's pool of 100 connections (per
 # node on a cluster), which refuses the 101st call instead of making it wait.
 MAX_IN_FLIGHT = 64
@@ -74,7 +74,7 @@ class StoreFailures:
         if exc is None or isinstance(exc, OURS) or not isinstance(exc, Exception):
             return False
         log.warning("redis %s failed (%s): %s", self._what, masked(self._url), masked(str(exc)))
-        raise BrokerUnavailable(UNAVAILABLE) from exc
+        raise BrokerUnavailable(STORE_UNAVAILABLE) from exc
 
 
 class RedisBroker:
@@ -267,7 +267,7 @@ class RedisBroker:
     def _foreign(self, what: str) -> BrokerUnavailable:
         """A key of another type where one of ours should be: that call fails, its batch goes on."""
         log.warning("redis %s failed (%s): a key has another type than ours", what, masked(self._url))
-        return BrokerUnavailable(UNAVAILABLE)
+        return BrokerUnavailable(STORE_UNAVAILABLE)
 
     async def release_lease(self, user_id: str, connection_id: str) -> None:
         async with self.store_call("lease release"):

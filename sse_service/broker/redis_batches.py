@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from ..errors import STORE_UNAVAILABLE
 from ..types import BrokerUnavailable
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Coalesced(Generic[Ask, Answer]):
             return
         except Exception:  # a defect, not the store: its callers fail, the next calls go on
             log.exception("a coalesced Redis call failed")
-            self._fail(waiting, "the notification store is unavailable; retry later")
+            self._fail(waiting, STORE_UNAVAILABLE)
             return
         for (_, future), answer in zip(waiting, answers):
             if future.done():

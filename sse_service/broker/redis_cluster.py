@@ -25,6 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..errors import STORE_UNAVAILABLE
 from ..types import ZERO as _ZERO
 from ..types import BrokerUnavailable, Notification, StreamPosition
 from .cursors import StreamRead
@@ -201,7 +202,7 @@ class RedisClusterBroker(RedisBroker):
                 return
             await asyncio.sleep(0.25 * (attempt + 1))
             await self.refresh()
-        raise BrokerUnavailable("the notification store is unavailable; retry later")
+        raise BrokerUnavailable(STORE_UNAVAILABLE)
 
     async def _run_on_node(self, node: ClusterNode, calls: list[AppendCall], results: list[Any]) -> None:
         done = 0
@@ -220,7 +221,7 @@ class RedisClusterBroker(RedisBroker):
                             self._wait_replicas,
                             self._wait_timeout_ms,
                         )
-                        raise BrokerUnavailable("the notification store is unavailable; retry later")
+                        raise BrokerUnavailable(STORE_UNAVAILABLE)
         except (RedisError, OSError) as exc:
             if _moved_or_gone(exc):
                 log.info("redis cluster: %s while publishing on %s; refreshing the slot map", masked(str(exc)), node.name)
