@@ -13,7 +13,7 @@ from typing import cast
 
 from .connection import Connection, Ping, QueueItem
 from .sse import ServerSentEvent
-from .types import EventId, StoredEvent, StreamPosition
+from .types import EventId, StoredEvent, StreamPosition, position_bytes
 
 
 def with_id(event_id: EventId, event: StoredEvent) -> bytes:
@@ -62,7 +62,7 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
         # A write of broadcasts only, the first one new (the burst path): the queue keeps each
         # stream's events in store order, so every later one is new too.
         broadcasts = cast(list[StoredEvent], items)
-        prefix = b"id: " + str(user).encode() + b"."
+        prefix = b"id: " + position_bytes(user) + b"."
         chunks.append(prefix.join([b"", *[e.lead for e in broadcasts]]))
         sent.extend(broadcasts)
         batch.carriers.extend(e.trace for e in broadcasts if e.trace is not None)
@@ -86,7 +86,7 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
             b_epoch, b_ms, b_n = event.epoch, offset.ms, offset.n
             b_last, b_suffix = event, None
             if u_prefix is None:
-                u_prefix = b"id: " + (u_last.cursor_part if u_last is not None else str(user).encode()) + b"."
+                u_prefix = b"id: " + (u_last.cursor_part if u_last is not None else position_bytes(user)) + b"."
             append(u_prefix)
             append(event.lead)  # `<its part>\n` + its block
         else:
@@ -95,7 +95,7 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
             u_epoch, u_ms, u_n = event.epoch, offset.ms, offset.n
             u_last, u_prefix = event, None
             if b_suffix is None:
-                b_suffix = (b_last.cursor_part if b_last is not None else str(broadcast).encode()) + b"\n"
+                b_suffix = (b_last.cursor_part if b_last is not None else position_bytes(broadcast)) + b"\n"
             append(event.lead)  # `id: <its part>.`
             append(b_suffix)
             append(event.wire)

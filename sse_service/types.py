@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
+
+import msgspec
+from msgspec.structs import force_setattr
 
 from .sse import event_block
 
@@ -21,8 +25,7 @@ _CURSOR = re.compile(
 _LEGACY = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Offset:
+class Offset(msgspec.Struct, frozen=True, order=True, gc=False):
     """A position inside one history stream: a Redis stream entry id ``<ms>-<n>``
     (the memory broker issues the same shape). ``0-0`` is "before anything"."""
 
@@ -45,10 +48,11 @@ class Offset:
 
 ZERO = Offset(0, 0)
 NO_EPOCH = "0" * EPOCH_LENGTH  # never issued: a cursor carrying it always resets
+_NO_POSITION = f"{NO_EPOCH}.0-0".encode()
+_NO_USER_PART = _NO_POSITION + b"."
 
 
-@dataclass(frozen=True, slots=True)
-class StreamPosition:
+class StreamPosition(msgspec.Struct, frozen=True, gc=False):
     """Where a reader stands in one history stream: the stream's epoch and an offset.
 
     The epoch is a random token written once when the stream is created; a store that
@@ -66,8 +70,14 @@ class StreamPosition:
         return epoch == self.epoch and offset <= self.offset
 
 
-@dataclass(frozen=True, slots=True)
-class EventId:
+@functools.lru_cache(maxsize=1024)
+def position_bytes(position: StreamPosition) -> bytes:
+    """`str(position)` encoded, remembered: a stream's unchanged half of its cursor (the
+    broadcast half of every per-user write, most of the time) is the same few positions."""
+    return str(position).encode()
+
+
+class EventId(msgspec.Struct, frozen=True, gc=False):
     """The one opaque cursor clients see (SSE ``id:``, inbox ``id``/``next``, ``after``,
     ``Last-Event-ID``): a position in the user's own history stream and one in the
     broadcast stream, ``<uEpoch>.<uMs>-<uN>.<bEpoch>.<bMs>-<bN>``.
@@ -103,8 +113,7 @@ def is_legacy_id(text: str) -> bool:
     return len(text) <= 42 and _LEGACY.fullmatch(text) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(msgspec.Struct, frozen=True, gc=False):
     """One validated notification as published: to some users, or to everyone."""
 
     user_ids: tuple[str, ...]  # empty for a broadcast
@@ -119,8 +128,7 @@ class Notification:
         return not self.user_ids
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class StoredEvent:
+class StoredEvent(msgspec.Struct, frozen=True, eq=False, gc=False):
     """An event as stored and fanned out: `user_id` is None for a broadcast.
 
     `epoch`/`offset` place it in its own history stream. A user event also carries
@@ -142,24 +150,23 @@ class StoredEvent:
     trace: dict[str, str] | None = None
     broadcast_at: StreamPosition | None = None
     collapse_key: str | None = None
-    wire: bytes = field(init=False, repr=False)
+    # Derived in __post_init__, never passed: the SSE block without its `id:` line.
+    wire: bytes = b""
     # Its position as it appears in an id (`<epoch>.<ms>-<n>`), once however many streams carry it.
-    cursor_part: bytes = field(init=False, repr=False)
+    cursor_part: bytes = b""
     # What it writes that no stream changes, beside the other stream's half of the id: for a
     # broadcast `<cursor_part>\n` + wire, for a user event `id: <cursor_part>.` (stream_encoding).
-    lead: bytes = field(init=False, repr=False)
+    lead: bytes = b""
+    position: StreamPosition = None  # type: ignore[assignment]  # (epoch, offset), made once
 
     def __post_init__(self) -> None:
         # The one place a frozen value's derived fields are set: while it is being made.
         wire = event_block(self.event, self.data_json)
         part = f"{self.epoch}.{self.offset.ms}-{self.offset.n}".encode()
-        object.__setattr__(self, "wire", wire)
-        object.__setattr__(self, "cursor_part", part)
-        object.__setattr__(self, "lead", part + b"\n" + wire if self.user_id is None else b"id: " + part + b".")
-
-    @property
-    def position(self) -> StreamPosition:
-        return StreamPosition(self.epoch, self.offset)
+        force_setattr(self, "wire", wire)
+        force_setattr(self, "cursor_part", part)
+        force_setattr(self, "lead", part + b"\n" + wire if self.user_id is None else b"id: " + part + b".")
+        force_setattr(self, "position", StreamPosition(self.epoch, self.offset))
 
     @property
     def id(self) -> EventId:
@@ -173,10 +180,9 @@ class StoredEvent:
     def id_text(self) -> str:
         """`str(self.id)`, without building the id's objects (the publish hot path)."""
         if self.user_id is None:
-            return f"{NO_EPOCH}.0-0.{self.epoch}.{self.offset.ms}-{self.offset.n}"
+            return (_NO_USER_PART + self.cursor_part).decode()
         stamp = self.broadcast_at
-        after = f"{stamp.epoch}.{stamp.offset.ms}-{stamp.offset.n}" if stamp is not None else f"{NO_EPOCH}.0-0"
-        return f"{self.epoch}.{self.offset.ms}-{self.offset.n}.{after}"
+        return (self.cursor_part + b"." + (position_bytes(stamp) if stamp is not None else _NO_POSITION)).decode()
 
     def as_inbox_item(self, event_id: EventId) -> dict[str, Any]:
         import json

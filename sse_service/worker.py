@@ -6,8 +6,9 @@ to fan-out in one step, and the caller never waits for delivery to any stream.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
+
+import msgspec
 
 from observability.types import Metrics, Tracing
 
@@ -27,7 +28,7 @@ class NotificationWorker:
         destination = "broadcast" if broadcast and len(notifications) == 1 else "user/{id}"
         with self._tracing.publish(len(notifications), destination) as carrier:
             if carrier:
-                notifications = [dataclasses.replace(n, trace=carrier) for n in notifications]
+                notifications = [msgspec.structs.replace(n, trace=carrier) for n in notifications]
             try:
                 accepted = await self._broker.append(publisher, notifications)
             except (IdempotencyConflict, UnusableUserId):

@@ -89,6 +89,7 @@ class MemoryBroker:
     def __init__(self, history_size: int, history_ttl: float, clock: Callable[[], float] = time.time) -> None:
         self._size = history_size
         self._ttl = history_ttl
+        self._ttl_ms = int(history_ttl * 1000)
         self._clock = clock
         self._streams: dict[str | None, _Stream] = {}
         self._idempotency: OrderedDict[tuple[str | None, str], tuple[float, str, str]] = OrderedDict()
@@ -131,7 +132,7 @@ class MemoryBroker:
         for index, n in enumerate(notifications):
             these = []
             for user_id in n.user_ids or (None,):
-                old = known.get((index, user_id))
+                old = known.get((index, user_id)) if known else None
                 if old is not None:
                     these.append(old)
                     continue
@@ -160,14 +161,16 @@ class MemoryBroker:
     def _write(self, user_id: str | None, n: Notification, now: float) -> StoredEvent:
         stream = self._stream(user_id, now)
         ms = int(now * 1000)
-        offset = Offset(ms, 0) if ms > stream.last.ms else Offset(stream.last.ms, stream.last.n + 1)
+        last = stream.last
+        offset = Offset(ms, 0) if ms > last.ms else Offset(last.ms, last.n + 1)
         stamp = None
         if user_id is not None:
             broadcast = self._stream(None, now)
-            stamp = StreamPosition(broadcast.epoch, broadcast.last)
-            if stream.stamp is not None and stream.stamp.epoch == stamp.epoch and stream.stamp.offset > stamp.offset:
-                stamp = stream.stamp
-            stream.stamp = stamp
+            stamp = stream.stamp
+            # The broadcast position it was published at; never before the one stamped on the
+            # user's previous event (kept as it is when the broadcast stream has not moved).
+            if stamp is None or stamp.epoch != broadcast.epoch or stamp.offset < broadcast.last:
+                stamp = stream.stamp = StreamPosition(broadcast.epoch, broadcast.last)
         event = StoredEvent(user_id, stream.epoch, offset, n.event, n.data_json, now, n.trace, stamp, n.collapse_key)
         stream.last = offset
         entry = _entry(event)
@@ -183,11 +186,12 @@ class MemoryBroker:
             latest[n.collapse_key] = entry
             if replaced is not None:
                 entries.remove(replaced)  # present: a trimmed entry leaves `latest` too
-        self._trim(stream, ms)
+        if len(entries) > self._size or entries[0][0] < ms - self._ttl_ms:
+            self._trim(stream, ms)
         return event
 
     def _trim(self, stream: _Stream, now_ms: int) -> None:
-        horizon = now_ms - int(self._ttl * 1000)
+        horizon = now_ms - self._ttl_ms
         entries, latest = stream.entries, stream.latest
         while entries and (len(entries) > self._size or entries[0][0] < horizon):
             gone = entries.popleft()
