@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from .client_input import MAX_EVENT_ID_LENGTH
-from .publishing import MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS
+from .publish_rules import MAX_IDEMPOTENCY_KEY
+from .publishing import MAX_RECIPIENTS
 
 JSON = "application/json"
 SSE = "text/event-stream"

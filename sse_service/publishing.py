@@ -8,11 +8,12 @@ from typing import Any
 from . import strict_json
 from .auth import valid_user_id
 from .errors import error_body
-from .types import COLLAPSE_KEY, EVENT_NAME, Notification
+from .publish_fast_path import valid_batch
+from .publish_rules import MAX_IDEMPOTENCY_KEY, event_name_ok, storable
+from .types import COLLAPSE_KEY, Notification
 
 MAX_RECIPIENTS = 1000
 MAX_RECIPIENTS_PER_REQUEST = 1000  # default of the setting: events one request may create
-MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_MAX_DATA_DEPTH = 64
 _FIELDS = {"user_id", "user_ids", "broadcast", "event", "data", "idempotency_key", "collapse_key"}
 
@@ -39,11 +40,10 @@ class PublishInvalid(Exception):
 @dataclass(frozen=True)
 class PublishRequest:
     notifications: list[Notification]
-    labels: list[str]  # "notifications[i]" in a batch, "" for a single notification
+    batch: bool  # `{"notifications": [...]}`, not a single notification
 
     def field(self, index: int, name: str) -> str:
-        label = self.labels[index]
-        return f"{label}.{name}" if label else name
+        return f"notifications[{index}].{name}" if self.batch else name
 
 
 def parse_publish(
@@ -71,6 +71,16 @@ def parse_publish_request(
     max_recipients: int = MAX_RECIPIENTS_PER_REQUEST,
     max_data_depth: int = DEFAULT_MAX_DATA_DEPTH,
 ) -> PublishRequest:
+    accepted = valid_batch(body, max_batch, max_payload_bytes, max_recipients, max_data_depth)
+    if accepted is not None:
+        return PublishRequest(accepted, batch=True)
+    return parse_general(body, max_batch, max_payload_bytes, max_recipients, max_data_depth)
+
+
+def parse_general(
+    body: bytes, max_batch: int, max_payload_bytes: int, max_recipients: int, max_data_depth: int
+) -> PublishRequest:
+    """Any body: its notifications, or PublishInvalid naming every problem."""
     try:
         document, poison = strict_json.decode(body, max_data_depth)
     except strict_json.NotJson as exc:
@@ -99,7 +109,7 @@ def parse_publish_request(
         raise PublishInvalid(422, problems)
     if oversized:
         raise PublishInvalid(413, oversized)
-    return PublishRequest(notifications, [label for label, _ in labelled])  # type: ignore[arg-type]
+    return PublishRequest(notifications, batch=bool(labelled[0][0]))  # type: ignore[arg-type]
 
 
 def _check_request(
@@ -138,7 +148,7 @@ def _one(
     if len(targets) != 1:
         problems.append(Problem(field("user_id"), "give exactly one of user_id, user_ids or broadcast: true"))
     elif targets[0] == "user_id":
-        if valid_user_id(item["user_id"]) and (item["user_id"].isascii() or _storable(item["user_id"])):
+        if valid_user_id(item["user_id"]) and (item["user_id"].isascii() or storable(item["user_id"])):
             user_ids = (item["user_id"],)
         else:
             problems.append(
@@ -148,14 +158,14 @@ def _one(
         ids = item["user_ids"]
         if not isinstance(ids, list) or not ids or len(ids) > MAX_RECIPIENTS:
             problems.append(Problem(field("user_ids"), f"expected a list of 1 to {MAX_RECIPIENTS} user ids"))
-        elif not all(valid_user_id(u) and _storable(u) for u in ids):
+        elif not all(valid_user_id(u) and storable(u) for u in ids):
             problems.append(Problem(field("user_ids"), "every user id must be a non-empty string without control characters"))
         else:
             user_ids = tuple(dict.fromkeys(ids))
     elif item["broadcast"] is not True:
         problems.append(Problem(field("broadcast"), "must be true when given"))
     event = item.get("event", "notification")
-    if event.__class__ is not str or (event not in _EVENT_NAMES_SEEN and not _good_event_name(event)):
+    if event.__class__ is not str or not event_name_ok(event):
         problems.append(Problem(field("event"), "expected a short token: letters, digits, '_', '.', '-', 1 to 64 characters"))
     key = item.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY):
@@ -179,18 +189,6 @@ def _one(
     return Notification(user_ids, event, data_json.decode(), key, collapse_key=collapse_key)
 
 
-_EVENT_NAMES_SEEN: set[str] = set()  # valid names seen, so the usual few are matched once
-
-
-def _good_event_name(event: str) -> bool:
-    if EVENT_NAME.fullmatch(event) is None:
-        return False
-    if len(_EVENT_NAMES_SEEN) >= 1024:  # bounded whatever publishers send
-        _EVENT_NAMES_SEEN.clear()
-    _EVENT_NAMES_SEEN.add(event)
-    return True
-
-
 def _field_of(path: strict_json.Path) -> str:
     """The request field a path inside the body belongs to: `notifications[3].data`, `data`."""
     if path[:1] == ("notifications",) and len(path) > 1 and isinstance(path[1], int):
@@ -211,12 +209,3 @@ def _render(path: strict_json.Path, limit: int = 120) -> str:
 
 def _ascii(key: str) -> str:
     return key.encode("ascii", "backslashreplace").decode()[:40]
-
-
-def _storable(user_id: str) -> bool:
-    """Valid UTF-8 (a lone surrogate is not): stored and compared the same on every broker."""
-    try:
-        user_id.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
