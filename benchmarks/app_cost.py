@@ -32,6 +32,7 @@ from benchmarks.peers.bare_asgi import App as BareApp  # noqa: E402
 from sse_service.app import create_app  # noqa: E402
 from sse_service.auth import mint_token  # noqa: E402
 from sse_service.config import load_settings  # noqa: E402
+from sse_service.server import GC_FULL, GC_MIDDLE, GC_YOUNG  # noqa: E402
 
 SECRET = "app-cost-secret-0123456789abcdef0123456789"
 TOKEN = "app-cost-publish-token"
@@ -123,7 +124,8 @@ async def measure(app: Any, rounds: int, profile: cProfile.Profile | None) -> fl
     for n in range(STREAMS):
         await streams.open(f"user-{n}")
     gc.collect()
-    gc.freeze()  # as `flagstream serve` does once started (sse_service/server.py)
+    gc.freeze()  # as `flagstream serve` does once started (sse_service/server.py), with its thresholds
+    gc.set_threshold(GC_YOUNG, GC_MIDDLE, GC_FULL)
     users = [f"user-{n}" for n in range(STREAMS)]
     # Warm up once, then measure.
     for counting in (False, True):
