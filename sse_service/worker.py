@@ -36,10 +36,9 @@ class NotificationWorker:
             except BrokerUnavailable:
                 self._metrics.error("publish")
                 raise
-        by_kind = {"user": 0, "broadcast": 0}
-        for event in accepted.events:
-            by_kind["broadcast" if event.user_id is None else "user"] += 1
-        for kind, count in by_kind.items():
-            if count:
-                self._metrics.events_published(kind, count)
+        broadcasts = sum(1 for event in accepted.events if event.user_id is None) if broadcast else 0
+        if broadcasts:
+            self._metrics.events_published("broadcast", broadcasts)
+        if len(accepted.events) > broadcasts:
+            self._metrics.events_published("user", len(accepted.events) - broadcasts)
         return [event_id for ids in accepted.ids for event_id in ids]

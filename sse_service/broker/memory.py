@@ -129,6 +129,7 @@ class MemoryBroker:
         ids: list[list[str]] = []
         created: list[StoredEvent] = []
         duplicates = 0
+        ms, broadcast = int(now * 1000), self._stream(None, now)
         for index, n in enumerate(notifications):
             these = []
             for user_id in n.user_ids or (None,):
@@ -136,7 +137,7 @@ class MemoryBroker:
                 if old is not None:
                     these.append(old)
                     continue
-                event = self._write(user_id, n, now)
+                event = self._write(user_id, n, now, ms, broadcast)
                 these.append(event.id_text())
                 created.append(event)
                 if n.idempotency_key:
@@ -158,14 +159,13 @@ class MemoryBroker:
         stream.touched = now
         return stream
 
-    def _write(self, user_id: str | None, n: Notification, now: float) -> StoredEvent:
-        stream = self._stream(user_id, now)
-        ms = int(now * 1000)
+    def _write(self, user_id: str | None, n: Notification, now: float, ms: int, broadcast: _Stream) -> StoredEvent:
+        """Store one event at `now` (`ms`); `broadcast` is the broadcast stream (touched)."""
+        stream = self._stream(user_id, now) if user_id is not None else broadcast
         last = stream.last
         offset = Offset(ms, 0) if ms > last.ms else Offset(last.ms, last.n + 1)
         stamp = None
         if user_id is not None:
-            broadcast = self._stream(None, now)
             stamp = stream.stamp
             # The broadcast position it was published at; never before the one stamped on the
             # user's previous event (kept as it is when the broadcast stream has not moved).
