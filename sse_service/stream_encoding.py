@@ -13,7 +13,7 @@ from typing import cast
 
 from .connection import Connection, Ping, QueueItem
 from .sse import ServerSentEvent
-from .types import EventId, StoredEvent, StreamPosition, position_bytes
+from .types import EventId, StoredEvent, StreamPosition, position_bytes, position_line
 
 
 def with_id(event_id: EventId, event: StoredEvent) -> bytes:
@@ -40,6 +40,20 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
     batch = Batch()
     chunks, sent = batch.chunks, batch.sent
     cursor = connection.cursor
+    if cursor is not None and len(items) == 1:
+        event = items[0]
+        if type(event) is StoredEvent and event.user_id is not None:
+            # One new user event (the steady notification path): its id's user half is its
+            # own position, the broadcast half the cursor's.
+            user = cursor.user
+            if event.epoch != user.epoch or event.offset > user.offset:
+                broadcast = cursor.broadcast
+                chunks += (event.lead, position_line(broadcast), event.wire)
+                sent.append(event)
+                if event.trace is not None:
+                    batch.carriers.append(event.trace)
+                connection.cursor = EventId(event.position, broadcast)
+            return batch
     if cursor is None:  # no position yet: the first event's own id is the start
         start = next((i for i in items if type(i) is StoredEvent), None)
         if start is None:
@@ -95,7 +109,7 @@ def encode(connection: Connection, items: list[QueueItem]) -> Batch:
             u_epoch, u_ms, u_n = event.epoch, offset.ms, offset.n
             u_last, u_prefix = event, None
             if b_suffix is None:
-                b_suffix = (b_last.cursor_part if b_last is not None else position_bytes(broadcast)) + b"\n"
+                b_suffix = b_last.cursor_part + b"\n" if b_last is not None else position_line(broadcast)
             append(event.lead)  # `id: <its part>.`
             append(b_suffix)
             append(event.wire)

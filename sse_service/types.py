@@ -77,6 +77,12 @@ def position_bytes(position: StreamPosition) -> bytes:
     return str(position).encode()
 
 
+@functools.lru_cache(maxsize=1024)
+def position_line(position: StreamPosition) -> bytes:
+    """`position_bytes` ending the `id:` line: the broadcast half after a user event's part."""
+    return position_bytes(position) + b"\n"
+
+
 class EventId(msgspec.Struct, frozen=True, gc=False):
     """The one opaque cursor clients see (SSE ``id:``, inbox ``id``/``next``, ``after``,
     ``Last-Event-ID``): a position in the user's own history stream and one in the

@@ -62,3 +62,17 @@ def test_id_text_is_the_ids_text() -> None:
     stamped = StoredEvent("a", U, Offset(5, 1), "n", "1", 0.0, None, StreamPosition(B, Offset(4, 2)))
     for event in (stamped, StoredEvent("a", U, Offset(5, 1), "n", "1", 0.0), StoredEvent(None, B, Offset(7, 0), "n", "b", 0.0)):
         assert event.id_text() == str(event.id)
+
+
+def test_a_single_user_event_is_written_once_after_the_cursor_and_skipped_at_or_before_it() -> None:
+    c = Connection("a", queue_size=10, ping_interval=30, batch_window=0, expires_at=None, now=0.0)
+    at = EventId(StreamPosition(U, Offset(5, 2)), StreamPosition(B, Offset(5, 1)))
+    for offset, written in ((Offset(5, 1), False), (Offset(5, 2), False), (Offset(5, 3), True), (Offset(6, 0), True)):
+        c.cursor = at
+        event = StoredEvent("a", U, offset, "n", "1", 0.0, None, StreamPosition(B, Offset(5, 1)))
+        want_chunks, want_cursor = reference(at, [event])
+        batch = encode(c, [event])
+        assert (b"".join(batch.chunks), c.cursor, len(batch.sent)) == (b"".join(want_chunks), want_cursor, int(written))
+    c.cursor = at  # an event of another epoch (the store was wiped) is new
+    event = StoredEvent("a", "111111111111", Offset(1, 0), "n", "1", 0.0)
+    assert encode(c, [event]).sent == [event] and c.cursor.user.epoch == "111111111111"
