@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import AsyncioSingleTask
 
@@ -112,8 +111,3 @@ async def _first_of(*awaitables: Any, timeout: float) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-def install_header_deadline() -> None:
-    """Make Hypercorn's asyncio worker build HeaderDeadlineTCPServer for every connection."""
-    hypercorn_run.TCPServer = HeaderDeadlineTCPServer  # type: ignore[attr-defined,misc,unused-ignore]

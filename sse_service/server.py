@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import serve
 from hypercorn.config import Config, Sockets
 from hypercorn.logging import Logger
@@ -25,7 +26,8 @@ from observability.metrics import NoopMetrics
 
 from .app import create_app
 from .config import ConfigError, Settings
-from .header_deadline import install_header_deadline
+from .direct_writes import DirectWrites
+from .header_deadline import HeaderDeadlineTCPServer
 
 log = logging.getLogger("flagstream")
 GC_YOUNG, GC_MIDDLE, GC_FULL = 5000, 10, 1000  # Python's default is 700, 10, 10
@@ -69,6 +71,15 @@ class DeadPeerDetection:
     @classmethod
     def after(cls, seconds: float) -> DeadPeerDetection:
         return cls(max(1, round(seconds)), max(1, round(seconds / 6)), max(1, int(seconds * 1000)))
+
+
+class ServingTCPServer(HeaderDeadlineTCPServer, DirectWrites):
+    """Hypercorn's per-connection server with the request-head deadline and direct writes."""
+
+
+def install_connection_server() -> None:
+    """Make Hypercorn's asyncio worker build ServingTCPServer for every connection."""
+    hypercorn_run.TCPServer = ServingTCPServer  # type: ignore[attr-defined,misc,unused-ignore]
 
 
 class StreamingConfig(Config):
@@ -168,11 +179,11 @@ async def serve_until_stopped(settings: Settings, on_ready: Callable[[str], None
 
 
 async def serve_app(app: Any, config: Config, shutdown_trigger: Callable[[], Awaitable[None]]) -> None:
-    """Hypercorn's `serve`, with a deadline on request heads (see `header_deadline`).
+    """Hypercorn's `serve`, with a deadline on request heads (`header_deadline`) and direct writes (`direct_writes`).
 
     Hypercorn is given the app's ASGI chain itself (`app.asgi_app`, which also answers the
     lifespan): `Quart.__call__` would only add a frame to every open stream's await chain."""
-    install_header_deadline()
+    install_connection_server()
     await serve(app.asgi_app, config, shutdown_trigger=shutdown_trigger, mode="asgi")
 
 
