@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from hypercorn import protocol as hypercorn_protocol
 from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import serve
 from hypercorn.config import Config, Sockets
@@ -26,7 +27,7 @@ from observability.metrics import NoopMetrics
 
 from .app import create_app
 from .config import ConfigError, Settings
-from .direct_writes import DirectWrites
+from .direct_writes import DirectChunks, DirectWrites
 from .header_deadline import HeaderDeadlineTCPServer
 
 log = logging.getLogger("flagstream")
@@ -78,8 +79,10 @@ class ServingTCPServer(HeaderDeadlineTCPServer, DirectWrites):
 
 
 def install_connection_server() -> None:
-    """Make Hypercorn's asyncio worker build ServingTCPServer for every connection."""
+    """Make Hypercorn's asyncio worker build ServingTCPServer for every connection, and
+    DirectChunks for every HTTP/1.1 connection (Hypercorn is pinned below 0.19)."""
     hypercorn_run.TCPServer = ServingTCPServer  # type: ignore[attr-defined,misc,unused-ignore]
+    hypercorn_protocol.H11Protocol = DirectChunks  # type: ignore[misc]
 
 
 class StreamingConfig(Config):

@@ -1,14 +1,18 @@
 """Direct writes: a write the kernel took at once skips Hypercorn's lock and drain; a write
-that leaves bytes queued drains under the lock (backpressure unchanged); order is kept."""
+that leaves bytes queued drains under the lock (backpressure unchanged); order is kept.
+Direct chunks: a body chunk is framed exactly as h11 frames it, and only chunks skip h11."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import h11
+import pytest
 from hypercorn.events import Closed, RawData
+from hypercorn.protocol.events import Body, EndBody
 
-from sse_service.direct_writes import DirectWrites
+from sse_service.direct_writes import DirectChunks, DirectWrites
 
 
 class FakeTransport:
@@ -85,3 +89,44 @@ async def test_a_reset_connection_is_closed_as_hypercorn_does() -> None:
     s.writer.fail = True
     await s.protocol_send(RawData(b"a"))
     assert isinstance(s.protocol.events[0], Closed)
+
+
+def h11_in_body(chunked: bool) -> h11.Connection:
+    connection = h11.Connection(h11.SERVER)
+    connection.receive_data(b"GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection.next_event()
+    connection.next_event()
+    headers = [("content-type", "text/event-stream")] if chunked else [("content-length", "3")]
+    connection.send(h11.Response(status_code=200, headers=headers))
+    return connection
+
+
+def chunks_server(connection: h11.Connection) -> tuple[Any, list[bytes]]:
+    sent: list[bytes] = []
+
+    async def send(event: Any) -> None:
+        sent.append(event.data)
+
+    protocol = DirectChunks.__new__(DirectChunks)
+    protocol.connection = connection
+    protocol.send = send
+    return protocol, sent
+
+
+@pytest.mark.parametrize("data", [b"x", b"id: a\nevent: n\ndata: 1\n\n", bytes(range(256)) * 70, b""])
+async def test_a_body_chunk_is_framed_exactly_as_h11_frames_it(data: bytes) -> None:
+    protocol, sent = chunks_server(h11_in_body(chunked=True))
+    await protocol.stream_send(Body(stream_id=1, data=data))
+    assert b"".join(sent) == (h11_in_body(chunked=True).send(h11.Data(data=data)) or b"")
+    assert protocol.connection.our_state is h11.SEND_BODY
+
+
+async def test_a_content_length_body_and_the_end_of_a_body_still_go_through_h11() -> None:
+    protocol, sent = chunks_server(h11_in_body(chunked=False))
+    await protocol.stream_send(Body(stream_id=1, data=b"abc"))
+    await protocol.stream_send(EndBody(stream_id=1))
+    assert sent == [b"abc", b""] and protocol.connection.our_state is h11.DONE
+    protocol, sent = chunks_server(h11_in_body(chunked=True))
+    await protocol.stream_send(Body(stream_id=1, data=b"abc"))
+    await protocol.stream_send(EndBody(stream_id=1))
+    assert sent == [b"3\r\nabc\r\n", b"0\r\n\r\n"] and protocol.connection.our_state is h11.DONE
