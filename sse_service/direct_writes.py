@@ -1,9 +1,12 @@
 """Hypercorn's per-write path for stream bodies, without the ceremony a healthy write does not need.
 
-Each SSE event is one ASGI body message. Hypercorn turns it into an h11 `Data` event (h11
-runs its state machine and writes the chunk's framing), then `TCPServer.protocol_send`
-takes a lock and awaits `drain()`: about 3.5 µs of Python per event before the socket write.
+Each SSE event is one ASGI body message. Hypercorn's `HTTPStream` makes a `Body` event of
+it, its `H11Protocol` an h11 `Data` event (h11 runs its state machine and writes the
+chunk's framing), then `TCPServer.protocol_send` takes a lock and awaits `drain()`: about
+5 µs of Python per event before the socket write.
 
+- `DirectBodies`: a body message that continues a response (`more_body`) goes straight to
+  the framing and the write below when both apply; any other message, as before.
 - `DirectChunks`: a body chunk of a chunked response in h11's SEND_BODY state is framed
   here (`<hex length>\\r\\n<data>\\r\\n`, exactly h11's ChunkedWriter); a chunk changes no
   h11 state. Anything else (the response head, a Content-Length body, the end of the
@@ -23,33 +26,67 @@ from hypercorn.events import Closed, Event, RawData
 from hypercorn.protocol.events import Body
 from hypercorn.protocol.events import Event as StreamEvent
 from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
+from hypercorn.typing import ASGISendEvent
+from hypercorn.utils import suppress_body
 
 
-class DirectChunks(H11Protocol):
-    async def stream_send(self, event: StreamEvent) -> None:
-        if type(event) is Body:
-            connection = self.connection
-            if connection.our_state is h11.SEND_BODY and type(getattr(connection, "_writer", None)) is ChunkedWriter:
-                data = event.data
-                if data:  # an empty chunk would end the body: h11 writes nothing for it either
-                    await self.send(RawData(data=b"%x\r\n%b\r\n" % (len(data), data)))
-                return
-        await super().stream_send(event)
+def chunk(data: bytes) -> bytes:
+    """`data` as one chunk of a chunked body: what h11's ChunkedWriter writes for it."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 class DirectWrites(TCPServer):
     async def protocol_send(self, event: Event) -> None:
-        if type(event) is RawData and not self.send_lock.locked():
-            writer = self.writer
-            transport = writer.transport
-            if not transport.is_closing():
-                try:
-                    writer.write(event.data)
-                    if not transport.get_write_buffer_size():
-                        return
-                    async with self.send_lock:
-                        await writer.drain()
-                except (ConnectionError, RuntimeError):
-                    await self.protocol.handle(Closed())
+        if type(event) is RawData and not self.send_lock.locked() and not self.writer.transport.is_closing():
+            await self.write(event.data)
+        else:
+            await super().protocol_send(event)
+
+    async def write(self, data: bytes) -> None:
+        """Write `data` now, draining (under the lock) only when bytes stay queued."""
+        writer = self.writer
+        try:
+            if self.send_lock.locked():
+                async with self.send_lock:  # behind the send under way, as Hypercorn orders them
+                    writer.write(data)
+                    await writer.drain()
                 return
-        await super().protocol_send(event)
+            writer.write(data)
+            if writer.transport.get_write_buffer_size():
+                async with self.send_lock:
+                    await writer.drain()
+        except (ConnectionError, RuntimeError):
+            await self.protocol.handle(Closed())
+
+
+class DirectChunks(H11Protocol):
+    def in_chunked_body(self) -> bool:
+        connection = self.connection
+        return connection.our_state is h11.SEND_BODY and type(getattr(connection, "_writer", None)) is ChunkedWriter
+
+    async def stream_send(self, event: StreamEvent) -> None:
+        if type(event) is Body and self.in_chunked_body():
+            if event.data:  # an empty chunk would end the body: h11 writes nothing for it either
+                await self.send(RawData(data=chunk(event.data)))
+        else:
+            await super().stream_send(event)
+
+
+class DirectBodies(HTTPStream):
+    async def app_send(self, message: ASGISendEvent | None) -> None:
+        if message is not None and message["type"] == "http.response.body" and message.get("more_body", False):
+            protocol = getattr(self.send, "__self__", None)
+            server = getattr(getattr(protocol, "send", None), "__self__", None)
+            if (
+                self.state is ASGIHTTPState.RESPONSE
+                and isinstance(protocol, DirectChunks)
+                and isinstance(server, DirectWrites)
+                and protocol.in_chunked_body()
+                and not server.writer.transport.is_closing()
+            ):
+                body = message.get("body", b"")
+                if body and not suppress_body(self.scope["method"], int(self.response["status"])):
+                    await server.write(chunk(bytes(body)))
+                return
+        await super().app_send(message)

@@ -21,13 +21,14 @@ from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import serve
 from hypercorn.config import Config, Sockets
 from hypercorn.logging import Logger
+from hypercorn.protocol import h11 as hypercorn_h11
 
 from flags import FlagConfigError, FlagsFileError
 from observability.metrics import NoopMetrics
 
 from .app import create_app
 from .config import ConfigError, Settings
-from .direct_writes import DirectChunks, DirectWrites
+from .direct_writes import DirectBodies, DirectChunks, DirectWrites
 from .header_deadline import HeaderDeadlineTCPServer
 
 log = logging.getLogger("flagstream")
@@ -80,9 +81,11 @@ class ServingTCPServer(HeaderDeadlineTCPServer, DirectWrites):
 
 def install_connection_server() -> None:
     """Make Hypercorn's asyncio worker build ServingTCPServer for every connection, and
-    DirectChunks for every HTTP/1.1 connection (Hypercorn is pinned below 0.19)."""
+    DirectChunks and DirectBodies for every HTTP/1.1 connection and request (Hypercorn is
+    pinned below 0.19; tests/sse_service/test_direct_writes.py)."""
     hypercorn_run.TCPServer = ServingTCPServer  # type: ignore[attr-defined,misc,unused-ignore]
     hypercorn_protocol.H11Protocol = DirectChunks  # type: ignore[misc]
+    hypercorn_h11.HTTPStream = DirectBodies  # type: ignore[misc]
 
 
 class StreamingConfig(Config):

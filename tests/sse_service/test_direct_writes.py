@@ -130,3 +130,16 @@ async def test_a_content_length_body_and_the_end_of_a_body_still_go_through_h11(
     await protocol.stream_send(Body(stream_id=1, data=b"abc"))
     await protocol.stream_send(EndBody(stream_id=1))
     assert sent == [b"3\r\nabc\r\n", b"0\r\n\r\n"] and protocol.connection.our_state is h11.DONE
+
+
+def test_serving_builds_the_direct_classes_for_every_http1_connection_and_request() -> None:
+    from hypercorn import protocol
+    from hypercorn.asyncio import run
+    from hypercorn.protocol import h11 as hypercorn_h11
+
+    from sse_service.direct_writes import DirectBodies
+    from sse_service.server import ServingTCPServer, install_connection_server
+
+    install_connection_server()
+    assert run.TCPServer is ServingTCPServer and issubclass(ServingTCPServer, DirectWrites)
+    assert protocol.H11Protocol is DirectChunks and hypercorn_h11.HTTPStream is DirectBodies
