@@ -38,26 +38,29 @@ def chunk(data: bytes) -> bytes:
 
 class DirectWrites(TCPServer):
     async def protocol_send(self, event: Event) -> None:
-        if type(event) is RawData and not self.send_lock.locked() and not self.writer.transport.is_closing():
-            await self.write(event.data)
-        else:
+        if type(event) is not RawData or not await self.write(event.data):
             await super().protocol_send(event)
 
-    async def write(self, data: bytes) -> None:
-        """Write `data` now, draining (under the lock) only when bytes stay queued."""
+    async def write(self, data: bytes) -> bool:
+        """Write `data` now, draining (under the lock) only when bytes stay queued; False,
+        having written nothing, when the transport is closing (Hypercorn's way handles that)."""
         writer = self.writer
+        transport = writer.transport
+        if transport.is_closing():
+            return False
         try:
             if self.send_lock.locked():
                 async with self.send_lock:  # behind the send under way, as Hypercorn orders them
                     writer.write(data)
                     await writer.drain()
-                return
+                return True
             writer.write(data)
-            if writer.transport.get_write_buffer_size():
+            if transport.get_write_buffer_size():
                 async with self.send_lock:
                     await writer.drain()
         except (ConnectionError, RuntimeError):
             await self.protocol.handle(Closed())
+        return True
 
 
 class DirectChunks(H11Protocol):
@@ -83,10 +86,10 @@ class DirectBodies(HTTPStream):
                 and isinstance(protocol, DirectChunks)
                 and isinstance(server, DirectWrites)
                 and protocol.in_chunked_body()
-                and not server.writer.transport.is_closing()
             ):
                 body = message.get("body", b"")
-                if body and not suppress_body(self.scope["method"], int(self.response["status"])):
-                    await server.write(chunk(bytes(body)))
-                return
+                if not body or suppress_body(self.scope["method"], int(self.response["status"])):
+                    return
+                if await server.write(chunk(bytes(body))):
+                    return
         await super().app_send(message)

@@ -143,3 +143,11 @@ def test_serving_builds_the_direct_classes_for_every_http1_connection_and_reques
     install_connection_server()
     assert run.TCPServer is ServingTCPServer and issubclass(ServingTCPServer, DirectWrites)
     assert protocol.H11Protocol is DirectChunks and hypercorn_h11.HTTPStream is DirectBodies
+
+
+async def test_a_closing_transport_is_left_to_hypercorns_way() -> None:
+    s = server()
+    s.writer.transport.closing = True
+    assert await s.write(b"a") is False and s.writer.written == []
+    await s.protocol_send(RawData(b"a"))  # Hypercorn's own path: lock, write, drain
+    assert s.writer.written == [b"a"] and s.writer.drains == 1
