@@ -38,10 +38,11 @@ class DisconnectWatch:
 
     def _listen(self) -> asyncio.Future[dict[str, Any]]:
         task = asyncio.ensure_future(self._receive())
-        task.add_done_callback(self._received, context=_NO_CONTEXT)
+        task.add_done_callback(self, context=_NO_CONTEXT)  # itself: no bound method held per stream
         return task
 
-    def _received(self, task: asyncio.Future[dict[str, Any]]) -> None:
+    def __call__(self, task: asyncio.Future[dict[str, Any]]) -> None:
+        """`receive()` returned (or failed, or the watch was cancelled)."""
         if task.cancelled():
             return
         if task.exception() is None and task.result()["type"] != "http.disconnect":

@@ -48,6 +48,7 @@ class StreamEndpoint:
         before the stream idles, and the live writes wait in this frame itself: an idle
         stream holds this coroutine and its `DisconnectWatch`, nothing more of ours
         (benchmarks/stream_memory.py --by-line)."""
+        started: float | None  # until the response started (then None: not held for the stream's life)
         started = time.perf_counter()
         opened = await self._open(scope, send, started)
         if opened is None:
@@ -75,6 +76,7 @@ class StreamEndpoint:
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
             status = 200
             s.metrics.stream_started(200, time.perf_counter() - started)
+            started = None
             await send({"type": "http.response.body", "body": self._connected(connection, start), "more_body": True})
             watcher = DisconnectWatch(receive, connection)
             # Every write runs under the writer's own deadline (`connection.write_deadline`):
@@ -87,7 +89,6 @@ class StreamEndpoint:
                     connection.write_deadline = deadline
                     await self._catch_up(connection, after, start, send)
                     del after, start  # not held for the stream's life
-                    ledger = self._ledger
                     while True:  # the live writes, until the stream closes
                         waiter = connection.waiter()
                         if waiter is not None:
@@ -105,7 +106,7 @@ class StreamEndpoint:
                                 await send({"type": "http.response.body", "body": b"".join(batch.chunks), "more_body": True})
                                 connection.sending = False
                             if batch.sent:
-                                ledger.wrote(connection, batch.sent, time.time(), batch.carriers)
+                                self._ledger.wrote(connection, batch.sent, time.time(), batch.carriers)
                             del items, batch
                         if closing is not None:
                             break
@@ -127,7 +128,7 @@ class StreamEndpoint:
             log.exception("stream of a connection failed")
             reason = "error"
         finally:
-            if status != 200:  # 503, or an error before the response started (Hypercorn answers 500)
+            if started is not None:  # 503, or an error before the response started (Hypercorn answers 500)
                 s.metrics.stream_started(status or 500, time.perf_counter() - started)
             if watcher is not None:
                 watcher.cancel()
