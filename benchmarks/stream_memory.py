@@ -6,7 +6,8 @@ Serves the real app in this process (uvloop, Hypercorn) with tracemalloc on, as 
 serves it (its ASGI chain, `server.serve_app`), holds N streams with `flagstream loadtest
 idle` from another process, and prints the Python allocations per stream by source file
 (`--by-line`: by source line, top 40), plus RSS per stream (RSS includes what tracemalloc
-cannot see: the interpreter's free lists, uvloop's C structures). `--floor` serves the
+cannot see: the interpreter's free lists, uvloop's C structures; `--rss`: RSS only, without
+tracemalloc, whose own bookkeeping inflates it). `--floor` serves the
 floor instead (`benchmarks/peers/bare_asgi.py` on plain Hypercorn, as the peers are run).
 """
 
@@ -40,6 +41,13 @@ def rss_bytes() -> int:
     return 0
 
 
+def _waiter(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    async def stopped() -> None:
+        await stop.wait()
+
+    return stopped
+
+
 def serve_flagstream(port: int, stop: asyncio.Event) -> tuple[asyncio.Task[None], Callable[[], int]]:
     settings = load_settings(
         env={},
@@ -53,7 +61,7 @@ def serve_flagstream(port: int, stop: asyncio.Event) -> tuple[asyncio.Task[None]
     )
     app = create_app(settings)
     hub = app.extensions["flagstream"].hub
-    server = asyncio.create_task(serve_app(app, hypercorn_config(settings), shutdown_trigger=stop.wait))
+    server = asyncio.create_task(serve_app(app, hypercorn_config(settings), shutdown_trigger=_waiter(stop)))
     return server, lambda: hub.connection_count
 
 
@@ -66,18 +74,18 @@ def serve_floor(port: int, stop: asyncio.Event) -> tuple[asyncio.Task[None], Cal
     config.keep_alive_timeout = 75
     config.accesslog = None
     app = FloorApp(JWT_SECRET, PUBLISH_TOKEN)
-    shutdown: Callable[[], Awaitable[None]] = stop.wait
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=shutdown, mode="asgi"))  # type: ignore[arg-type]
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=_waiter(stop), mode="asgi"))  # type: ignore[arg-type]
     return server, lambda: sum(len(streams) for streams in app.users.values())
 
 
-async def measure(streams: int, hold: float, floor: bool, by_line: bool, top: int | None) -> None:
+async def measure(streams: int, hold: float, floor: bool, by_line: bool, top: int | None, rss_only: bool) -> None:
     port = free_port()
     stop = asyncio.Event()
     server, count = serve_floor(port, stop) if floor else serve_flagstream(port, stop)
     await asyncio.sleep(1.0)
-    tracemalloc.start(1)
-    before, rss_before = tracemalloc.take_snapshot(), rss_bytes()
+    if not rss_only:
+        tracemalloc.start(1)
+    before, rss_before = tracemalloc.take_snapshot() if not rss_only else None, rss_bytes()
     generator = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -102,6 +110,12 @@ async def measure(streams: int, hold: float, floor: bool, by_line: bool, top: in
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)
     held = count()
+    if before is None:
+        print(f"{'floor' if floor else 'flagstream'}, {held} streams: RSS {(rss_bytes() - rss_before) / held:,.0f} B/stream")
+        await generator.wait()
+        stop.set()
+        await server
+        return
     during, rss_during = tracemalloc.take_snapshot(), rss_bytes()
     stats = during.compare_to(before, "lineno" if by_line else "filename")
     total = sum(s.size_diff for s in stats)
@@ -126,10 +140,11 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="serve the floor (benchmarks/peers/bare_asgi.py) instead")
     parser.add_argument("--by-line", action="store_true", help="group by source line (top 40) instead of by file")
     parser.add_argument("--top", type=int, help="how many files or lines to print (default 15 files, 40 lines)")
+    parser.add_argument("--rss", action="store_true", help="RSS only, without tracemalloc (whose bookkeeping triples it)")
     args = parser.parse_args()
     import uvloop
 
-    uvloop.run(measure(args.connections, args.hold, args.floor, args.by_line, args.top))
+    uvloop.run(measure(args.connections, args.hold, args.floor, args.by_line, args.top, args.rss))
 
 
 if __name__ == "__main__":
