@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import re
@@ -38,7 +39,7 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer or None
         self._publish_token = settings.publish_token
         self._admin_token = settings.admin_token
-        self._verified: dict[str, Identity] = {}
+        self._verified: dict[bytes, Identity] = {}  # by the token's SHA-256 (see `user`)
         self._keys = signing_keys(settings)
         self._keys_generation = self._keys.generation
 
@@ -63,22 +64,25 @@ class TokenVerifier:
         same tokens again, and decoding one costs far more than the rest of a connect's
         checks (the signature was verified once; `exp` is checked on every use). The
         memory is dropped whenever the trusted keys change, so a key removed from the
-        JWKS stops working at the next refresh.
+        JWKS stops working at the next refresh. They are remembered by their SHA-256, not
+        their text: an open stream's token is remembered all its life, and its text (~200 B)
+        is most of what that costs.
         """
         if not token:
             raise AuthError("missing bearer token")
         if self._keys.generation != self._keys_generation:
             self._verified.clear()
             self._keys_generation = self._keys.generation
-        identity = self._verified.get(token)
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        identity = self._verified.get(digest)
         if identity is not None:
             if identity.expires_at is not None and identity.expires_at > time.time():
                 return identity
-            del self._verified[token]
+            del self._verified[digest]
         identity = self._decode(token, require=["sub", "exp"])
         if len(self._verified) >= VERIFIED_TOKENS_KEPT:
             self._verified.clear()
-        self._verified[token] = identity
+        self._verified[digest] = identity
         return identity
 
     def publisher(self, token: str | None) -> Identity:

@@ -164,18 +164,36 @@ class Connection:
                 deadline.reschedule(asyncio.get_running_loop().time() + ABORT_STUCK_WRITE_AFTER)
 
     async def take(self) -> list[QueueItem]:
-        """Wait for something to write and return all of it (one write per wake)."""
-        while not self._queue and self.closing is None:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        """Wait for something to write and return all of it (one write per wake).
+
+        The stream's writer does the same in its own frame (`waiter`, `hold`, `take_now`):
+        a coroutine here would be one more frame held by every idle stream."""
+        while (waiter := self.waiter()) is not None:
+            await waiter
+        hold = self.hold()
+        if hold > 0:
+            await asyncio.sleep(hold)
+        return self.take_now()
+
+    def waiter(self) -> asyncio.Future[None] | None:
+        """None when there is something to take (or the stream is closing); else a future
+        that the next `offer` or `close` completes: await it, then ask again."""
+        if self._queue or self.closing is not None:
+            return None
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    def hold(self) -> float:
+        """Seconds to hold the write back before `take_now` (batch and collapse windows)."""
+        if self.closing is not None:
+            return 0.0
         wait = self.batch_window
         if self._hold_until is not None:
             wait = max(wait, self._hold_until - asyncio.get_running_loop().time())
-        if wait > 0 and self.closing is None:
-            await asyncio.sleep(wait)
+        return wait
+
+    def take_now(self) -> list[QueueItem]:
+        """Everything queued, emptying the queue."""
         items, self._queue = self._queue, []
         self._keyed = self._hold_until = self.stalled_since = None
         self._bytes = 0
@@ -183,8 +201,10 @@ class Connection:
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     @property
     def queued(self) -> int:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from .asgi_responses import STREAM_HEADERS, Send, send_json
-from .connection import ABORT_STUCK_WRITE_AFTER, Closing, Connection
+from .connection import ABORT_STUCK_WRITE_AFTER, Connection
 from .delivery_ledger import DeliveryLedger
+from .disconnect_watch import DisconnectWatch
 from .errors import unavailable
 from .reconnects import ReconnectCounter
 from .sse import ServerSentEvent
-from .stream_admission import RESET, Refuse, admit
+from .stream_admission import RESET, Open, Refuse, admit
 from .stream_encoding import encode, rfc3339, with_id
 from .types import BrokerUnavailable, EventId
 
@@ -41,38 +42,22 @@ class StreamEndpoint:
         self._ledger = DeliveryLedger(services.metrics, services.tracing)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        """The whole life of one stream in one coroutine.
+
+        Its phases before the live writes (admission, replay…) are coroutines that end
+        before the stream idles, and the live writes wait in this frame itself: an idle
+        stream holds this coroutine and its `DisconnectWatch`, nothing more of ours
+        (benchmarks/stream_memory.py --by-line)."""
+        started: float | None  # until the response started (then None: not held for the stream's life)
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        answer = await admit(self._s, headers, query)
-        # This frame lives as long as the stream: drop the request's parsed pieces now
-        # rather than hold them for hours per stream.
-        del headers, query
-        if isinstance(answer, Refuse):
-            await send_json(send, answer.status, answer.body, answer.headers)
-            self._s.metrics.stream_started(answer.status, time.perf_counter() - started)
+        opened = await self._open(scope, send, started)
+        if opened is None:
             return
-        connection = answer.connection
-        await self._evict(connection.user_id, answer.evicted)
-        reconnect = self._reconnects.kind(connection.user_id, resumed=answer.after is not None)
-        if reconnect is not None:
-            self._s.metrics.reconnected(reconnect)
-        await self._serve(connection, answer.after, receive, send, started)
-
-    async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
-        for connection_id in connection_ids:
-            if any(c.id == connection_id for c in self._s.hub.user_connections(user_id)):
-                self._s.hub.evict(user_id, connection_id)
-                continue
-            try:
-                await self._s.broker.evict(user_id, connection_id)
-            except BrokerUnavailable:  # its lease is already gone: it ends at its next renewal
-                self._s.metrics.error("evict")
-
-    async def _serve(self, connection: Connection, after: EventId | str | None, receive: Any, send: Send, started: float) -> None:
+        connection, after = opened.connection, opened.after
+        del opened
         s = self._s
         s.hub.register(connection)
-        watcher: asyncio.Task[None] | None = None
+        watcher: DisconnectWatch | None = None
         reason = "client"
         status: int | None = None  # the response's, once it started
         subscribed = False  # only a subscribe that returned is ours to undo
@@ -91,9 +76,48 @@ class StreamEndpoint:
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
             status = 200
             s.metrics.stream_started(200, time.perf_counter() - started)
+            started = None
             await send({"type": "http.response.body", "body": self._connected(connection, start), "more_body": True})
-            watcher = asyncio.create_task(_watch_disconnect(receive, connection))
-            await self._write(connection, after, start, send)
+            watcher = DisconnectWatch(receive, connection)
+            # Every write runs under the writer's own deadline (`connection.write_deadline`):
+            # when the hub closes a stream whose write is stuck on a socket that does not
+            # drain, the deadline comes forward and aborts that write, and the final event
+            # goes behind the bytes already queued on the transport, so a client that reads
+            # again learns why.
+            try:
+                async with asyncio.timeout(None) as deadline:
+                    connection.write_deadline = deadline
+                    await self._catch_up(connection, after, start, send)
+                    del after, start  # not held for the stream's life
+                    while True:  # the live writes, until the stream closes
+                        waiter = connection.waiter()
+                        if waiter is not None:
+                            await waiter  # an idle stream waits here
+                            continue
+                        hold = connection.hold()
+                        if hold > 0:
+                            await asyncio.sleep(hold)
+                        items = connection.take_now()
+                        closing = connection.closing
+                        if items:
+                            batch = encode(connection, items)
+                            if batch.chunks:
+                                connection.sending = True
+                                await send({"type": "http.response.body", "body": b"".join(batch.chunks), "more_body": True})
+                                connection.sending = False
+                            if batch.sent:
+                                self._ledger.wrote(connection, batch.sent, time.time(), batch.carriers)
+                            del items, batch
+                        if closing is not None:
+                            break
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                log.debug("aborted a stuck write of a closed stream")
+            finally:
+                connection.write_deadline = None
+                connection.sending = False
+            await _write_final_event(connection, send)
         except OSError:
             reason = "client"
         except BrokerUnavailable:
@@ -104,7 +128,7 @@ class StreamEndpoint:
             log.exception("stream of a connection failed")
             reason = "error"
         finally:
-            if status != 200:  # 503, or an error before the response started (Hypercorn answers 500)
+            if started is not None:  # 503, or an error before the response started (Hypercorn answers 500)
                 s.metrics.stream_started(status or 500, time.perf_counter() - started)
             if watcher is not None:
                 watcher.cancel()
@@ -115,34 +139,45 @@ class StreamEndpoint:
             with contextlib.suppress(BrokerUnavailable):  # the lease expires by itself
                 await s.broker.release_lease(connection.user_id, connection.id)
 
-    async def _write(self, connection: Connection, after: EventId | str | None, start: EventId | None, send: Send) -> None:
-        """Replay, then live writes until the stream closes, then its final event.
+    async def _open(self, scope: dict[str, Any], send: Send, started: float) -> Open | None:
+        """Admission: None when the stream was refused (and answered); else the stream to
+        serve, its user's evicted streams gone and its reconnect counted."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        answer = await admit(self._s, headers, query)
+        if isinstance(answer, Refuse):
+            await send_json(send, answer.status, answer.body, answer.headers)
+            self._s.metrics.stream_started(answer.status, time.perf_counter() - started)
+            return None
+        connection = answer.connection
+        await self._evict(connection.user_id, answer.evicted)
+        reconnect = self._reconnects.kind(connection.user_id, resumed=answer.after is not None)
+        if reconnect is not None:
+            self._s.metrics.reconnected(reconnect)
+        return answer
 
-        Every write runs under the writer's own deadline (`connection.write_deadline`): when
-        the hub closes a stream whose write is stuck on a socket that does not drain, the
-        deadline comes forward and aborts that write, and the final event goes behind the
-        bytes already queued on the transport, so a client that reads again learns why."""
-        try:
-            async with asyncio.timeout(None) as deadline:
-                connection.write_deadline = deadline
-                if after is RESET:
-                    await self._reset(connection, send)
-                elif isinstance(after, EventId):
-                    await self._replay(connection, after, send)
-                elif start is not None:
-                    if await self._s.broker.position(connection.user_id) != start:
-                        await self._replay(connection, start, send)
-                    else:
-                        connection.cursor = start
-                await _write_until_closed(connection, send, self._ledger)
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            log.debug("aborted a stuck write of a closed stream")
-        finally:
-            connection.write_deadline = None
-            connection.sending = False
-        await _write_final_event(connection, send)
+    async def _evict(self, user_id: str, connection_ids: tuple[str, ...]) -> None:
+        for connection_id in connection_ids:
+            if any(c.id == connection_id for c in self._s.hub.user_connections(user_id)):
+                self._s.hub.evict(user_id, connection_id)
+                continue
+            try:
+                await self._s.broker.evict(user_id, connection_id)
+            except BrokerUnavailable:  # its lease is already gone: it ends at its next renewal
+                self._s.metrics.error("evict")
+
+    async def _catch_up(self, connection: Connection, after: EventId | str | None, start: EventId | None, send: Send) -> None:
+        """Before the live writes: replay from the client's `after` (or answer `reset`), or,
+        for a fresh stream, replay whatever was stored while it subscribed."""
+        if after is RESET:
+            await self._reset(connection, send)
+        elif isinstance(after, EventId):
+            await self._replay(connection, after, send)
+        elif start is not None:
+            if await self._s.broker.position(connection.user_id) != start:
+                await self._replay(connection, start, send)
+            else:
+                connection.cursor = start
 
     def _connected(self, connection: Connection, start: EventId | None) -> bytes:
         """`retry` + `connected`. A fresh stream's block carries `id: <start>`, so that
@@ -196,22 +231,6 @@ class StreamEndpoint:
 RESET_EVENT = ServerSentEvent(data="{}", event="reset").encode()
 
 
-async def _write_until_closed(connection: Connection, send: Send, ledger: DeliveryLedger) -> None:
-    while True:
-        items = await connection.take()
-        closing = connection.closing
-        if items:
-            batch = encode(connection, items)
-            if batch.chunks:
-                connection.sending = True
-                await send({"type": "http.response.body", "body": b"".join(batch.chunks), "more_body": True})
-                connection.sending = False
-            if batch.sent:
-                ledger.wrote(connection, batch.sent, time.time(), batch.carriers)
-        if closing is not None:
-            return
-
-
 async def _write_final_event(connection: Connection, send: Send) -> None:
     """End the response with the closing's last event, waiting a bounded time for a
     socket that does not drain (the bytes stay queued: a client that reads again gets them)."""
@@ -223,11 +242,3 @@ async def _write_final_event(connection: Connection, send: Send) -> None:
             await send({"type": "http.response.body", "body": closing.final_event, "more_body": False})
     except TimeoutError:
         log.debug("final %s event of a stalled stream left queued on its socket", closing.reason)
-
-
-async def _watch_disconnect(receive: Any, connection: Connection) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            connection.close(Closing("client", b""))
-            return

@@ -41,6 +41,18 @@ def test_remembered_user_tokens_without_scopes_share_one_empty_scope_set() -> No
     assert v.user(mint_token(SECRET, "u3", scope="publish")).scopes == {"publish"}
 
 
+def test_remembered_tokens_keep_no_token_text_and_a_tampered_token_is_not_taken_for_one() -> None:
+    # each open stream's token text (~200 bytes) was kept as the key of its remembered identity
+    v = verifier()
+    token = mint_token(SECRET, "u1")
+    assert v.user(token).subject == "u1"
+    assert v.user(token).subject == "u1"  # served from memory
+    assert not any(isinstance(key, str) or token.encode() in key for key in v._verified)
+    header, payload, signature = token.split(".")
+    with pytest.raises(AuthError):
+        v.user(f"{header}.{payload}.{signature[:-2]}AA")
+
+
 def test_tokens_with_audience_and_issuer_are_checked_when_configured() -> None:
     v = verifier(jwt_audience="notify", jwt_issuer="https://id.example")
     good = mint_token(SECRET, "u", aud="notify", iss="https://id.example")
