@@ -18,10 +18,12 @@ pinned below 0.19; tests/integration/test_slow_headers.py pins the behaviour).
 from __future__ import annotations
 
 import asyncio
+from ssl import SSLError
 from typing import Any
 
-from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.asyncio.worker_context import AsyncioSingleTask
+from hypercorn.events import Closed, RawData
 
 
 class HeaderDeadlineTCPServer(TCPServer):
@@ -42,11 +44,24 @@ class HeaderDeadlineTCPServer(TCPServer):
         self.arrived = False  # bytes of a request arrived since the idle period began
         self.arrival: asyncio.Future[None] | None = None
         self._served_a_request = False
-        self.reader = _ArrivalNotingReader(reader, self)  # type: ignore[assignment]
         self.idle_task = _IdleTimer(self)
 
     def request_started(self) -> None:
         self._served_a_request = True
+
+    async def _read_data(self) -> None:
+        """Hypercorn's read loop, noting each arrival of request bytes. Without a read
+        timeout (the default) it awaits the read itself: no `wait_for` frame per connection."""
+        reader, timeout = self.reader, self.config.read_timeout
+        while not reader.at_eof():
+            try:
+                data = await (reader.read(MAX_RECV) if timeout is None else asyncio.wait_for(reader.read(MAX_RECV), timeout))
+            except (ConnectionError, OSError, TimeoutError, SSLError):
+                break
+            if data:
+                self.bytes_arrived()
+            await self.protocol.handle(RawData(data))
+        await self.protocol.handle(Closed())
 
     def bytes_arrived(self) -> None:
         self.arrived = True
@@ -83,25 +98,6 @@ class _IdleTimer(AsyncioSingleTask):
     async def stop(self) -> None:
         self._server.request_started()
         await super().stop()
-
-
-class _ArrivalNotingReader:
-    """The connection's reader, noting when bytes of a request arrive."""
-
-    __slots__ = ("_reader", "_server")
-
-    def __init__(self, reader: asyncio.StreamReader, server: HeaderDeadlineTCPServer) -> None:
-        self._reader = reader
-        self._server = server
-
-    def at_eof(self) -> bool:
-        return self._reader.at_eof()
-
-    async def read(self, n: int = -1) -> bytes:
-        data = await self._reader.read(n)
-        if data:
-            self._server.bytes_arrived()
-        return data
 
 
 async def _first_of(*awaitables: Any, timeout: float) -> None:

@@ -30,8 +30,9 @@ class StreamTuning:
         return cls(
             # a ping interval or connection limit of 0 is no tuning: the setting applies
             ping_interval=knobs.ping_interval or settings.ping_interval,
-            batch_window=batch_ms / 1000,
-            collapse_window=float(collapse_ms) / 1000,
+            # (no window: the shared constant 0.0, not a new float per stream)
+            batch_window=batch_ms / 1000 if batch_ms else 0.0,
+            collapse_window=collapse_ms / 1000 if collapse_ms else 0.0,
             max_connections_per_user=knobs.max_connections_per_user or settings.max_connections_per_user,
         )
 
