@@ -19,7 +19,6 @@ chunk's framing), then `TCPServer.protocol_send` takes a lock and awaits `drain(
 
 from __future__ import annotations
 
-import h11
 from h11._writers import ChunkedWriter
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.events import Closed, Event, RawData
@@ -65,8 +64,9 @@ class DirectWrites(TCPServer):
 
 class DirectChunks(H11Protocol):
     def in_chunked_body(self) -> bool:
-        connection = self.connection
-        return connection.our_state is h11.SEND_BODY and type(getattr(connection, "_writer", None)) is ChunkedWriter
+        # h11 holds a ChunkedWriter exactly while our side is in SEND_BODY with chunked
+        # framing (it swaps its writer on every change of our state): one check says both.
+        return type(getattr(self.connection, "_writer", None)) is ChunkedWriter
 
     async def stream_send(self, event: StreamEvent) -> None:
         if type(event) is Body and self.in_chunked_body():

@@ -151,3 +151,14 @@ async def test_a_closing_transport_is_left_to_hypercorns_way() -> None:
     assert await s.write(b"a") is False and s.writer.written == []
     await s.protocol_send(RawData(b"a"))  # Hypercorn's own path: lock, write, drain
     assert s.writer.written == [b"a"] and s.writer.drains == 1
+
+
+async def test_only_a_body_in_progress_is_framed_here() -> None:
+    connection = h11_in_body(chunked=True)
+    protocol, _ = chunks_server(connection)
+    assert protocol.in_chunked_body()
+    connection.send(h11.EndOfMessage())
+    assert connection.our_state is h11.DONE and not protocol.in_chunked_body()
+    failed = h11_in_body(chunked=True)
+    failed.send_failed()
+    assert failed.our_state is h11.ERROR and not chunks_server(failed)[0].in_chunked_body()
