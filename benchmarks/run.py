@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy during marked runs")
     parser.add_argument("--workers", default="2", help="load worker processes (default 2: the machine has 2 cores)")
     parser.add_argument("--no-write", action="store_true", help="print, do not rewrite RESULTS.md")
+    parser.add_argument("--render", action="store_true", help="run nothing: RESULTS.md again from the stored reports")
     args = parser.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
     unknown = (wanted or set()) - {r.name for r in RUNS}
@@ -64,7 +65,7 @@ def main() -> int:
     RESULTS_DIR.mkdir(exist_ok=True)
     machine = describe_machine()
     for run in RUNS:
-        if wanted is None or run.name in wanted:
+        if not args.render and (wanted is None or run.name in wanted):
             report = execute(run, args)
             if report is not None:
                 (RESULTS_DIR / f"{run.name}.json").write_text(json.dumps(report, indent=2, sort_keys=True))
