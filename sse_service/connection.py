@@ -134,6 +134,20 @@ class Connection:
             self._wake()
         return True
 
+    def offer_run(self, events: list[StoredEvent], size: int) -> bool:
+        """Queue events without collapse keys at once (`size`: their bytes as `offer` counts
+        them); the same answer as offering them one by one: False when any would not fit."""
+        if self.closing is not None:
+            return True
+        self._bytes += size
+        queue = self._queue
+        if self._bytes > self._max_bytes or (self.sending and len(queue) + len(events) > self._limit):
+            return False
+        queue += events
+        if len(queue) == len(events):
+            self._wake()
+        return True
+
     def _collapse(self, event: StoredEvent) -> None:
         """Take the queued event `event` replaces out of the queue, and remember `event`."""
         keyed = self._keyed

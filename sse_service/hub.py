@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from observability.types import HubSnapshot, Metrics
 
-from .connection import Closing, Connection, Ping
+from .connection import EVENT_OVERHEAD, Closing, Connection, Ping
 from .stream_encoding import FINAL_EVENTS, final_event, ping_event
 from .types import StoredEvent
 
@@ -102,6 +102,33 @@ class Hub:
             targets = held.values()  # offering never changes the registry: no copy needed
         for connection in targets:
             if not connection.offer(event):
+                self.close(connection, "overflow")
+
+    def dispatch_all(self, events: list[StoredEvent]) -> None:
+        """`dispatch` each event, in order; a run of broadcasts without collapse keys (a
+        broadcast publish) goes to each connection in one step instead of one per event."""
+        run: list[StoredEvent] = []
+        for event in events:
+            if event.user_id is None and event.collapse_key is None:
+                run.append(event)
+                continue
+            if run:
+                self._dispatch_broadcasts(run)
+                run = []
+            self.dispatch(event)
+        if run:
+            self._dispatch_broadcasts(run)
+
+    def _dispatch_broadcasts(self, run: list[StoredEvent]) -> None:
+        if len(run) == 1:
+            self.dispatch(run[0])
+            return
+        everyone = self._everyone
+        if everyone is None:
+            everyone = self._everyone = list(self.connections())
+        size = sum(len(event.data_json) for event in run) + EVENT_OVERHEAD * len(run)
+        for connection in everyone:
+            if not connection.offer_run(run, size):
                 self.close(connection, "overflow")
 
     # -- ending streams -------------------------------------------------------------

@@ -58,6 +58,7 @@ class Services:
                 on_event=self.hub.dispatch,
                 on_evict=self.hub.evict,
                 on_fanout_lost=lambda: self.hub.send_everyone_away("error"),
+                on_events=self.hub.dispatch_all,
             )
         )
         await self.flags.start()

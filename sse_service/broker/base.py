@@ -23,6 +23,9 @@ class BrokerListeners:
     on_event: EventListener
     on_evict: EvictListener
     on_fanout_lost: OutageListener
+    # The events of one publish at once, in order, where a broker has them together (the
+    # memory broker); the same as `on_event` for each.
+    on_events: Callable[[list[StoredEvent]], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,10 +200,15 @@ class MemoryBroker:
                 del latest[key]
 
     def _fan_out(self, events: list[StoredEvent]) -> None:
-        if self._listeners is not None:
-            on_event = self._listeners.on_event
-            for event in events:
-                on_event(event)
+        listeners = self._listeners
+        if listeners is None:
+            return
+        if listeners.on_events is not None:
+            listeners.on_events(events)
+            return
+        on_event = listeners.on_event
+        for event in events:
+            on_event(event)
 
     def _read(self, user_id: str | None, after: StreamPosition, count: int) -> StreamRead:
         now = self._clock()
