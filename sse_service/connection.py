@@ -127,7 +127,7 @@ class Connection:
             self._bytes += len(item.data_json) + EVENT_OVERHEAD
         else:
             self._bytes += len(item.wire)
-        if self._bytes > self._max_bytes or (self.sending and len(self._queue) >= self._limit):
+        if not self._fits(1):
             return False
         self._queue.append(item)
         if len(self._queue) == 1:
@@ -140,13 +140,18 @@ class Connection:
         if self.closing is not None:
             return True
         self._bytes += size
-        queue = self._queue
-        if self._bytes > self._max_bytes or (self.sending and len(queue) + len(events) > self._limit):
+        if not self._fits(len(events)):
             return False
+        queue = self._queue
         queue += events
         if len(queue) == len(events):
             self._wake()
         return True
+
+    def _fits(self, adding: int) -> bool:
+        """Whether `adding` more items fit, their bytes already counted: the byte bound always,
+        the item bound while a write is under way (a reader that is really behind)."""
+        return self._bytes <= self._max_bytes and not (self.sending and len(self._queue) + adding > self._limit)
 
     def _collapse(self, event: StoredEvent) -> None:
         """Take the queued event `event` replaces out of the queue, and remember `event`."""

@@ -41,18 +41,14 @@ class DirectWrites(TCPServer):
             await super().protocol_send(event)
 
     async def write(self, data: bytes) -> bool:
-        """Write `data` now, draining (under the lock) only when bytes stay queued; False,
-        having written nothing, when the transport is closing (Hypercorn's way handles that)."""
+        """Write `data` now, draining (under the lock) only when bytes stay queued. False,
+        having written nothing, when another send holds the lock or the transport is closing:
+        Hypercorn's own path then orders and handles it."""
         writer = self.writer
         transport = writer.transport
-        if transport.is_closing():
+        if self.send_lock.locked() or transport.is_closing():
             return False
         try:
-            if self.send_lock.locked():
-                async with self.send_lock:  # behind the send under way, as Hypercorn orders them
-                    writer.write(data)
-                    await writer.drain()
-                return True
             writer.write(data)
             if transport.get_write_buffer_size():
                 async with self.send_lock:

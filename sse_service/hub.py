@@ -89,12 +89,7 @@ class Hub:
     def dispatch(self, event: StoredEvent) -> None:
         targets: Iterable[Connection]
         if event.user_id is None:
-            # A batch of broadcasts walks every connection once per event: keep one flat
-            # list between registry changes instead of rebuilding it from the user dicts.
-            everyone = self._everyone
-            if everyone is None:
-                everyone = self._everyone = list(self.connections())
-            targets = everyone
+            targets = self._every_connection()
         else:
             held = self._users.get(event.user_id)
             if not held:
@@ -103,6 +98,14 @@ class Hub:
         for connection in targets:
             if not connection.offer(event):
                 self.close(connection, "overflow")
+
+    def _every_connection(self) -> list[Connection]:
+        """One flat list kept between registry changes: broadcasts walk every connection
+        once per event (or per run), not rebuilt from the user dicts each time."""
+        everyone = self._everyone
+        if everyone is None:
+            everyone = self._everyone = list(self.connections())
+        return everyone
 
     def dispatch_all(self, events: list[StoredEvent]) -> None:
         """`dispatch` each event, in order; a run of broadcasts without collapse keys (a
@@ -123,11 +126,8 @@ class Hub:
         if len(run) == 1:
             self.dispatch(run[0])
             return
-        everyone = self._everyone
-        if everyone is None:
-            everyone = self._everyone = list(self.connections())
         size = sum(len(event.data_json) for event in run) + EVENT_OVERHEAD * len(run)
-        for connection in everyone:
+        for connection in self._every_connection():
             if not connection.offer_run(run, size):
                 self.close(connection, "overflow")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 STORE_ERRORS = (TimeoutError, RedisError, RedisClusterException, OSError)
 
 
-class ChannelCounts:
+class ChannelCounts(ABC):
     """Channel → how many streams hold it, whose user it carries, and its pending confirmation."""
 
     def __init__(self) -> None:
@@ -39,13 +40,13 @@ class ChannelCounts:
             await self.remove(channel)
             raise
 
+    @abstractmethod
     async def _confirm(self, channel: str) -> None:
         """Subscribe on `channel`'s first stream, and wait for Redis to confirm it."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def remove(self, channel: str) -> None:
         """One stream fewer on `channel`; unsubscribe after its last."""
-        raise NotImplementedError
 
     def _hold(self, channel: str, user_id: str | None) -> None:
         """One more stream on ``channel``."""
